@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The C++ API of pmemstream: a persistent, append-only log over one mapped file, divided into
+// regions that hold entries of arbitrary size. The on-media format is in docs/format.md, the
+// design (and what later versions add) in docs/design.md.
+//
+// Durability vocabulary used below:
+//  - committed: visible to iterators and accessors of this process;
+//  - persisted: survives a crash or power failure.
+// Every entry gets a timestamp, unique and increasing across the whole stream (first 1, 0 is
+// never valid). committed_timestamp() and persisted_timestamp() are watermarks: every entry
+// whose timestamp is <= the watermark is committed / persisted. After a crash the visible
+// entries are exactly the entries with timestamps 1..T for some T >= the last persisted
+// watermark observed (minus entries of freed regions).
+//
+// Thread safety: a stream may be used from many threads. Appends to different regions run in
+// parallel; appends to one region are serialised by a per-region lock. Region allocation and
+// free are serialised with each other. Freeing a region while another thread appends to it or
+// iterates it is a caller error that the library reports (invalid_handle) rather than
+// corrupting anything.
+#ifndef PMEMSTREAM_STREAM_HPP
+#define PMEMSTREAM_STREAM_HPP
+
+#include <pmemstream/errors.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+struct pmem2_map;
+
+namespace pmemstream {
+
+// A region, named by the offset of its header in the stream. A plain value; it stays valid
+// until the region is freed.
+struct region {
+	uint64_t offset = 0;
+	friend bool operator==(region, region) = default;
+};
+
+// An entry, named by the offset of its header in the stream.
+struct entry {
+	uint64_t offset = 0;
+	friend bool operator==(entry, entry) = default;
+};
+
+// Per-region volatile state (append position, lock). Obtained from stream::region_runtime();
+// passing it to append/reserve/publish skips a lookup. Owned by the stream; valid until the
+// stream is destroyed (after a free it reports invalid_handle).
+class region_runtime;
+
+// A space reserved by reserve(): write up to `size` bytes at `data`, then publish().
+struct reservation {
+	entry ent;
+	void *data = nullptr;
+	uint64_t size = 0;
+};
+
+// How to treat damage found by recovery at open.
+enum class recovery_mode {
+	// Any damage inside acknowledged data fails the open with errc::corrupt (default).
+	strict,
+	// Treat damage like a torn tail: show what precedes it and record it in
+	// stream::recovery_report(). Only allowed with read_only (so nothing is discarded).
+	salvage,
+};
+
+struct open_options {
+	// Block size expected by the caller; 0 accepts the one in the header. A non-zero value that
+	// differs from the header fails with parameter_mismatch.
+	uint64_t block_size = 0;
+	// Map the file read-only; nothing is ever written (no recovery writes either).
+	bool read_only = false;
+	recovery_mode recovery = recovery_mode::strict;
+};
+
+struct create_options {
+	// Total file size in bytes (header included). Must hold the header and one block.
+	uint64_t size = 0;
+	// Power of two, multiple of 64. Regions start and end on block boundaries.
+	uint64_t block_size = 4096;
+};
+
+// One problem found by recovery.
+struct recovery_problem {
+	uint64_t region_offset = 0; // 0 when not tied to one region
+	uint64_t entry_offset = 0;  // 0 when not tied to one entry
+	std::string what;
+};
+
+// What recovery found and did at open.
+struct recovery_report {
+	uint64_t regions = 0;
+	uint64_t entries = 0;		 // visible entries
+	uint64_t torn_tails = 0;	 // regions whose tail held an incomplete entry (trimmed)
+	uint64_t trimmed_entries = 0;	 // complete entries hidden to keep the timestamp prefix
+	std::vector<recovery_problem> problems; // corruption (only non-empty in salvage mode)
+};
+
+// Facts about a stream, for tools.
+struct stream_info {
+	uint64_t format_version = 0;
+	uint64_t size = 0;	    // bytes of the mapping
+	uint64_t block_size = 0;
+	uint64_t arena_offset = 0;  // first byte of the region space
+	uint64_t arena_size = 0;
+	uint64_t region_count = 0;
+	uint64_t allocated_bytes = 0; // bytes of the arena held by regions (headers included)
+	uint64_t free_bytes = 0;      // bytes of the arena in free spans
+	uint64_t largest_free = 0;    // largest region size (usable bytes) that can be allocated now
+	uint64_t committed_timestamp = 0;
+	uint64_t persisted_timestamp = 0;
+	bool read_only = false;
+};
+
+class stream;
+
+// Walks the committed entries of one region in append order. Obtained from
+// stream::entries(). Sees entries committed after it was created (tailing).
+class entry_iterator {
+public:
+	// Positions at the region's first entry.
+	void seek_first();
+	// True when get() names a committed entry.
+	bool is_valid() const;
+	// Moves to the next entry (after the last one is_valid() becomes false; a later append
+	// makes it valid again at the new entry).
+	void next();
+	entry get() const;
+
+	// Range-for support.
+	struct sentinel {
+	};
+	class iter {
+	public:
+		entry operator*() const
+		{
+			return it_->get();
+		}
+		iter &operator++()
+		{
+			it_->next();
+			return *this;
+		}
+		bool operator==(sentinel) const
+		{
+			return !it_->is_valid();
+		}
+
+	private:
+		friend class entry_iterator;
+		explicit iter(entry_iterator *it) : it_(it)
+		{
+		}
+		entry_iterator *it_;
+	};
+	iter begin()
+	{
+		return iter(this);
+	}
+	sentinel end() const
+	{
+		return {};
+	}
+
+private:
+	friend class stream;
+	entry_iterator(const stream *s, region r, const region_runtime *rt, uint64_t generation);
+	const stream *s_;
+	region region_;
+	const region_runtime *rt_;
+	uint64_t generation_;
+	uint64_t offset_ = 0; // current entry offset; 0 = before the first
+};
+
+// Walks live regions in allocation order.
+class region_iterator {
+public:
+	void seek_first();
+	bool is_valid() const;
+	void next();
+	region get() const;
+
+	struct sentinel {
+	};
+	class iter {
+	public:
+		region operator*() const
+		{
+			return it_->get();
+		}
+		iter &operator++()
+		{
+			it_->next();
+			return *this;
+		}
+		bool operator==(sentinel) const
+		{
+			return !it_->is_valid();
+		}
+
+	private:
+		friend class region_iterator;
+		explicit iter(region_iterator *it) : it_(it)
+		{
+		}
+		region_iterator *it_;
+	};
+	iter begin()
+	{
+		return iter(this);
+	}
+	sentinel end() const
+	{
+		return {};
+	}
+
+private:
+	friend class stream;
+	explicit region_iterator(const stream *s);
+	const stream *s_;
+	uint64_t generation_ = 0; // generation of the current region; 0 = none
+	region current_{};
+};
+
+class stream {
+public:
+	// Creates a new file at `path`, preallocated to options.size (no sparse file), and
+	// initialises a stream in it. Fails with exists if the file holds any non-zero byte; an
+	// existing all-zero file is initialised. Durability: on success the header is persisted.
+	[[nodiscard]] static result<std::unique_ptr<stream>> create(const std::string &path, const create_options &options);
+
+	// Opens an existing stream file. Errors: io_error (missing file, mapping failed),
+	// not_a_stream, version_mismatch, parameter_mismatch, corrupt. Recovery (docs/format.md)
+	// trims a torn tail; in writable mode it persists the trim so it is final.
+	[[nodiscard]] static result<std::unique_ptr<stream>> open(const std::string &path, const open_options &options = {});
+
+	// Creates (over an all-zero mapping) or opens a stream over a caller's libpmem2 mapping.
+	// block_size must be a power of two and a multiple of 64 and, when opening, equal the
+	// header's. The mapping must outlive the stream.
+	[[nodiscard]] static result<std::unique_ptr<stream>> from_map(struct pmem2_map *map, uint64_t block_size, const open_options &options = {});
+
+	// Destroying a writable stream records a clean shutdown (persists the watermark and
+	// each region's tail) so the next open can tell corruption from a torn tail.
+	~stream();
+	stream(const stream &) = delete;
+	stream &operator=(const stream &) = delete;
+
+	// ---- regions ----
+	// Allocates a region with at least `size` usable bytes (rounded up so the region, with its
+	// 128-byte header, fills whole blocks). Errors: invalid_argument (0), out_of_space,
+	// read_only. Durability: the region is persisted on return.
+	[[nodiscard]] result<region> region_allocate(uint64_t size);
+	// Frees a region and all its entries. Errors: invalid_handle, read_only, busy (an append
+	// or reservation is in progress in it). Durability: persisted on return.
+	[[nodiscard]] status region_free(region r);
+	// Usable bytes of the region (what entries can occupy in all).
+	[[nodiscard]] result<uint64_t> region_size(region r) const;
+	// Bytes still free for appends. An entry of n bytes needs 16 + n rounded up to 8.
+	[[nodiscard]] result<uint64_t> region_usable_size(region r) const;
+	// Number of committed entries in the region.
+	[[nodiscard]] result<uint64_t> region_entry_count(region r) const;
+	[[nodiscard]] result<region_runtime *> get_region_runtime(region r);
+	region_iterator regions() const;
+
+	// ---- entries ----
+	// Appends one entry; returns once it is committed and persisted (and every entry with a
+	// smaller timestamp is too). Errors: invalid_handle, region_full, entry_too_large,
+	// read_only, busy (a reservation is outstanding in the region), media_failed.
+	[[nodiscard]] result<entry> append(region r, std::span<const std::byte> data, region_runtime *rt = nullptr);
+	[[nodiscard]] result<entry> append(region r, const void *data, uint64_t size, region_runtime *rt = nullptr)
+	{
+		return append(r, std::span<const std::byte>(static_cast<const std::byte *>(data), size), rt);
+	}
+	// Reserves `size` bytes at the end of the region for the caller to fill, then publish().
+	// One reservation per region at a time: a second reserve() replaces the first.
+	[[nodiscard]] result<reservation> reserve(region r, uint64_t size, region_runtime *rt = nullptr);
+	// Publishes a reserved entry with `size` (<= the reserved size) bytes. Returns once it is
+	// committed and persisted. Errors: invalid_handle (not the outstanding reservation),
+	// invalid_argument (size above the reservation).
+	[[nodiscard]] status publish(region r, entry e, uint64_t size, region_runtime *rt = nullptr);
+
+	// Accessors of a committed entry. invalid_handle for anything that is not one.
+	[[nodiscard]] result<std::span<const std::byte>> entry_data(entry e) const;
+	[[nodiscard]] result<uint64_t> entry_size(entry e) const;
+	[[nodiscard]] result<uint64_t> entry_timestamp(entry e) const;
+	// Region holding the entry.
+	[[nodiscard]] result<region> entry_region(entry e) const;
+	// Iterator over the region's committed entries; invalid_handle for a bad region.
+	[[nodiscard]] result<entry_iterator> entries(region r) const;
+
+	// ---- watermarks ----
+	uint64_t committed_timestamp() const noexcept;
+	uint64_t persisted_timestamp() const noexcept;
+
+	stream_info info() const;
+	const recovery_report &recovery() const noexcept;
+	bool read_only() const noexcept;
+
+	class impl;
+
+private:
+	friend class entry_iterator;
+	friend class region_iterator;
+	explicit stream(std::unique_ptr<impl> p);
+	std::unique_ptr<impl> impl_;
+};
+
+// Format constants users may need for sizing.
+inline constexpr uint64_t entry_header_size = 16;
+inline constexpr uint64_t region_header_size = 128;
+inline constexpr uint64_t max_entry_size = 0xFFFFFFFFull;
+
+// Bytes of region space an entry of `size` payload bytes consumes.
+constexpr uint64_t entry_footprint(uint64_t size) noexcept
+{
+	return (entry_header_size + size + 7) & ~uint64_t(7);
+}
+
+} // namespace pmemstream
+
+#endif // PMEMSTREAM_STREAM_HPP
