@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libpmemstream.h -- the C API of pmemstream.
+ *
+ * A stream is a persistent, append-only log kept in one mapped file, divided into regions that
+ * hold entries of arbitrary size (0 bytes included). This header keeps the names, parameter
+ * order and meaning of the synchronous C API of the original pmemstream (0.2), so its users
+ * can switch by relinking, and adds specific error codes, error messages, opening by path and
+ * introspection. docs/c_api.md has a guide and migration notes; the C++ API is
+ * <pmemstream/stream.hpp> (a C++ translation unit should include one of the two headers, not
+ * both: struct pmemstream here and namespace pmemstream there share a name).
+ *
+ * Vocabulary
+ *  - committed: visible to iterators and accessors;
+ *  - persisted: survives a process crash or power failure.
+ *  Every entry gets a timestamp, unique and increasing across the whole stream (the first is
+ *  1; 0 is never a valid timestamp). Every entry whose timestamp is <= the persisted timestamp
+ *  is durable.
+ *
+ * Errors
+ *  Functions that return int return 0 on success and a negative code on failure:
+ *   - PMEMSTREAM_E_* (-1001 .. -1999): errors of the library, listed below;
+ *   - -errno (-1 .. -999): errors of the system; today only -ENOMEM (out of memory).
+ *  pmemstream_strerror() names any code; pmemstream_errormsg() gives a message that says
+ *  what exactly went wrong in the calling thread's last failed call. Functions that return a
+ *  value instead of a code signal an error with a documented value (0 or NULL) and set the
+ *  message; where that value is also a legal result, a pmemstream_*_get_info() function returns
+ *  the same facts with a code.
+ *
+ * Thread safety
+ *  A stream may be used from many threads at once. Appends to different regions run in
+ *  parallel; appends to one region are serialised. Region allocation and free are serialised.
+ *  Freeing a region while another thread appends to or iterates it is an error the library
+ *  reports (PMEMSTREAM_E_INVALID_HANDLE or PMEMSTREAM_E_BUSY), never memory corruption.
+ *  One iterator must not be used by two threads at once. pmemstream_delete() must not run
+ *  concurrently with any other use of the stream.
+ */
+#ifndef LIBPMEMSTREAM_H
+#define LIBPMEMSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PMEMSTREAM_MAJOR_VERSION 0
+#define PMEMSTREAM_MINOR_VERSION 3
+
+/* ---- error codes ---- */
+
+#define PMEMSTREAM_E_BASE 1000
+/* A parameter is out of range or NULL where a value is required. */
+#define PMEMSTREAM_E_INVALID_ARGUMENT (-1001)
+/* A region or entry does not name a live region / committed entry, or an iterator is not
+ * positioned on one. */
+#define PMEMSTREAM_E_INVALID_HANDLE (-1002)
+/* The entry does not fit in the space the region has left. */
+#define PMEMSTREAM_E_REGION_FULL (-1003)
+/* No free space in the stream is large enough for the region. */
+#define PMEMSTREAM_E_OUT_OF_SPACE (-1004)
+/* The stream's bytes break a validity rule of the format (docs/format.md). */
+#define PMEMSTREAM_E_CORRUPT (-1005)
+/* The file holds a stream of another format version. */
+#define PMEMSTREAM_E_VERSION_MISMATCH (-1006)
+/* The file (mapping) is neither a stream nor all zeroes. */
+#define PMEMSTREAM_E_NOT_A_STREAM (-1007)
+/* Opened with parameters (block size) that contradict the stream's header. */
+#define PMEMSTREAM_E_PARAMETER_MISMATCH (-1008)
+/* The operating system or the medium failed (open, map, allocate, flush). */
+#define PMEMSTREAM_E_IO (-1009)
+/* A write to a stream opened read-only. */
+#define PMEMSTREAM_E_READ_ONLY (-1010)
+/* The operation conflicts with one in progress (an outstanding reservation). */
+#define PMEMSTREAM_E_BUSY (-1011)
+/* An entry above the format's limit (4 GiB - 1 bytes). */
+#define PMEMSTREAM_E_ENTRY_TOO_LARGE (-1012)
+/* pmemstream_create() on a file that already holds data. */
+#define PMEMSTREAM_E_EXISTS (-1013)
+/* An earlier media error put the stream in a failed state; reopen it. */
+#define PMEMSTREAM_E_MEDIA_FAILED (-1014)
+/* An unexpected failure inside the library (a bug); see pmemstream_errormsg(). */
+#define PMEMSTREAM_E_INTERNAL (-1999)
+
+/*
+ * Returns a short fixed description of any code returned by this library ("region full",
+ * "Cannot allocate memory", "success" for 0), never NULL. The string is static for library
+ * codes and thread-local for -errno codes (valid until the next call in the thread).
+ * Thread safety: any thread.
+ */
+const char *pmemstream_strerror(int code);
+
+/*
+ * Returns the message of the calling thread's last failed call (what failed and where, e.g.
+ * "entry of 5000 bytes does not fit: 1200 bytes left in region 0x1000"), or "" when no call
+ * has failed in this thread. Successful calls do not clear it. The string is valid until the
+ * thread's next failing call. Never NULL.
+ */
+const char *pmemstream_errormsg(void);
+
+/* ---- handles ---- */
+
+struct pmem2_map;
+/* A stream. Opaque. */
+struct pmemstream;
+/* Per-region volatile state (append position and lock), owned by the stream. */
+struct pmemstream_region_runtime;
+struct pmemstream_region_iterator;
+struct pmemstream_entry_iterator;
+
+/* A region, named by the offset of its header in the stream. A plain value, valid until the
+ * region is freed. Offset 0 never names a region. */
+struct pmemstream_region {
+	uint64_t offset;
+};
+
+/* An entry, named by the offset of its header in the stream. Offset 0 never names an entry. */
+struct pmemstream_entry {
+	uint64_t offset;
+};
+
+/* ---- opening and closing ---- */
+
+/*
+ * Creates a stream over an all-zero libpmem2 mapping, or reopens the stream it holds.
+ *  stream:     out; the new handle (set to NULL on failure)
+ *  block_size: a power of two, at least 64; regions start and end on block boundaries. When
+ *              reopening it must equal the block size the stream was created with.
+ *  map:        the mapping (pmem2_map_new()); it must outlive the stream
+ * Returns 0, or
+ *  PMEMSTREAM_E_INVALID_ARGUMENT   stream or map NULL, block_size not a power of two >= 64,
+ *                                  mapping too small for the header and one block
+ *  PMEMSTREAM_E_PARAMETER_MISMATCH reopening with another block size (the stream is untouched)
+ *  PMEMSTREAM_E_NOT_A_STREAM       the mapping holds data that is not a stream
+ *  PMEMSTREAM_E_VERSION_MISMATCH, PMEMSTREAM_E_CORRUPT, PMEMSTREAM_E_IO, -ENOMEM
+ * Durability: when it returns 0 the stream's header, and the result of recovery (a torn tail
+ * trimmed), are persisted.
+ */
+int pmemstream_from_map(struct pmemstream **stream, size_t block_size, struct pmem2_map *map);
+
+/*
+ * Creates the file `path` preallocated to `size` bytes (the file may exist if it is all
+ * zeroes), initialises a stream in it and opens it for writing.
+ *  stream:     out; the new handle (set to NULL on failure)
+ *  size:       total file size in bytes; must hold the header area (4 KiB, rounded up to the
+ *              block size) and one block
+ *  block_size: a power of two, at least 64; 0 means 4096
+ * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer, bad size or block size),
+ * PMEMSTREAM_E_EXISTS (the file holds data), PMEMSTREAM_E_IO, -ENOMEM.
+ * Durability: on success the stream's header is persisted.
+ */
+int pmemstream_create(struct pmemstream **stream, const char *path, uint64_t size, uint64_t block_size);
+
+/* Flags of pmemstream_open(). */
+/* Map the file read-only; nothing is ever written, not even by recovery. */
+#define PMEMSTREAM_OPEN_READ_ONLY (1u << 0)
+/* With PMEMSTREAM_OPEN_READ_ONLY: treat damage like a torn tail and show what precedes it,
+ * instead of failing with PMEMSTREAM_E_CORRUPT. */
+#define PMEMSTREAM_OPEN_SALVAGE (1u << 1)
+
+/*
+ * Opens the stream in the file `path`.
+ *  stream:     out; the new handle (set to NULL on failure)
+ *  block_size: 0 accepts the stream's block size; anything else must equal it
+ *  flags:      0 or a combination of PMEMSTREAM_OPEN_*
+ * Returns 0, or
+ *  PMEMSTREAM_E_INVALID_ARGUMENT   NULL pointer, unknown flag, SALVAGE without READ_ONLY
+ *  PMEMSTREAM_E_PARAMETER_MISMATCH block_size differs from the stream's
+ *  PMEMSTREAM_E_IO                 missing file, no permission, mapping failed
+ *  PMEMSTREAM_E_NOT_A_STREAM, PMEMSTREAM_E_VERSION_MISMATCH, PMEMSTREAM_E_CORRUPT, -ENOMEM
+ * Durability: a writable open persists the result of recovery before it returns.
+ */
+int pmemstream_open(struct pmemstream **stream, const char *path, uint64_t block_size, unsigned flags);
+
+/*
+ * Closes the stream and sets *stream to NULL. A writable stream records a clean shutdown
+ * first. Does nothing when stream or *stream is NULL. Every iterator of the stream must be
+ * deleted before; region runtimes become invalid. A mapping passed to pmemstream_from_map()
+ * stays the caller's to delete (after this call).
+ */
+void pmemstream_delete(struct pmemstream **stream);
+
+/* ---- regions ---- */
+
+/*
+ * Allocates a region with at least `size` usable bytes (rounded up so the region with its
+ * 128-byte header fills whole blocks).
+ *  region: out, optional (NULL allowed); the new region
+ * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL, size 0), PMEMSTREAM_E_OUT_OF_SPACE
+ * (no free span large enough), PMEMSTREAM_E_READ_ONLY, PMEMSTREAM_E_MEDIA_FAILED, -ENOMEM.
+ * Durability: the region is persisted on return.
+ */
+int pmemstream_region_allocate(struct pmemstream *stream, size_t size, struct pmemstream_region *region);
+
+/*
+ * Frees a region and all its entries; its space can be allocated again.
+ * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL), PMEMSTREAM_E_INVALID_HANDLE (not
+ * a live region, e.g. already freed), PMEMSTREAM_E_BUSY (a reservation is outstanding in it),
+ * PMEMSTREAM_E_READ_ONLY, PMEMSTREAM_E_MEDIA_FAILED.
+ * Durability: persisted on return.
+ */
+int pmemstream_region_free(struct pmemstream *stream, struct pmemstream_region region);
+
+/*
+ * Returns the usable size of the region: the bytes its entries can occupy in all (each entry
+ * takes 16 header bytes plus its data rounded up to 8).
+ * Returns 0 on error (stream NULL, not a live region); the message says which. A live region
+ * is never 0 bytes, so 0 is unambiguous.
+ */
+size_t pmemstream_region_size(struct pmemstream *stream, struct pmemstream_region region);
+
+/*
+ * Returns the bytes still free for appends in the region.
+ * Returns 0 on error (stream NULL, not a live region), which a full region also returns: use
+ * pmemstream_region_get_info() to tell them apart.
+ */
+size_t pmemstream_region_usable_size(struct pmemstream *stream, struct pmemstream_region region);
+
+/*
+ * Returns the region's runtime (volatile append state) in *runtime. Passing it to
+ * pmemstream_append/reserve/publish skips a lookup; passing NULL there works as well. The
+ * runtime is owned by the stream and valid until pmemstream_delete(); it must only be used
+ * with the region it was obtained for.
+ *  runtime: out, optional (NULL: only prepares the region)
+ * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL), PMEMSTREAM_E_INVALID_HANDLE,
+ * -ENOMEM.
+ */
+int pmemstream_region_runtime_initialize(struct pmemstream *stream, struct pmemstream_region region,
+					 struct pmemstream_region_runtime **runtime);
+
+/*
+ * Number of committed entries in the region, in *count.
+ * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), PMEMSTREAM_E_INVALID_HANDLE.
+ */
+int pmemstream_region_entry_count(struct pmemstream *stream, struct pmemstream_region region, uint64_t *count);
+
+struct pmemstream_region_info {
+	uint64_t size;	      /* as pmemstream_region_size() */
+	uint64_t usable_size; /* as pmemstream_region_usable_size() */
+	uint64_t entry_count; /* committed entries */
+	uint64_t reserved[5]; /* zero */
+};
+
+/*
+ * Facts about a region, in *info.
+ * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), PMEMSTREAM_E_INVALID_HANDLE.
+ */
+int pmemstream_region_get_info(struct pmemstream *stream, struct pmemstream_region region,
+			   struct pmemstream_region_info *info);
+
+/* ---- appending ---- */
+
+/*
+ * Appends an entry of `size` bytes copied from `data` at the end of the region.
+ *  runtime:   optional (NULL: looked up)
+ *  data:      may be NULL only when size is 0
+ *  new_entry: out, optional; the new entry
+ * Returns 0, or
+ *  PMEMSTREAM_E_INVALID_ARGUMENT  stream NULL, data NULL with size > 0
+ *  PMEMSTREAM_E_INVALID_HANDLE    not a live region
+ *  PMEMSTREAM_E_REGION_FULL       the entry does not fit (the region is unchanged)
+ *  PMEMSTREAM_E_ENTRY_TOO_LARGE   size above 4 GiB - 1
+ *  PMEMSTREAM_E_BUSY              a reservation is outstanding in the region
+ *  PMEMSTREAM_E_READ_ONLY, PMEMSTREAM_E_MEDIA_FAILED
+ * Durability: returns once the entry, and every entry with a smaller timestamp, is committed
+ * and persisted.
+ */
+int pmemstream_append(struct pmemstream *stream, struct pmemstream_region region,
+		      struct pmemstream_region_runtime *runtime, const void *data, size_t size,
+		      struct pmemstream_entry *new_entry);
+
+/*
+ * Reserves `size` bytes at the end of the region for the caller to write at *data, then
+ * publish with pmemstream_publish(). One reservation per region at a time: a second reserve
+ * replaces the first. Nothing is visible or durable until published.
+ *  runtime:        optional
+ *  reserved_entry: out, required; pass it to pmemstream_publish()
+ *  data:           out, required; where to write up to `size` bytes
+ * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL stream, reserved_entry or data),
+ * PMEMSTREAM_E_INVALID_HANDLE, PMEMSTREAM_E_REGION_FULL, PMEMSTREAM_E_ENTRY_TOO_LARGE,
+ * PMEMSTREAM_E_READ_ONLY, PMEMSTREAM_E_MEDIA_FAILED.
+ */
+int pmemstream_reserve(struct pmemstream *stream, struct pmemstream_region region,
+		       struct pmemstream_region_runtime *runtime, size_t size,
+		       struct pmemstream_entry *reserved_entry, void **data);
+
+/*
+ * Publishes a reserved entry with `size` bytes (at most the reserved size; the unused rest of
+ * the reservation is returned to the region).
+ * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL, size above the reservation),
+ * PMEMSTREAM_E_INVALID_HANDLE (not the region's outstanding reservation),
+ * PMEMSTREAM_E_READ_ONLY, PMEMSTREAM_E_MEDIA_FAILED.
+ * Durability: as pmemstream_append().
+ */
+int pmemstream_publish(struct pmemstream *stream, struct pmemstream_region region,
+		       struct pmemstream_region_runtime *runtime, struct pmemstream_entry entry, size_t size);
+
+/* ---- watermarks ---- */
+
+/* Every entry with a timestamp <= this is committed. 0 when none is (or stream is NULL). */
+uint64_t pmemstream_committed_timestamp(struct pmemstream *stream);
+/* Every entry with a timestamp <= this is persisted. Never above the committed timestamp.
+ * 0 when none is (or stream is NULL). */
+uint64_t pmemstream_persisted_timestamp(struct pmemstream *stream);
+
+/* ---- entries ---- */
+
+/*
+ * Returns a pointer to the entry's data (inside the mapping; valid until the region is freed
+ * or the stream deleted; read-only), non-NULL also for a 0-byte entry. NULL on error (stream
+ * NULL, not a committed entry).
+ */
+const void *pmemstream_entry_data(struct pmemstream *stream, struct pmemstream_entry entry);
+
+/*
+ * Returns the entry's size in bytes. Returns 0 on error (stream NULL, not a committed entry),
+ * which a 0-byte entry also returns: use pmemstream_entry_get_info() to tell them apart.
+ */
+size_t pmemstream_entry_size(struct pmemstream *stream, struct pmemstream_entry entry);
+
+/* Returns the entry's timestamp (>= 1); 0 on error (stream NULL, not a committed entry). */
+uint64_t pmemstream_entry_timestamp(struct pmemstream *stream, struct pmemstream_entry entry);
+
+struct pmemstream_entry_info {
+	const void *data;		 /* as pmemstream_entry_data() */
+	uint64_t size;			 /* bytes */
+	uint64_t timestamp;		 /* >= 1 */
+	struct pmemstream_region region; /* region holding the entry */
+	uint64_t reserved[4];		 /* zero */
+};
+
+/*
+ * Facts about a committed entry, in *info.
+ * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), PMEMSTREAM_E_INVALID_HANDLE.
+ */
+int pmemstream_entry_get_info(struct pmemstream *stream, struct pmemstream_entry entry, struct pmemstream_entry_info *info);
+
+/* ---- the stream ---- */
+
+struct pmemstream_info {
+	uint64_t format_version;
+	uint64_t size;		  /* bytes of the stream */
+	uint64_t block_size;
+	uint64_t arena_offset;	  /* first byte of the region space */
+	uint64_t arena_size;
+	uint64_t region_count;
+	uint64_t allocated_bytes; /* bytes held by regions, headers included */
+	uint64_t free_bytes;	  /* bytes in free spans */
+	uint64_t largest_free;	  /* largest region size that pmemstream_region_allocate() accepts now */
+	uint64_t committed_timestamp;
+	uint64_t persisted_timestamp;
+	uint32_t read_only; /* 1 when opened read-only */
+	uint32_t reserved32;
+	uint64_t reserved[8]; /* zero */
+};
+
+/*
+ * Facts about the stream, in *info.
+ * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), -ENOMEM.
+ */
+int pmemstream_stream_get_info(struct pmemstream *stream, struct pmemstream_info *info);
+
+/* ---- region iterator: live regions in allocation order ---- */
+
+/*
+ * Creates an iterator positioned at the first region (if any).
+ *  iterator: out; set to NULL on failure
+ * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), -ENOMEM.
+ */
+int pmemstream_region_iterator_new(struct pmemstream_region_iterator **iterator, struct pmemstream *stream);
+/* Returns 0 when the iterator is on a region; PMEMSTREAM_E_INVALID_HANDLE past the last one,
+ * PMEMSTREAM_E_INVALID_ARGUMENT for NULL. */
+int pmemstream_region_iterator_is_valid(struct pmemstream_region_iterator *iterator);
+/* Moves to the first region. NULL is ignored. */
+void pmemstream_region_iterator_seek_first(struct pmemstream_region_iterator *iterator);
+/* Moves to the next region. NULL is ignored. */
+void pmemstream_region_iterator_next(struct pmemstream_region_iterator *iterator);
+/* Returns the current region; {0} when not valid. */
+struct pmemstream_region pmemstream_region_iterator_get(struct pmemstream_region_iterator *iterator);
+/* Deletes the iterator and sets *iterator to NULL. NULL is ignored. */
+void pmemstream_region_iterator_delete(struct pmemstream_region_iterator **iterator);
+
+/* ---- entry iterator: committed entries of one region in append order ---- */
+
+/*
+ * Creates an iterator positioned at the region's first entry (if any). After the last entry
+ * it becomes invalid; an entry appended later makes it valid again at that entry (tailing).
+ *  iterator: out; set to NULL on failure
+ * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), PMEMSTREAM_E_INVALID_HANDLE
+ * (not a live region), -ENOMEM.
+ */
+int pmemstream_entry_iterator_new(struct pmemstream_entry_iterator **iterator, struct pmemstream *stream,
+				  struct pmemstream_region region);
+/* Returns 0 when the iterator is on a committed entry; PMEMSTREAM_E_INVALID_HANDLE when not
+ * (past the last entry, region freed), PMEMSTREAM_E_INVALID_ARGUMENT for NULL. */
+int pmemstream_entry_iterator_is_valid(struct pmemstream_entry_iterator *iterator);
+/* Moves to the region's first entry. NULL is ignored. */
+void pmemstream_entry_iterator_seek_first(struct pmemstream_entry_iterator *iterator);
+/* Moves to the next entry. NULL is ignored. */
+void pmemstream_entry_iterator_next(struct pmemstream_entry_iterator *iterator);
+/* Returns the current entry; {0} when not valid. */
+struct pmemstream_entry pmemstream_entry_iterator_get(struct pmemstream_entry_iterator *iterator);
+/* Deletes the iterator and sets *iterator to NULL. NULL is ignored. */
+void pmemstream_entry_iterator_delete(struct pmemstream_entry_iterator **iterator);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBPMEMSTREAM_H */
