@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Whole-stream subcommands: create, info, dump, check.
+#include "commands.hpp"
+#include "output.hpp"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+namespace cli {
+
+using pmemstream::errc;
+using pmemstream::recovery_mode;
+using pmemstream::stream;
+
+entry_view read_entry(const stream &s, pmemstream::entry e, const std::string &context)
+{
+	std::string ctx = context + ": entry " + hex(e.offset);
+	auto data = check(s.entry_data(e), ctx);
+	auto ts = check(s.entry_timestamp(e), ctx);
+	return {e.offset, ts, data};
+}
+
+std::vector<entry_view> read_entries(const stream &s, pmemstream::region r, const std::string &context)
+{
+	std::vector<entry_view> v;
+	auto it = check(s.entries(r), context + ": region " + hex(r.offset));
+	for (auto e : it)
+		v.push_back(read_entry(s, e, context));
+	return v;
+}
+
+region_view describe_region(const stream &s, pmemstream::region r, const std::string &context)
+{
+	std::string ctx = context + ": region " + hex(r.offset);
+	region_view v;
+	v.offset = r.offset;
+	v.size = check(s.region_size(r), ctx);
+	uint64_t free_bytes = check(s.region_usable_size(r), ctx);
+	v.used = v.size - std::min(free_bytes, v.size);
+	v.entries = check(s.region_entry_count(r), ctx);
+	return v;
+}
+
+int run_create(const command_spec &, const parsed_args &a)
+{
+	const std::string &path = a.positional[0];
+	auto size = a.get("size");
+	if (!size)
+		fail(exit_usage, "create: --size SIZE is required (see 'pmemstream create --help')");
+	pmemstream::create_options o;
+	o.size = parse_size(*size, "create: --size");
+	if (auto bs = a.get("block-size"))
+		o.block_size = parse_size(*bs, "create: --block-size");
+	auto s = check(stream::create(path, o), path);
+	if (a.has("verbose")) {
+		auto i = s->info();
+		out(path + ": created, " + std::to_string(i.size) + " bytes, block size " + std::to_string(i.block_size) + ", " +
+		    std::to_string(i.largest_free) + " bytes for regions\n");
+	}
+	return exit_ok;
+}
+
+namespace {
+
+uint64_t total_entries(const stream &s, const std::string &path)
+{
+	uint64_t n = 0;
+	for (auto r : s.regions())
+		n += check(s.region_entry_count(r), path + ": region " + hex(r.offset));
+	return n;
+}
+
+recovery_mode mode_of(const parsed_args &a)
+{
+	return a.has("salvage") ? recovery_mode::salvage : recovery_mode::strict;
+}
+
+} // namespace
+
+int run_info(const command_spec &, const parsed_args &a)
+{
+	const std::string &path = a.positional[0];
+	auto s = open_stream(path, false, mode_of(a));
+	auto i = s->info();
+	const auto &rec = s->recovery();
+	uint64_t entries = total_entries(*s, path);
+	if (a.has("json")) {
+		json j;
+		j.begin_object()
+			.field("file", path)
+			.field("format_version", i.format_version)
+			.field("size", i.size)
+			.field("block_size", i.block_size)
+			.field("arena_offset", i.arena_offset)
+			.field("arena_size", i.arena_size)
+			.field("regions", i.region_count)
+			.field("entries", entries)
+			.field("allocated_bytes", i.allocated_bytes)
+			.field("free_bytes", i.free_bytes)
+			.field("largest_free", i.largest_free)
+			.field("committed_timestamp", i.committed_timestamp)
+			.field("persisted_timestamp", i.persisted_timestamp)
+			.key("recovery")
+			.begin_object()
+			.field("torn_tails", rec.torn_tails)
+			.field("trimmed_entries", rec.trimmed_entries)
+			.field("problems", static_cast<uint64_t>(rec.problems.size()))
+			.end_object()
+			.end_object();
+		out(j.str() + "\n");
+		return exit_ok;
+	}
+	auto line = [](const char *label, const std::string &value) {
+		char buf[32];
+		std::snprintf(buf, sizeof(buf), "%-21s", label);
+		out(std::string(buf) + value + "\n");
+	};
+	auto bytes = [](uint64_t v) { return std::to_string(v) + " (" + human_size(v) + ")"; };
+	line("file:", path);
+	line("format version:", std::to_string(i.format_version));
+	line("size:", bytes(i.size));
+	line("block size:", std::to_string(i.block_size));
+	line("arena:", "offset " + hex(i.arena_offset) + ", " + bytes(i.arena_size));
+	line("regions:", std::to_string(i.region_count));
+	line("entries:", std::to_string(entries));
+	line("allocated:", bytes(i.allocated_bytes));
+	line("free:", bytes(i.free_bytes));
+	line("largest free region:", bytes(i.largest_free));
+	line("committed timestamp:", std::to_string(i.committed_timestamp));
+	line("persisted timestamp:", std::to_string(i.persisted_timestamp));
+	std::string r = "clean";
+	if (rec.torn_tails || rec.trimmed_entries || !rec.problems.empty())
+		r = std::to_string(rec.torn_tails) + " torn tail(s), " + std::to_string(rec.trimmed_entries) + " entries trimmed, " +
+			std::to_string(rec.problems.size()) + " problem(s)";
+	line("recovery:", r);
+	return exit_ok;
+}
+
+int run_dump(const command_spec &, const parsed_args &a)
+{
+	const std::string &path = a.positional[0];
+	size_t nbytes = 8;
+	if (auto b = a.get("bytes"))
+		nbytes = static_cast<size_t>(parse_uint(*b, "dump: --bytes"));
+	auto s = open_stream(path, false, mode_of(a));
+	auto i = s->info();
+	std::vector<pmemstream::region> regions;
+	for (auto r : s->regions())
+		regions.push_back(r);
+
+	if (a.has("json")) {
+		json j;
+		j.begin_object()
+			.field("file", path)
+			.field("format_version", i.format_version)
+			.field("size", i.size)
+			.field("block_size", i.block_size)
+			.field("committed_timestamp", i.committed_timestamp)
+			.field("persisted_timestamp", i.persisted_timestamp)
+			.key("regions")
+			.begin_array();
+		for (auto r : regions) {
+			auto rv = describe_region(*s, r, path);
+			j.begin_object()
+				.field("offset", rv.offset)
+				.field("size", rv.size)
+				.field("used", rv.used)
+				.field("entries", rv.entries)
+				.key("items")
+				.begin_array();
+			for (auto &e : read_entries(*s, r, path))
+				j.begin_object()
+					.field("offset", e.offset)
+					.field("size", static_cast<uint64_t>(e.data.size()))
+					.field("timestamp", e.timestamp)
+					.field("head", to_hex(e.data.first(std::min(nbytes, e.data.size()))))
+					.end_object();
+			j.end_array().end_object();
+		}
+		j.end_array().end_object();
+		out(j.str() + "\n");
+		return exit_ok;
+	}
+
+	out(path + ": format " + std::to_string(i.format_version) + ", " + std::to_string(i.size) + " bytes, block size " +
+	    std::to_string(i.block_size) + ", " + std::to_string(regions.size()) + " region(s), committed timestamp " +
+	    std::to_string(i.committed_timestamp) + "\n");
+	for (size_t k = 0; k < regions.size(); k++) {
+		bool last_region = k + 1 == regions.size();
+		auto rv = describe_region(*s, regions[k], path);
+		out(std::string(last_region ? "└── " : "├── ") + "region " + hex(rv.offset) + ": " + std::to_string(rv.size) + " bytes, " +
+		    std::to_string(rv.used) + " used, " + std::to_string(rv.entries) + " entries\n");
+		std::string indent = last_region ? "    " : "│   ";
+		auto entries = read_entries(*s, regions[k], path);
+		for (size_t n = 0; n < entries.size(); n++) {
+			auto &e = entries[n];
+			char buf[96];
+			std::snprintf(buf, sizeof(buf), "%-10s %6zu bytes  ts %-6" PRIu64 " ", hex(e.offset).c_str(), e.data.size(),
+				      e.timestamp);
+			std::string line = indent + (n + 1 == entries.size() ? "└── " : "├── ") + buf + leading_bytes(e.data, nbytes);
+			while (line.back() == ' ')
+				line.pop_back();
+			out(line + "\n");
+		}
+	}
+	return exit_ok;
+}
+
+namespace {
+
+struct problem {
+	uint64_t region;
+	uint64_t entry;
+	std::string what;
+};
+
+// The library's messages usually name the region and entry already; add what they do not.
+std::string describe(const problem &p)
+{
+	std::string where;
+	if (p.region && p.what.find(hex(p.region)) == std::string::npos)
+		where = "region " + hex(p.region);
+	if (p.entry && p.what.find(hex(p.entry)) == std::string::npos)
+		where += (where.empty() ? "" : ", ") + std::string("entry ") + hex(p.entry);
+	return where.empty() ? p.what : where + ": " + p.what;
+}
+
+} // namespace
+
+int run_check(const command_spec &, const parsed_args &a)
+{
+	const std::string &path = a.positional[0];
+	bool as_json = a.has("json");
+	bool quiet = a.has("quiet");
+
+	// Strict first: its verdict is what an application opening the file would see.
+	std::string strict_error;
+	{
+		check_file(path);
+		pmemstream::open_options o;
+		o.read_only = true;
+		auto strict = stream::open(path, o);
+		if (!strict) {
+			if (strict.code() != errc::corrupt)
+				fail_with(strict.err(), path);
+			strict_error = strict.err().message();
+		}
+	}
+
+	auto s = open_stream(path, false, recovery_mode::salvage);
+	const auto &rec = s->recovery();
+	std::vector<problem> problems;
+	for (auto &p : rec.problems)
+		problems.push_back({p.region_offset, p.entry_offset, p.what});
+
+	// Walk everything through the accessors, as a reader would.
+	bool recovery_clean = rec.torn_tails == 0 && rec.trimmed_entries == 0 && rec.problems.empty();
+	uint64_t committed = s->committed_timestamp();
+	uint64_t total = rec.entries, done = 0, regions = 0;
+	std::vector<uint64_t> timestamps;
+	progress bar("checking " + path, total);
+	for (auto r : s->regions()) {
+		regions++;
+		auto size = s->region_size(r);
+		auto free_bytes = s->region_usable_size(r);
+		auto count = s->region_entry_count(r);
+		auto it = s->entries(r);
+		if (!size || !free_bytes || !count || !it) {
+			problems.push_back({r.offset, 0, "region listed but its accessors fail"});
+			continue;
+		}
+		uint64_t n = 0, footprint = 0, prev_ts = 0;
+		for (auto e : *it) {
+			n++;
+			auto data = s->entry_data(e);
+			auto ts = s->entry_timestamp(e);
+			if (!data || !ts) {
+				problems.push_back({r.offset, e.offset, "iterator yields an entry whose accessors fail: " +
+										 (data ? ts.err().message() : data.err().message())});
+				continue;
+			}
+			footprint += pmemstream::entry_footprint(data->size());
+			if (*ts <= prev_ts)
+				problems.push_back({r.offset, e.offset, "timestamp " + std::to_string(*ts) + " not above the previous entry's " +
+										std::to_string(prev_ts)});
+			if (*ts > committed)
+				problems.push_back({r.offset, e.offset, "timestamp " + std::to_string(*ts) +
+										" above the committed watermark " + std::to_string(committed)});
+			prev_ts = *ts;
+			timestamps.push_back(*ts);
+			bar.update(++done);
+		}
+		if (n != *count)
+			problems.push_back({r.offset, 0, "iterator yields " + std::to_string(n) + " entries, entry count says " +
+								  std::to_string(*count)});
+		if (recovery_clean && *size - *free_bytes != footprint)
+			problems.push_back({r.offset, 0, "entries occupy " + std::to_string(footprint) + " bytes, region says " +
+								  std::to_string(*size - *free_bytes) + " used"});
+	}
+	bar.finish();
+	std::sort(timestamps.begin(), timestamps.end());
+	if (auto d = std::adjacent_find(timestamps.begin(), timestamps.end()); d != timestamps.end())
+		problems.push_back({0, 0, "timestamp " + std::to_string(*d) + " appears more than once"});
+
+	bool corrupt = !strict_error.empty() || !problems.empty();
+	if (as_json) {
+		json j;
+		j.begin_object().field("file", path).key("strict_open").begin_object().field("ok", strict_error.empty());
+		if (!strict_error.empty())
+			j.field("error", strict_error);
+		j.end_object()
+			.field("regions", regions)
+			.field("entries", done)
+			.field("torn_tails", rec.torn_tails)
+			.field("trimmed_entries", rec.trimmed_entries)
+			.key("problems")
+			.begin_array();
+		for (auto &p : problems)
+			j.begin_object().field("region", p.region).field("entry", p.entry).field("what", p.what).end_object();
+		j.end_array().field("clean", !corrupt).end_object();
+		out(j.str() + "\n");
+	} else if (!quiet) {
+		out(path + ": strict open: " + (strict_error.empty() ? "ok" : "failed: " + strict_error) + "\n");
+		out(path + ": " + std::to_string(regions) + " region(s), " + std::to_string(done) + " entries, " +
+		    std::to_string(rec.torn_tails) + " torn tail(s), " + std::to_string(rec.trimmed_entries) + " trimmed entries\n");
+		for (auto &p : problems)
+			out(path + ": problem: " + describe(p) + "\n");
+		out(path + ": " + (corrupt ? "CORRUPT" : "clean") + "\n");
+	}
+	if (corrupt) {
+		std::string first = problems.empty() ? strict_error : describe(problems.front());
+		fail(exit_corrupt, "check: " + path + ": " + std::to_string(std::max<size_t>(problems.size(), 1)) +
+					   " problem(s), first: " + first);
+	}
+	return exit_ok;
+}
+
+} // namespace cli

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// pmemstream(1): create, inspect, append to, read, follow and check stream files through the
+// public C++ API. Subcommands live in cmd_*.cpp; this file holds the command table and main().
+#include "commands.hpp"
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+
+#ifndef PMEMSTREAM_VERSION_STRING
+#define PMEMSTREAM_VERSION_STRING "unknown"
+#endif
+
+namespace cli {
+namespace {
+
+const option_spec json_opt = {"json", 0, nullptr, "machine-readable output (JSON)"};
+const option_spec salvage_opt = {"salvage", 0, nullptr, "open in salvage mode: show what precedes damage"};
+
+const std::vector<command_spec> &commands()
+{
+	static const std::vector<command_spec> table = {
+		{"create", "FILE --size SIZE", "Create a stream file of SIZE bytes (K, M, G, T suffixes).",
+		 {{"size", 's', "SIZE", "total file size, header included (required)"},
+		  {"block-size", 'b', "SIZE", "allocation unit of regions (default 4K)"},
+		  {"verbose", 'v', nullptr, "print what was created"}},
+		 1, 1, run_create,
+		 "Fails if FILE exists and holds any non-zero byte (an all-zero file is initialised)."},
+		{"info", "FILE", "Show the format version, sizes, space use and timestamps of a stream.",
+		 {json_opt, salvage_opt}, 1, 1, run_info, nullptr},
+		{"region add", "FILE --size SIZE", "Allocate a region of at least SIZE usable bytes; print its offset.",
+		 {{"size", 's', "SIZE", "usable bytes (rounded up to whole blocks) (required)"}, json_opt}, 1, 1, run_region_add,
+		 nullptr},
+		{"region ls", "FILE", "List regions: offset, usable size, used and free bytes, entries.", {json_opt}, 1, 1,
+		 run_region_ls, nullptr},
+		{"region rm", "FILE REGION", "Free the region at offset REGION (decimal or 0x hex) and all its entries.", {}, 2, 2,
+		 run_region_rm, nullptr},
+		{"append", "FILE REGION [DATA...]", "Append entries to a region.",
+		 {{"lines", 'l', nullptr, "one entry per line of standard input (newlines not stored)"},
+		  {"verbose", 'v', nullptr, "print offset, size and timestamp of each new entry"},
+		  json_opt},
+		 2, SIZE_MAX, run_append,
+		 "Each DATA argument becomes one entry. Without DATA, standard input becomes one entry\n"
+		 "(or one per line with --lines). Every entry is persisted before the next is written;\n"
+		 "when the region fills up, the entries before the failing one stay appended."},
+		{"cat", "FILE REGION", "Print the payloads of a region's entries, in append order.",
+		 {{"raw", 0, nullptr, "payloads one after another, unseparated (the default)"},
+		  {"lines", 'l', nullptr, "end every payload with a newline"},
+		  {"hex", 'x', nullptr, "a header and a hexdump per entry"},
+		  {"json", 0, nullptr, "a JSON array of {offset, size, timestamp, hex}"},
+		  {"base64", 0, nullptr, "with --json: payload as base64 instead of hex"},
+		  salvage_opt},
+		 2, 2, run_cat, "Without an option the payloads are written raw, one after another."},
+		{"dump", "FILE", "Show the whole stream as a tree: regions and their entries.",
+		 {{"bytes", 0, "N", "leading payload bytes shown per entry (default 8)"}, json_opt, salvage_opt}, 1, 1, run_dump,
+		 nullptr},
+		{"tail", "FILE REGION", "Print a region's entries; with -f keep printing new ones.",
+		 {{"follow", 'f', nullptr, "wait for new entries until interrupted (SIGINT/SIGTERM: exit 0)"},
+		  {"entries", 'n', "N", "start with the last N existing entries only"},
+		  {"interval", 0, "MS", "with -f: poll every MS milliseconds (default 100)"},
+		  {"raw", 0, nullptr, "payloads without separators"},
+		  {"hex", 'x', nullptr, "a header and a hexdump per entry"},
+		  {"json", 0, nullptr, "one JSON object per line per entry"},
+		  {"base64", 0, nullptr, "with --json: payload as base64 instead of hex"}},
+		 2, 2, run_tail,
+		 "By default each payload is printed followed by a newline. With -f the file is reopened\n"
+		 "read-only every interval and entries above the last timestamp seen are printed."},
+		{"check", "FILE", "Verify a stream: open strictly, then walk every region and entry in salvage mode.",
+		 {json_opt, {"quiet", 'q', nullptr, "print nothing; only the exit code tells"}}, 1, 1, run_check,
+		 "Exit status 0 when clean, 3 when damage was found; every problem is reported with its\n"
+		 "region and entry offset. A progress bar is drawn on stderr when it is a terminal."},
+		{"bench", "FILE", "Measure appends and iteration for a few entry sizes.",
+		 {{"count", 'c', "N", "entries per size (default 10000)"},
+		  {"size", 's', "SIZES", "comma-separated entry sizes (default 64,1K,4K)"},
+		  {"keep", 0, nullptr, "keep FILE when bench created it"},
+		  json_opt},
+		 1, 1, run_bench,
+		 "Uses FILE if it is a stream (its regions are untouched: bench frees what it allocates),\n"
+		 "otherwise creates it and removes it afterwards. Put FILE on the medium to measure."},
+	};
+	return table;
+}
+
+void print_main_help()
+{
+	std::string s = "usage: pmemstream COMMAND [ARGS] [OPTIONS]\n\n"
+			"Create, inspect and check pmemstream files.\n\ncommands:\n";
+	for (auto &c : commands()) {
+		std::string left = std::string("  ") + c.name + " " + c.args;
+		if (left.size() < 40)
+			left.resize(40, ' ');
+		else
+			left += "  ";
+		s += left + c.summary + "\n";
+	}
+	s += "\nSIZE accepts K, M, G and T suffixes (powers of 1024); REGION is the offset printed by\n"
+	     "'region add' or 'region ls', in decimal or 0x hex.\n"
+	     "Run 'pmemstream COMMAND --help' for a command's options.\n\n"
+	     "exit status: 0 ok, 1 usage error, 2 file unusable (missing, not a stream, I/O error),\n"
+	     "3 corruption found, 4 out of space (region full, stream full, entry too large),\n"
+	     "5 no such region.\n";
+	out(s);
+}
+
+int dispatch(int argc, char **argv)
+{
+	if (argc < 2)
+		fail(exit_usage, "missing command (see 'pmemstream --help')");
+	std::string name = argv[1];
+	if (name == "--help" || name == "-h" || name == "help") {
+		if (name == "help" && argc > 2) {
+			std::string topic = argv[2];
+			if (topic == "region" && argc > 3)
+				topic += std::string(" ") + argv[3];
+			for (auto &c : commands())
+				if (topic == c.name) {
+					print_command_help(c);
+					return exit_ok;
+				}
+			fail(exit_usage, "help: unknown command '" + topic + "'");
+		}
+		print_main_help();
+		return exit_ok;
+	}
+	if (name == "--version" || name == "-V") {
+		out(std::string("pmemstream ") + PMEMSTREAM_VERSION_STRING + "\n");
+		return exit_ok;
+	}
+	int consumed = 2;
+	if (name == "region") {
+		if (argc < 3 || argv[2][0] == '-') {
+			if (argc >= 3 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0)) {
+				out("usage: pmemstream region add|ls|rm ...\n");
+				for (auto &c : commands())
+					if (std::string(c.name).rfind("region ", 0) == 0)
+						out(std::string("  pmemstream ") + c.name + " " + c.args + "\n      " + c.summary + "\n");
+				return exit_ok;
+			}
+			fail(exit_usage, "region: missing subcommand: add, ls or rm (see 'pmemstream region --help')");
+		}
+		name += std::string(" ") + argv[2];
+		consumed = 3;
+	}
+	for (auto &c : commands()) {
+		if (name != c.name)
+			continue;
+		auto args = parse_args(c, argc - consumed, argv + consumed);
+		if (args.flags.count("help")) {
+			print_command_help(c);
+			return exit_ok;
+		}
+		return c.run(c, args);
+	}
+	fail(exit_usage, "unknown command '" + name + "' (see 'pmemstream --help')");
+}
+
+} // namespace
+} // namespace cli
+
+int main(int argc, char **argv)
+{
+	int code;
+	try {
+		code = cli::dispatch(argc, argv);
+		if (std::fflush(stdout) != 0 || std::ferror(stdout))
+			cli::fail(cli::exit_file, std::string("writing to standard output: ") + std::strerror(errno));
+	} catch (const cli::failure &f) {
+		std::fflush(stdout);
+		std::string msg = f.message;
+		// One line, whatever the library's message holds.
+		for (auto &c : msg)
+			if (c == '\n' || c == '\r')
+				c = ' ';
+		std::fprintf(stderr, "pmemstream: %s\n", msg.c_str());
+		return f.code;
+	} catch (const std::bad_alloc &) {
+		std::fprintf(stderr, "pmemstream: out of memory\n");
+		return cli::exit_file;
+	}
+	return code;
+}
