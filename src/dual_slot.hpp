@@ -43,29 +43,38 @@ std::optional<slot_read<Slot>> read_dual(const std::byte *base, uint64_t off0, u
 	return best;
 }
 
-// Writes `value` over the slot that is not `current_index` with the next sequence number and
-// persists it (one drain). When it returns, the new record is in force.
+// Writes `value` with the next sequence number over the slot that is not `current.index`,
+// persists it, then mirrors it into the other slot and persists again. A crash during the first
+// write leaves the other slot (the previous record) in force; a crash during the mirror leaves
+// the new record in force. Between updates both slots hold the same record, so damage to one
+// copy never brings back an older record. Two fences: only for rare metadata updates.
 template <typename Slot>
 slot_read<Slot> write_dual(media &m, uint64_t off0, uint64_t off1, Slot value, const slot_read<Slot> &current) noexcept
 {
+	const uint64_t offs[2] = {off0, off1};
 	const int target = 1 - current.index;
-	const uint64_t off = target == 0 ? off0 : off1;
 	value.sequence = current.value.sequence + 1;
-	value.checksum = slot_checksum(value, off);
-	m.copy_nodrain(m.base() + off, &value, sizeof(value));
+	value.checksum = slot_checksum(value, offs[target]);
+	m.copy_nodrain(m.base() + offs[target], &value, sizeof(value));
+	m.drain();
+	Slot mirror = value;
+	mirror.checksum = slot_checksum(mirror, offs[1 - target]);
+	m.copy_nodrain(m.base() + offs[1 - target], &mirror, sizeof(mirror));
 	m.drain();
 	return {value, target};
 }
 
-// Writes a fresh record: slot 0 holds `value` with sequence 1, slot 1 is zeroed. Not atomic:
-// only for places no reader reaches until a later atomic write links them in. Not drained.
+// Writes a fresh record into both slots with sequence 1. Not atomic: only for places no
+// reader reaches until a later atomic write links them in. Not drained.
 template <typename Slot>
 slot_read<Slot> write_fresh_nodrain(media &m, uint64_t off0, uint64_t off1, Slot value) noexcept
 {
 	value.sequence = 1;
+	Slot second = value;
 	value.checksum = slot_checksum(value, off0);
+	second.checksum = slot_checksum(second, off1);
 	m.copy_nodrain(m.base() + off0, &value, sizeof(value));
-	m.set_nodrain(m.base() + off1, 0, sizeof(Slot));
+	m.copy_nodrain(m.base() + off1, &second, sizeof(second));
 	return {value, 0};
 }
 

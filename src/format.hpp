@@ -39,9 +39,10 @@ struct stream_header {
 static_assert(sizeof(stream_header) == 128);
 
 // A record that must change atomically although it is larger than 8 bytes is stored twice
-// (slot 0 and slot 1). A writer overwrites the slot that does not hold the current record,
-// with sequence = current + 1. The valid slot (checksum matches) with the larger sequence
-// wins; a torn write leaves the other slot, i.e. the previous record, in force.
+// (slot 0 and slot 1), each with a sequence number and a checksum. The valid slot with the
+// larger sequence is in force. An update writes the new record (sequence + 1) over one slot,
+// fences, then copies it into the other slot and fences: a torn first write leaves the old
+// record in force, and outside an update both slots agree, so one damaged copy loses nothing.
 
 // Offset 256 and 320: the stream's mutable state.
 inline constexpr uint64_t state_slot_offset[2] = {256, 320};

@@ -113,6 +113,10 @@ public:
 	{
 		return value();
 	}
+	T &&operator*() &&
+	{
+		return std::move(*this).value();
+	}
 	T *operator->()
 	{
 		return &value();
