@@ -1,0 +1,736 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The C API from C: every function of libpmemstream.h, its errors and the documented edge
+ * cases. Run one test with `api_c <name>`, all without an argument.
+ */
+#include "c_test.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+#define FILE_SIZE ((size_t)1 << 20)
+#define BLOCK 4096u
+
+struct fixture {
+	struct mapped_file file;
+	struct pmemstream *s;
+};
+
+/* A fresh stream over a new 1 MiB file. */
+static int setup(struct fixture *fx, const char *tag)
+{
+	fx->s = NULL;
+	if (map_new_file(&fx->file, tag, FILE_SIZE) != 0)
+		return -1;
+	int rc = pmemstream_from_map(&fx->s, BLOCK, fx->file.map);
+	if (rc != 0)
+		fprintf(stderr, "pmemstream_from_map: %s\n", pmemstream_errormsg());
+	return rc;
+}
+
+static void teardown(struct fixture *fx)
+{
+	pmemstream_delete(&fx->s);
+	remove_file(&fx->file);
+}
+
+/* Closes and reopens the stream over a new mapping of the same file. */
+static int reopen(struct fixture *fx, size_t block_size)
+{
+	pmemstream_delete(&fx->s);
+	unmap_file(&fx->file);
+	if (map_path(&fx->file, 0, 0, 0) != 0)
+		return -1;
+	return pmemstream_from_map(&fx->s, block_size, fx->file.map);
+}
+
+static int has_message(void)
+{
+	return pmemstream_errormsg()[0] != '\0';
+}
+
+static void error_codes_and_strings(void)
+{
+	CHECK(strcmp(pmemstream_errormsg(), "") == 0);
+	CHECK(strcmp(pmemstream_strerror(0), "success") == 0);
+	const int codes[] = {PMEMSTREAM_E_INVALID_ARGUMENT, PMEMSTREAM_E_INVALID_HANDLE, PMEMSTREAM_E_REGION_FULL,
+			     PMEMSTREAM_E_OUT_OF_SPACE,	    PMEMSTREAM_E_CORRUPT,	 PMEMSTREAM_E_VERSION_MISMATCH,
+			     PMEMSTREAM_E_NOT_A_STREAM,	    PMEMSTREAM_E_PARAMETER_MISMATCH, PMEMSTREAM_E_IO,
+			     PMEMSTREAM_E_READ_ONLY,	    PMEMSTREAM_E_BUSY,		 PMEMSTREAM_E_ENTRY_TOO_LARGE,
+			     PMEMSTREAM_E_EXISTS,	    PMEMSTREAM_E_MEDIA_FAILED,	 PMEMSTREAM_E_INTERNAL};
+	const size_t n = sizeof(codes) / sizeof(codes[0]);
+	for (size_t i = 0; i < n; i++) {
+		CHECK(codes[i] <= -(PMEMSTREAM_E_BASE + 1) && codes[i] >= -(2 * PMEMSTREAM_E_BASE - 1));
+		const char *text = pmemstream_strerror(codes[i]);
+		CHECK(text != NULL && strcmp(text, "unknown error") != 0);
+		for (size_t j = 0; j < i; j++)
+			CHECK(strcmp(text, pmemstream_strerror(codes[j])) != 0);
+	}
+	CHECK(strcmp(pmemstream_strerror(PMEMSTREAM_E_REGION_FULL), "region full") == 0);
+	CHECK(strcmp(pmemstream_strerror(-ENOMEM), strerror(ENOMEM)) == 0);
+	CHECK(strcmp(pmemstream_strerror(-1500), "unknown error") == 0);
+	CHECK(strcmp(pmemstream_strerror(5), "unknown error") == 0);
+}
+
+static void from_map_creates_and_reopens(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "reopen"));
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &r));
+	const char text[] = "hello, stream";
+	struct pmemstream_entry e;
+	REQUIRE_OK(pmemstream_append(fx.s, r, NULL, text, sizeof(text), &e));
+	CHECK_EQ(pmemstream_entry_timestamp(fx.s, e), 1);
+
+	REQUIRE_OK(reopen(&fx, BLOCK));
+	CHECK_EQ(pmemstream_region_size(fx.s, r) >= 1000, 1);
+	CHECK_EQ(pmemstream_entry_size(fx.s, e), sizeof(text));
+	const char *data = pmemstream_entry_data(fx.s, e);
+	CHECK(data != NULL && memcmp(data, text, sizeof(text)) == 0);
+	CHECK_EQ(pmemstream_entry_timestamp(fx.s, e), 1);
+	CHECK_EQ(pmemstream_persisted_timestamp(fx.s), 1);
+	struct pmemstream_entry e2;
+	REQUIRE_OK(pmemstream_append(fx.s, r, NULL, text, 3, &e2));
+	CHECK_EQ(pmemstream_entry_timestamp(fx.s, e2), 2);
+	teardown(&fx);
+}
+
+static void from_map_errors(void)
+{
+	struct mapped_file f;
+	REQUIRE(map_new_file(&f, "frommap", FILE_SIZE) == 0);
+	struct pmemstream *s = (struct pmemstream *)&f; /* must be reset to NULL on failure */
+	CHECK_EQ(pmemstream_from_map(NULL, BLOCK, f.map), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(has_message());
+	CHECK_EQ(pmemstream_from_map(&s, BLOCK, NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(s == NULL);
+	CHECK_EQ(pmemstream_from_map(&s, 0, f.map), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_from_map(&s, 32, f.map), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_from_map(&s, 100, f.map), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_from_map(&s, 3 * 64, f.map), PMEMSTREAM_E_INVALID_ARGUMENT);
+	/* 1 MiB cannot hold the header area and one block of 1 MiB. */
+	CHECK_EQ(pmemstream_from_map(&s, (size_t)1 << 20, f.map), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(s == NULL);
+	/* None of the failures wrote anything: the file still creates a stream. */
+	REQUIRE_OK(pmemstream_from_map(&s, 64, f.map));
+	CHECK(s != NULL);
+	pmemstream_delete(&s);
+	CHECK(s == NULL);
+	pmemstream_delete(&s); /* no-op on NULL */
+	pmemstream_delete(NULL);
+	remove_file(&f);
+}
+
+static void reopen_with_other_block_size(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "otherbs"));
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 100, &r));
+	REQUIRE_OK(pmemstream_append(fx.s, r, NULL, "abc", 3, NULL));
+	CHECK_EQ(reopen(&fx, 2 * BLOCK), PMEMSTREAM_E_PARAMETER_MISMATCH);
+	CHECK(fx.s == NULL);
+	CHECK(strstr(pmemstream_errormsg(), "block size") != NULL);
+	CHECK_EQ(pmemstream_from_map(&fx.s, 64, fx.file.map), PMEMSTREAM_E_PARAMETER_MISMATCH);
+	/* The stream was not re-initialised. */
+	REQUIRE_OK(pmemstream_from_map(&fx.s, BLOCK, fx.file.map));
+	uint64_t count = 0;
+	REQUIRE_OK(pmemstream_region_entry_count(fx.s, r, &count));
+	CHECK_EQ(count, 1);
+	teardown(&fx);
+}
+
+static void not_a_stream(void)
+{
+	struct mapped_file f;
+	REQUIRE(map_new_file(&f, "garbage", FILE_SIZE) == 0);
+	memset(pmem2_map_get_address(f.map), 0xAB, 512);
+	struct pmemstream *s = NULL;
+	CHECK_EQ(pmemstream_from_map(&s, BLOCK, f.map), PMEMSTREAM_E_NOT_A_STREAM);
+	CHECK(s == NULL);
+	CHECK(((unsigned char *)pmem2_map_get_address(f.map))[0] == 0xAB);
+	remove_file(&f);
+}
+
+static void region_allocate_and_free(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "regions"));
+	struct pmemstream_region r1, r2;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1, &r1));
+	CHECK(r1.offset != 0);
+	/* Rounded up so the region with its 128-byte header fills whole blocks. */
+	CHECK_EQ(pmemstream_region_size(fx.s, r1), BLOCK - 128);
+	CHECK_EQ(pmemstream_region_usable_size(fx.s, r1), BLOCK - 128);
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, BLOCK, &r2));
+	CHECK_EQ(pmemstream_region_size(fx.s, r2), 2 * BLOCK - 128);
+	CHECK(r2.offset != r1.offset);
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 10, NULL)); /* out param optional */
+
+	struct pmemstream_info info;
+	REQUIRE_OK(pmemstream_stream_get_info(fx.s, &info));
+	CHECK_EQ(info.region_count, 3);
+
+	REQUIRE_OK(pmemstream_region_free(fx.s, r1));
+	CHECK_EQ(pmemstream_region_free(fx.s, r1), PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK(has_message());
+	CHECK_EQ(pmemstream_region_size(fx.s, r1), 0);
+	CHECK_EQ(pmemstream_region_usable_size(fx.s, r1), 0);
+	CHECK_EQ(pmemstream_append(fx.s, r1, NULL, "x", 1, NULL), PMEMSTREAM_E_INVALID_HANDLE);
+	REQUIRE_OK(pmemstream_stream_get_info(fx.s, &info));
+	CHECK_EQ(info.region_count, 2);
+	/* The freed space is allocated again. */
+	struct pmemstream_region r3;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1, &r3));
+	CHECK_EQ(r3.offset, r1.offset);
+	teardown(&fx);
+}
+
+static void region_errors(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "regionerr"));
+	struct pmemstream_region r = {12345};
+	CHECK_EQ(pmemstream_region_allocate(NULL, 10, &r), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_region_allocate(fx.s, 0, &r), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(r.offset, 12345); /* untouched on failure */
+	CHECK_EQ(pmemstream_region_allocate(fx.s, FILE_SIZE, &r), PMEMSTREAM_E_OUT_OF_SPACE);
+	CHECK_EQ(pmemstream_region_allocate(fx.s, SIZE_MAX, &r), PMEMSTREAM_E_OUT_OF_SPACE);
+	struct pmemstream_info info;
+	REQUIRE_OK(pmemstream_stream_get_info(fx.s, &info));
+	CHECK_EQ(pmemstream_region_allocate(fx.s, info.largest_free + 1, &r), PMEMSTREAM_E_OUT_OF_SPACE);
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, info.largest_free, &r));
+	CHECK_EQ(pmemstream_region_allocate(fx.s, 1, NULL), PMEMSTREAM_E_OUT_OF_SPACE);
+
+	const struct pmemstream_region bogus[] = {{0}, {1}, {r.offset + 64}, {r.offset + 128}, {UINT64_MAX}};
+	for (size_t i = 0; i < sizeof(bogus) / sizeof(bogus[0]); i++) {
+		CHECK_EQ(pmemstream_region_free(fx.s, bogus[i]), PMEMSTREAM_E_INVALID_HANDLE);
+		CHECK_EQ(pmemstream_region_size(fx.s, bogus[i]), 0);
+		CHECK_EQ(pmemstream_region_usable_size(fx.s, bogus[i]), 0);
+		uint64_t count = 7;
+		CHECK_EQ(pmemstream_region_entry_count(fx.s, bogus[i], &count), PMEMSTREAM_E_INVALID_HANDLE);
+		struct pmemstream_region_info ri;
+		CHECK_EQ(pmemstream_region_get_info(fx.s, bogus[i], &ri), PMEMSTREAM_E_INVALID_HANDLE);
+		CHECK_EQ(pmemstream_region_runtime_initialize(fx.s, bogus[i], NULL), PMEMSTREAM_E_INVALID_HANDLE);
+		CHECK_EQ(pmemstream_append(fx.s, bogus[i], NULL, "x", 1, NULL), PMEMSTREAM_E_INVALID_HANDLE);
+		struct pmemstream_entry_iterator *it = NULL;
+		CHECK_EQ(pmemstream_entry_iterator_new(&it, fx.s, bogus[i]), PMEMSTREAM_E_INVALID_HANDLE);
+		CHECK(it == NULL);
+	}
+	CHECK_EQ(pmemstream_region_entry_count(fx.s, r, NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_region_get_info(fx.s, r, NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	teardown(&fx);
+}
+
+static void append_and_read_back(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "append"));
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 3000, &r));
+	CHECK_EQ(pmemstream_committed_timestamp(fx.s), 0);
+	CHECK_EQ(pmemstream_persisted_timestamp(fx.s), 0);
+	struct pmemstream_entry e[10];
+	for (uint64_t i = 0; i < 10; i++) {
+		uint64_t value = i * 1000;
+		REQUIRE_OK(pmemstream_append(fx.s, r, NULL, &value, sizeof(value), &e[i]));
+		CHECK_EQ(pmemstream_committed_timestamp(fx.s), i + 1);
+		CHECK_EQ(pmemstream_persisted_timestamp(fx.s), i + 1);
+	}
+	for (uint64_t i = 0; i < 10; i++) {
+		uint64_t value;
+		memcpy(&value, pmemstream_entry_data(fx.s, e[i]), sizeof(value));
+		CHECK_EQ(value, i * 1000);
+		CHECK_EQ(pmemstream_entry_size(fx.s, e[i]), sizeof(uint64_t));
+		CHECK_EQ(pmemstream_entry_timestamp(fx.s, e[i]), i + 1);
+		struct pmemstream_entry_info ei;
+		REQUIRE_OK(pmemstream_entry_get_info(fx.s, e[i], &ei));
+		CHECK(ei.data == pmemstream_entry_data(fx.s, e[i]));
+		CHECK_EQ(ei.size, 8);
+		CHECK_EQ(ei.timestamp, i + 1);
+		CHECK_EQ(ei.region.offset, r.offset);
+	}
+	/* Each 8-byte entry takes 16 + 8 bytes. */
+	struct pmemstream_region_info ri;
+	REQUIRE_OK(pmemstream_region_get_info(fx.s, r, &ri));
+	CHECK_EQ(ri.size, pmemstream_region_size(fx.s, r));
+	CHECK_EQ(ri.usable_size, ri.size - 10 * 24);
+	CHECK_EQ(ri.usable_size, pmemstream_region_usable_size(fx.s, r));
+	CHECK_EQ(ri.entry_count, 10);
+	uint64_t count = 0;
+	REQUIRE_OK(pmemstream_region_entry_count(fx.s, r, &count));
+	CHECK_EQ(count, 10);
+	teardown(&fx);
+}
+
+static void entry_errors(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "entryerr"));
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &r));
+	struct pmemstream_entry e;
+	REQUIRE_OK(pmemstream_append(fx.s, r, NULL, "12345678", 8, &e));
+
+	CHECK_EQ(pmemstream_append(NULL, r, NULL, "x", 1, NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_append(fx.s, r, NULL, NULL, 1, NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	const struct pmemstream_entry bogus[] = {{0}, {r.offset}, {e.offset + 8}, {e.offset + 24}, {UINT64_MAX}};
+	for (size_t i = 0; i < sizeof(bogus) / sizeof(bogus[0]); i++) {
+		CHECK(pmemstream_entry_data(fx.s, bogus[i]) == NULL);
+		CHECK_EQ(pmemstream_entry_size(fx.s, bogus[i]), 0);
+		CHECK_EQ(pmemstream_entry_timestamp(fx.s, bogus[i]), 0);
+		struct pmemstream_entry_info ei;
+		CHECK_EQ(pmemstream_entry_get_info(fx.s, bogus[i], &ei), PMEMSTREAM_E_INVALID_HANDLE);
+	}
+	CHECK_EQ(pmemstream_entry_get_info(fx.s, e, NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(pmemstream_entry_data(NULL, e) == NULL);
+	CHECK_EQ(pmemstream_entry_size(NULL, e), 0);
+	CHECK_EQ(pmemstream_entry_timestamp(NULL, e), 0);
+
+	/* Entries of a freed region are gone. */
+	REQUIRE_OK(pmemstream_region_free(fx.s, r));
+	CHECK(pmemstream_entry_data(fx.s, e) == NULL);
+	CHECK_EQ(pmemstream_entry_timestamp(fx.s, e), 0);
+	teardown(&fx);
+}
+
+static void region_full_leaves_region_unchanged(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "full"));
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1, &r));
+	const size_t usable = pmemstream_region_usable_size(fx.s, r);
+	char *big = calloc(1, usable);
+	REQUIRE(big != NULL);
+	CHECK_EQ(pmemstream_append(fx.s, r, NULL, big, usable, NULL), PMEMSTREAM_E_REGION_FULL);
+	CHECK(strstr(pmemstream_errormsg(), "left") != NULL);
+	CHECK_EQ(pmemstream_region_usable_size(fx.s, r), usable);
+	CHECK_EQ(pmemstream_committed_timestamp(fx.s), 0);
+	uint64_t count = 1;
+	REQUIRE_OK(pmemstream_region_entry_count(fx.s, r, &count));
+	CHECK_EQ(count, 0);
+	void *data = NULL;
+	struct pmemstream_entry e;
+	CHECK_EQ(pmemstream_reserve(fx.s, r, NULL, usable, &e, &data), PMEMSTREAM_E_REGION_FULL);
+	/* Above the format's limit: too large whatever the region. */
+	CHECK_EQ(pmemstream_reserve(fx.s, r, NULL, (size_t)1 << 32, &e, &data), PMEMSTREAM_E_ENTRY_TOO_LARGE);
+	CHECK_EQ(pmemstream_append(fx.s, r, NULL, big, (size_t)1 << 32, NULL), PMEMSTREAM_E_ENTRY_TOO_LARGE);
+	free(big);
+	teardown(&fx);
+}
+
+static void zero_size_entry(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "zero"));
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 100, &r));
+	struct pmemstream_entry e0, e1;
+	REQUIRE_OK(pmemstream_append(fx.s, r, NULL, NULL, 0, &e0));
+	REQUIRE_OK(pmemstream_append(fx.s, r, NULL, "a", 0, &e1));
+	CHECK(e0.offset != e1.offset);
+	CHECK_EQ(pmemstream_entry_size(fx.s, e0), 0);
+	CHECK(pmemstream_entry_data(fx.s, e0) != NULL);
+	CHECK_EQ(pmemstream_entry_timestamp(fx.s, e1), 2);
+	/* 0 from entry_size is ambiguous; entry_get_info is not. */
+	struct pmemstream_entry_info ei;
+	REQUIRE_OK(pmemstream_entry_get_info(fx.s, e0, &ei));
+	CHECK_EQ(ei.size, 0);
+	CHECK_EQ(pmemstream_region_usable_size(fx.s, r), pmemstream_region_size(fx.s, r) - 32);
+
+	REQUIRE_OK(reopen(&fx, BLOCK));
+	struct pmemstream_entry_iterator *it;
+	REQUIRE_OK(pmemstream_entry_iterator_new(&it, fx.s, r));
+	int n = 0;
+	for (; pmemstream_entry_iterator_is_valid(it) == 0; pmemstream_entry_iterator_next(it)) {
+		CHECK_EQ(pmemstream_entry_size(fx.s, pmemstream_entry_iterator_get(it)), 0);
+		n++;
+	}
+	CHECK_EQ(n, 2);
+	pmemstream_entry_iterator_delete(&it);
+	teardown(&fx);
+}
+
+static void entry_fills_region_exactly(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "exact"));
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1, &r));
+	const size_t usable = pmemstream_region_usable_size(fx.s, r);
+	REQUIRE(usable % 8 == 0 && usable > 16);
+	char *buf = malloc(usable);
+	REQUIRE(buf != NULL);
+	for (size_t i = 0; i < usable; i++)
+		buf[i] = (char)i;
+	struct pmemstream_entry e;
+	REQUIRE_OK(pmemstream_append(fx.s, r, NULL, buf, usable - 16, &e));
+	CHECK_EQ(pmemstream_region_usable_size(fx.s, r), 0);
+	struct pmemstream_region_info ri;
+	REQUIRE_OK(pmemstream_region_get_info(fx.s, r, &ri));
+	CHECK_EQ(ri.usable_size, 0);
+	CHECK_EQ(ri.entry_count, 1);
+	/* Not even an empty entry fits now. */
+	CHECK_EQ(pmemstream_append(fx.s, r, NULL, NULL, 0, NULL), PMEMSTREAM_E_REGION_FULL);
+	REQUIRE_OK(reopen(&fx, BLOCK));
+	CHECK_EQ(pmemstream_entry_size(fx.s, e), usable - 16);
+	CHECK(memcmp(pmemstream_entry_data(fx.s, e), buf, usable - 16) == 0);
+	CHECK_EQ(pmemstream_region_usable_size(fx.s, r), 0);
+	free(buf);
+	teardown(&fx);
+}
+
+static void reserve_then_publish_smaller(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "reserve"));
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &r));
+	const size_t size_before = pmemstream_region_usable_size(fx.s, r);
+	struct pmemstream_entry e;
+	void *data = NULL;
+	REQUIRE_OK(pmemstream_reserve(fx.s, r, NULL, 100, &e, &data));
+	REQUIRE(data != NULL);
+	memset(data, 'r', 100);
+	/* Nothing is visible before publish. */
+	CHECK_EQ(pmemstream_committed_timestamp(fx.s), 0);
+	CHECK(pmemstream_entry_data(fx.s, e) == NULL);
+	CHECK_EQ(pmemstream_append(fx.s, r, NULL, "x", 1, NULL), PMEMSTREAM_E_BUSY);
+	CHECK_EQ(pmemstream_publish(fx.s, r, NULL, e, 101), PMEMSTREAM_E_INVALID_ARGUMENT);
+	struct pmemstream_entry wrong = {e.offset + 8};
+	CHECK_EQ(pmemstream_publish(fx.s, r, NULL, wrong, 10), PMEMSTREAM_E_INVALID_HANDLE);
+	REQUIRE_OK(pmemstream_publish(fx.s, r, NULL, e, 40));
+	CHECK_EQ(pmemstream_entry_size(fx.s, e), 40);
+	CHECK_EQ(pmemstream_entry_timestamp(fx.s, e), 1);
+	const char *got = pmemstream_entry_data(fx.s, e);
+	CHECK(got == data);
+	CHECK(got != NULL && got[0] == 'r' && got[39] == 'r');
+	/* Only the published size is taken from the region. */
+	CHECK_EQ(pmemstream_region_usable_size(fx.s, r), size_before - 56);
+	/* The reservation is consumed. */
+	CHECK_EQ(pmemstream_publish(fx.s, r, NULL, e, 40), PMEMSTREAM_E_INVALID_HANDLE);
+	REQUIRE_OK(pmemstream_append(fx.s, r, NULL, "x", 1, NULL));
+
+	CHECK_EQ(pmemstream_reserve(fx.s, r, NULL, 10, NULL, &data), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_reserve(fx.s, r, NULL, 10, &e, NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_reserve(NULL, r, NULL, 10, &e, &data), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_publish(NULL, r, NULL, e, 10), PMEMSTREAM_E_INVALID_ARGUMENT);
+	struct pmemstream_region bad = {r.offset + 8};
+	CHECK_EQ(pmemstream_reserve(fx.s, bad, NULL, 10, &e, &data), PMEMSTREAM_E_INVALID_HANDLE);
+
+	/* A zero-size reservation published as is. */
+	REQUIRE_OK(pmemstream_reserve(fx.s, r, NULL, 0, &e, &data));
+	REQUIRE_OK(pmemstream_publish(fx.s, r, NULL, e, 0));
+	CHECK_EQ(pmemstream_entry_timestamp(fx.s, e), 3);
+
+	REQUIRE_OK(reopen(&fx, BLOCK));
+	uint64_t count = 0;
+	REQUIRE_OK(pmemstream_region_entry_count(fx.s, r, &count));
+	CHECK_EQ(count, 3);
+	teardown(&fx);
+}
+
+static void region_runtime(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "runtime"));
+	struct pmemstream_region r1, r2;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 100, &r1));
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 100, &r2));
+	struct pmemstream_region_runtime *rt1 = NULL, *rt2 = NULL, *again = NULL;
+	REQUIRE_OK(pmemstream_region_runtime_initialize(fx.s, r1, &rt1));
+	REQUIRE_OK(pmemstream_region_runtime_initialize(fx.s, r2, &rt2));
+	REQUIRE_OK(pmemstream_region_runtime_initialize(fx.s, r1, &again));
+	REQUIRE_OK(pmemstream_region_runtime_initialize(fx.s, r1, NULL));
+	CHECK(rt1 != NULL && rt2 != NULL && rt1 != rt2);
+	CHECK(again == rt1);
+	struct pmemstream_entry e;
+	REQUIRE_OK(pmemstream_append(fx.s, r1, rt1, "one", 3, &e));
+	REQUIRE_OK(pmemstream_append(fx.s, r2, rt2, "two", 3, NULL));
+	void *data;
+	REQUIRE_OK(pmemstream_reserve(fx.s, r1, rt1, 8, &e, &data));
+	memcpy(data, "reserved", 8);
+	REQUIRE_OK(pmemstream_publish(fx.s, r1, rt1, e, 8));
+	CHECK(memcmp(pmemstream_entry_data(fx.s, e), "reserved", 8) == 0);
+	uint64_t count = 0;
+	REQUIRE_OK(pmemstream_region_entry_count(fx.s, r1, &count));
+	CHECK_EQ(count, 2);
+	CHECK_EQ(pmemstream_region_runtime_initialize(NULL, r1, &rt1), PMEMSTREAM_E_INVALID_ARGUMENT);
+	/* A runtime of a freed region is refused. */
+	REQUIRE_OK(pmemstream_region_free(fx.s, r1));
+	CHECK_EQ(pmemstream_append(fx.s, r1, rt1, "x", 1, NULL), PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK_EQ(pmemstream_region_runtime_initialize(fx.s, r1, &again), PMEMSTREAM_E_INVALID_HANDLE);
+	teardown(&fx);
+}
+
+static void region_iterator(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "riter"));
+	struct pmemstream_region_iterator *it = NULL;
+	REQUIRE_OK(pmemstream_region_iterator_new(&it, fx.s));
+	CHECK_EQ(pmemstream_region_iterator_is_valid(it), PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK_EQ(pmemstream_region_iterator_get(it).offset, 0);
+	pmemstream_region_iterator_delete(&it);
+
+	struct pmemstream_region r[4];
+	for (int i = 0; i < 4; i++)
+		REQUIRE_OK(pmemstream_region_allocate(fx.s, 100, &r[i]));
+	REQUIRE_OK(pmemstream_region_free(fx.s, r[1]));
+
+	REQUIRE_OK(pmemstream_region_iterator_new(&it, fx.s));
+	const int expected[] = {0, 2, 3};
+	for (int pass = 0; pass < 2; pass++) {
+		pmemstream_region_iterator_seek_first(it);
+		int n = 0;
+		while (pmemstream_region_iterator_is_valid(it) == 0) {
+			REQUIRE(n < 3);
+			CHECK_EQ(pmemstream_region_iterator_get(it).offset, r[expected[n]].offset);
+			n++;
+			pmemstream_region_iterator_next(it);
+		}
+		CHECK_EQ(n, 3);
+		CHECK_EQ(pmemstream_region_iterator_get(it).offset, 0);
+		pmemstream_region_iterator_next(it); /* past the end: stays invalid */
+		CHECK(pmemstream_region_iterator_is_valid(it) != 0);
+	}
+	pmemstream_region_iterator_delete(&it);
+	CHECK(it == NULL);
+	pmemstream_region_iterator_delete(&it);
+	pmemstream_region_iterator_delete(NULL);
+
+	CHECK_EQ(pmemstream_region_iterator_new(NULL, fx.s), PMEMSTREAM_E_INVALID_ARGUMENT);
+	it = (struct pmemstream_region_iterator *)&fx;
+	CHECK_EQ(pmemstream_region_iterator_new(&it, NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(it == NULL);
+	CHECK_EQ(pmemstream_region_iterator_is_valid(NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_region_iterator_get(NULL).offset, 0);
+	pmemstream_region_iterator_seek_first(NULL);
+	pmemstream_region_iterator_next(NULL);
+	teardown(&fx);
+}
+
+static void entry_iterator(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "eiter"));
+	struct pmemstream_region r, other;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &r));
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &other));
+	struct pmemstream_entry_iterator *it = NULL;
+	REQUIRE_OK(pmemstream_entry_iterator_new(&it, fx.s, r));
+	CHECK_EQ(pmemstream_entry_iterator_is_valid(it), PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK_EQ(pmemstream_entry_iterator_get(it).offset, 0);
+
+	/* Tailing: an append makes the invalid iterator valid at the new entry. */
+	struct pmemstream_entry e[5];
+	REQUIRE_OK(pmemstream_append(fx.s, r, NULL, "e0", 2, &e[0]));
+	REQUIRE_OK(pmemstream_append(fx.s, other, NULL, "o0", 2, NULL));
+	CHECK_EQ(pmemstream_entry_iterator_is_valid(it), 0);
+	CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e[0].offset);
+	pmemstream_entry_iterator_next(it);
+	CHECK(pmemstream_entry_iterator_is_valid(it) != 0);
+	pmemstream_entry_iterator_next(it); /* past the end: must not skip the next append */
+	for (int i = 1; i < 5; i++) {
+		char text[3] = {'e', (char)('0' + i), 0};
+		REQUIRE_OK(pmemstream_append(fx.s, r, NULL, text, 2, &e[i]));
+	}
+	CHECK_EQ(pmemstream_entry_iterator_is_valid(it), 0);
+	CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e[1].offset);
+
+	pmemstream_entry_iterator_seek_first(it);
+	int n = 0;
+	uint64_t last_ts = 0;
+	for (; pmemstream_entry_iterator_is_valid(it) == 0; pmemstream_entry_iterator_next(it)) {
+		struct pmemstream_entry cur = pmemstream_entry_iterator_get(it);
+		REQUIRE(n < 5);
+		CHECK_EQ(cur.offset, e[n].offset);
+		CHECK(pmemstream_entry_timestamp(fx.s, cur) > last_ts);
+		last_ts = pmemstream_entry_timestamp(fx.s, cur);
+		n++;
+	}
+	CHECK_EQ(n, 5);
+
+	/* After the region is freed the iterator is invalid. */
+	REQUIRE_OK(pmemstream_region_free(fx.s, r));
+	pmemstream_entry_iterator_seek_first(it);
+	CHECK(pmemstream_entry_iterator_is_valid(it) != 0);
+	CHECK_EQ(pmemstream_entry_iterator_get(it).offset, 0);
+	pmemstream_entry_iterator_delete(&it);
+	CHECK(it == NULL);
+	pmemstream_entry_iterator_delete(&it);
+	pmemstream_entry_iterator_delete(NULL);
+
+	CHECK_EQ(pmemstream_entry_iterator_new(NULL, fx.s, other), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_entry_iterator_new(&it, NULL, other), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_entry_iterator_new(&it, fx.s, r), PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK(it == NULL);
+	CHECK_EQ(pmemstream_entry_iterator_is_valid(NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_entry_iterator_get(NULL).offset, 0);
+	pmemstream_entry_iterator_seek_first(NULL);
+	pmemstream_entry_iterator_next(NULL);
+	teardown(&fx);
+}
+
+static void null_stream_everywhere(void)
+{
+	struct pmemstream_region r = {4096};
+	struct pmemstream_entry e = {4096 + 128};
+	CHECK_EQ(pmemstream_region_free(NULL, r), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_region_size(NULL, r), 0);
+	CHECK(strstr(pmemstream_errormsg(), "NULL") != NULL);
+	CHECK_EQ(pmemstream_region_usable_size(NULL, r), 0);
+	CHECK_EQ(pmemstream_region_runtime_initialize(NULL, r, NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	uint64_t count;
+	CHECK_EQ(pmemstream_region_entry_count(NULL, r, &count), PMEMSTREAM_E_INVALID_ARGUMENT);
+	struct pmemstream_region_info ri;
+	CHECK_EQ(pmemstream_region_get_info(NULL, r, &ri), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_committed_timestamp(NULL), 0);
+	CHECK_EQ(pmemstream_persisted_timestamp(NULL), 0);
+	struct pmemstream_entry_info ei;
+	CHECK_EQ(pmemstream_entry_get_info(NULL, e, &ei), PMEMSTREAM_E_INVALID_ARGUMENT);
+	struct pmemstream_info si;
+	CHECK_EQ(pmemstream_stream_get_info(NULL, &si), PMEMSTREAM_E_INVALID_ARGUMENT);
+	struct pmemstream *s = NULL;
+	CHECK_EQ(pmemstream_create(NULL, "/dev/shm/x", 1 << 20, 0), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_create(&s, NULL, 1 << 20, 0), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_open(NULL, "/dev/shm/x", 0, 0), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_open(&s, NULL, 0, 0), PMEMSTREAM_E_INVALID_ARGUMENT);
+}
+
+static void open_by_path(void)
+{
+	char path[256];
+	test_path(path, sizeof(path), "path");
+	struct pmemstream *s = NULL;
+	CHECK_EQ(pmemstream_open(&s, path, 0, 0), PMEMSTREAM_E_IO);
+	CHECK(strstr(pmemstream_errormsg(), path) != NULL);
+	CHECK_EQ(pmemstream_create(&s, path, 100, 0), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_create(&s, path, FILE_SIZE, 96), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(s == NULL);
+	unlink(path);
+	REQUIRE_OK(pmemstream_create(&s, path, FILE_SIZE, 0));
+	struct pmemstream_info info;
+	REQUIRE_OK(pmemstream_stream_get_info(s, &info));
+	CHECK_EQ(info.block_size, 4096);
+	CHECK_EQ(info.size, FILE_SIZE);
+	CHECK_EQ(info.read_only, 0);
+	CHECK_EQ(info.region_count, 0);
+	CHECK_EQ(info.arena_offset + info.arena_size <= info.size, 1);
+	CHECK_EQ(info.free_bytes, info.arena_size);
+	CHECK_EQ(info.allocated_bytes, 0);
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(s, 500, &r));
+	REQUIRE_OK(pmemstream_append(s, r, NULL, "persisted", 9, NULL));
+	REQUIRE_OK(pmemstream_stream_get_info(s, &info));
+	CHECK_EQ(info.region_count, 1);
+	CHECK_EQ(info.allocated_bytes, 4096);
+	CHECK_EQ(info.allocated_bytes + info.free_bytes, info.arena_size);
+	CHECK_EQ(info.committed_timestamp, 1);
+	CHECK_EQ(info.persisted_timestamp, 1);
+	CHECK_EQ(info.format_version, 1);
+	pmemstream_delete(&s);
+
+	CHECK_EQ(pmemstream_create(&s, path, FILE_SIZE, 0), PMEMSTREAM_E_EXISTS);
+	CHECK_EQ(pmemstream_open(&s, path, 8192, 0), PMEMSTREAM_E_PARAMETER_MISMATCH);
+	CHECK_EQ(pmemstream_open(&s, path, 0, PMEMSTREAM_OPEN_SALVAGE), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_open(&s, path, 0, 1u << 7), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(s == NULL);
+
+	REQUIRE_OK(pmemstream_open(&s, path, 4096, 0));
+	REQUIRE_OK(pmemstream_append(s, r, NULL, "again", 5, NULL));
+	pmemstream_delete(&s);
+
+	REQUIRE_OK(pmemstream_open(&s, path, 0, PMEMSTREAM_OPEN_READ_ONLY));
+	REQUIRE_OK(pmemstream_stream_get_info(s, &info));
+	CHECK_EQ(info.read_only, 1);
+	uint64_t count = 0;
+	REQUIRE_OK(pmemstream_region_entry_count(s, r, &count));
+	CHECK_EQ(count, 2);
+	CHECK_EQ(pmemstream_append(s, r, NULL, "x", 1, NULL), PMEMSTREAM_E_READ_ONLY);
+	CHECK_EQ(pmemstream_region_allocate(s, 10, NULL), PMEMSTREAM_E_READ_ONLY);
+	CHECK_EQ(pmemstream_region_free(s, r), PMEMSTREAM_E_READ_ONLY);
+	void *data;
+	struct pmemstream_entry e;
+	CHECK_EQ(pmemstream_reserve(s, r, NULL, 1, &e, &data), PMEMSTREAM_E_READ_ONLY);
+	pmemstream_delete(&s);
+	REQUIRE_OK(pmemstream_open(&s, path, 0, PMEMSTREAM_OPEN_READ_ONLY | PMEMSTREAM_OPEN_SALVAGE));
+	pmemstream_delete(&s);
+	unlink(path);
+}
+
+static void *fail_in_thread(void *arg)
+{
+	int *rc = arg;
+	*rc = pmemstream_append(NULL, (struct pmemstream_region){1}, NULL, NULL, 0, NULL);
+	return strstr(pmemstream_errormsg(), "pmemstream_append") != NULL ? arg : NULL;
+}
+
+static void errormsg_is_per_thread_and_sticky(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "errmsg"));
+	CHECK_EQ(pmemstream_region_free(NULL, (struct pmemstream_region){1}), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(strstr(pmemstream_errormsg(), "pmemstream_region_free") != NULL);
+	/* Successful calls do not clear it. */
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 10, &r));
+	CHECK(strstr(pmemstream_errormsg(), "pmemstream_region_free") != NULL);
+	/* Another thread's failure does not change this thread's message. */
+	pthread_t t;
+	int rc = 0;
+	void *thread_ok = NULL;
+	REQUIRE(pthread_create(&t, NULL, fail_in_thread, &rc) == 0);
+	REQUIRE(pthread_join(t, &thread_ok) == 0);
+	CHECK_EQ(rc, PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(thread_ok == &rc);
+	CHECK(strstr(pmemstream_errormsg(), "pmemstream_region_free") != NULL);
+	/* The library's own messages name what failed. */
+	CHECK_EQ(pmemstream_region_free(fx.s, (struct pmemstream_region){r.offset + 64}), PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK(strstr(pmemstream_errormsg(), "region") != NULL);
+	teardown(&fx);
+}
+
+static void region_free_with_outstanding_reservation(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "freebusy"));
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 100, &r));
+	struct pmemstream_entry e;
+	void *data;
+	REQUIRE_OK(pmemstream_reserve(fx.s, r, NULL, 8, &e, &data));
+	CHECK_EQ(pmemstream_region_free(fx.s, r), PMEMSTREAM_E_BUSY);
+	REQUIRE_OK(pmemstream_publish(fx.s, r, NULL, e, 8));
+	REQUIRE_OK(pmemstream_region_free(fx.s, r));
+	teardown(&fx);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct c_test_case cases[] = {
+		{"error_codes_and_strings", error_codes_and_strings},
+		{"from_map_creates_and_reopens", from_map_creates_and_reopens},
+		{"from_map_errors", from_map_errors},
+		{"reopen_with_other_block_size", reopen_with_other_block_size},
+		{"not_a_stream", not_a_stream},
+		{"region_allocate_and_free", region_allocate_and_free},
+		{"region_errors", region_errors},
+		{"append_and_read_back", append_and_read_back},
+		{"entry_errors", entry_errors},
+		{"region_full_leaves_region_unchanged", region_full_leaves_region_unchanged},
+		{"zero_size_entry", zero_size_entry},
+		{"entry_fills_region_exactly", entry_fills_region_exactly},
+		{"reserve_then_publish_smaller", reserve_then_publish_smaller},
+		{"region_runtime", region_runtime},
+		{"region_iterator", region_iterator},
+		{"entry_iterator", entry_iterator},
+		{"null_stream_everywhere", null_stream_everywhere},
+		{"open_by_path", open_by_path},
+		{"errormsg_is_per_thread_and_sticky", errormsg_is_per_thread_and_sticky},
+		{"region_free_with_outstanding_reservation", region_free_with_outstanding_reservation},
+	};
+	return c_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
+}
