@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# End-to-end tests of the pmemstream tool: runs the built binary the way a user would and
+# checks output, exit codes and the one-line error rule.
+# Usage: cli_test.sh PATH_TO_PMEMSTREAM_BINARY
+set -u
+
+BIN=${1:?usage: cli_test.sh PATH_TO_PMEMSTREAM_BINARY}
+export PMEM2_FORCE_GRANULARITY=${PMEM2_FORCE_GRANULARITY:-CACHE_LINE}
+base=/dev/shm
+[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
+DIR=$(mktemp -d "$base/pmemstream-cli-test.$$.XXXXXX")
+bg_pids=()
+cleanup() {
+	for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+ulimit -c 0
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() {
+	failed=$((failed + 1))
+	echo "FAIL: $1" >&2
+	[ $# -gt 1 ] && printf '  %s\n' "${@:2}" >&2
+	return 0
+}
+
+# run CMD...: sets OUT, ERR, RC.
+run() {
+	"$@" >"$DIR/out" 2>"$DIR/err"
+	RC=$?
+	OUT=$(cat "$DIR/out")
+	ERR=$(cat "$DIR/err")
+}
+
+# expect_ok NAME CMD...: exit 0 and nothing on stderr.
+expect_ok() {
+	local name=$1
+	shift
+	run "$@"
+	if [ "$RC" -eq 0 ] && [ -z "$ERR" ]; then ok; else bad "$name" "exit $RC" "stderr: $ERR"; fi
+}
+
+# expect_fail NAME CODE CMD...: exit CODE (no signal, no crash) and exactly one line on stderr.
+expect_fail() {
+	local name=$1 code=$2
+	shift 2
+	run "$@"
+	local lines
+	lines=$(wc -l <"$DIR/err")
+	if [ "$RC" -eq "$code" ] && [ "$lines" -eq 1 ] && [[ "$ERR" == "pmemstream: "* ]]; then
+		ok
+	else
+		bad "$name" "expected exit $code and one 'pmemstream: ' line on stderr" "got exit $RC, $lines line(s): $ERR"
+	fi
+}
+
+expect_eq() {
+	if [ "$2" == "$3" ]; then ok; else bad "$1" "expected: $3" "actual:   $2"; fi
+}
+
+expect_contains() {
+	if [[ "$2" == *"$3"* ]]; then ok; else bad "$1" "expected to contain: $3" "actual: $2"; fi
+}
+
+expect_not_contains() {
+	if [[ "$2" != *"$3"* ]]; then ok; else bad "$1" "expected not to contain: $3" "actual: $2"; fi
+}
+
+# json_field TEXT KEY N: value of the Nth (1-based) numeric "KEY": in TEXT.
+json_field() {
+	grep -o "\"$2\":[0-9]*" <<<"$1" | sed -n "${3}p" | cut -d: -f2
+}
+
+# flip_byte FILE OFFSET: replaces the byte at OFFSET with its complement.
+flip_byte() {
+	local old
+	old=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "\\$(printf '%03o' $((255 - old)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+F=$DIR/stream
+
+# ---- help and version ----
+expect_ok "top-level help" "$BIN" --help
+expect_contains "help lists commands" "$OUT" "region add"
+expect_contains "help lists exit codes" "$OUT" "exit status"
+for c in create info "region add" "region ls" "region rm" append cat dump tail check bench; do
+	# shellcheck disable=SC2086
+	expect_ok "help of $c" "$BIN" $c --help
+	expect_contains "help of $c shows usage" "$OUT" "usage: pmemstream $c"
+done
+expect_ok "help COMMAND" "$BIN" help region add
+expect_contains "help COMMAND shows usage" "$OUT" "usage: pmemstream region add"
+expect_ok "version" "$BIN" --version
+expect_contains "version text" "$OUT" "pmemstream "
+
+# ---- create and info ----
+expect_ok "create" "$BIN" create "$F" --size 1M
+expect_eq "create is silent" "$OUT" ""
+expect_ok "info" "$BIN" info "$F"
+expect_contains "info size" "$OUT" "1048576"
+expect_contains "info block size" "$OUT" "block size:          4096"
+expect_contains "info version" "$OUT" "format version:"
+expect_fail "create over a stream" 2 "$BIN" create "$F" --size 1M
+expect_ok "create with block size" "$BIN" create "$DIR/b8k" --size 2M --block-size 8K
+expect_ok "info --json" "$BIN" info "$DIR/b8k" --json
+expect_eq "block size honoured" "$(json_field "$OUT" block_size 1)" "8192"
+expect_eq "size with suffix" "$(json_field "$OUT" size 1)" "2097152"
+expect_eq "no regions yet" "$(json_field "$OUT" regions 1)" "0"
+
+# ---- regions ----
+expect_ok "region add" "$BIN" region add "$F" --size 8K
+R1=$OUT
+[[ "$R1" =~ ^0x[0-9a-f]+$ ]] && ok || bad "region add prints a hex offset" "$R1"
+expect_ok "region add (second)" "$BIN" region add "$F" --size 4K
+R2=$OUT
+expect_ok "region add (third)" "$BIN" region add "$F" --size=4K --json
+R3=$(json_field "$OUT" offset 1)
+expect_ok "region ls" "$BIN" region ls "$F"
+expect_contains "region ls header" "$OUT" "REGION"
+expect_contains "region ls first" "$OUT" "$R1"
+expect_contains "region ls second" "$OUT" "$R2"
+expect_eq "region ls rows" "$(wc -l <<<"$OUT")" "4"
+expect_ok "region rm by decimal offset" "$BIN" region rm "$F" "$R3"
+expect_ok "region ls --json" "$BIN" region ls "$F" --json
+expect_eq "two regions left" "$(grep -o '"offset"' <<<"$OUT" | wc -l)" "2"
+expect_eq "first region offset in json" "$(json_field "$OUT" offset 1)" "$((R1))"
+
+# ---- append ----
+expect_ok "append args" "$BIN" append "$F" "$R1" hello world
+expect_eq "append is quiet" "$OUT" ""
+expect_ok "append -v" "$BIN" append "$F" "$R1" -v third
+[[ "$OUT" =~ ^0x[0-9a-f]+\ 5\ bytes,\ timestamp\ 3$ ]] && ok || bad "append -v line" "$OUT"
+run bash -c "printf 'from stdin' | '$BIN' append '$F' '$R1'"
+expect_eq "append stdin exit" "$RC" "0"
+run bash -c "printf 'l1\nl2\n\nl4\n' | '$BIN' append '$F' '$R1' --lines --json"
+expect_eq "append --lines exit" "$RC" "0"
+expect_eq "append --lines makes 4 entries" "$(grep -o '"timestamp"' <<<"$OUT" | wc -l)" "4"
+expect_eq "append --json timestamps" "$(json_field "$OUT" timestamp 4)" "8"
+expect_ok "append to the second region by decimal offset" "$BIN" append "$F" "$((R2))" other
+head -c 3000 /dev/urandom >"$DIR/blob"
+run bash -c "'$BIN' append '$F' '$R2' <'$DIR/blob'"
+expect_eq "append binary stdin" "$RC" "0"
+
+# ---- cat ----
+expect_ok "cat raw" "$BIN" cat "$F" "$R1"
+expect_eq "cat raw concatenates" "$OUT" "helloworldthirdfrom stdinl1l2l4"
+expect_ok "cat --lines" "$BIN" cat "$F" "$R1" --lines
+expect_eq "cat --lines" "$OUT" "$(printf 'hello\nworld\nthird\nfrom stdin\nl1\nl2\n\nl4')"
+"$BIN" cat "$F" "$R2" >"$DIR/blob.out" 2>/dev/null
+(printf other; cat "$DIR/blob") | cmp -s - "$DIR/blob.out" && ok || bad "cat returns binary payloads byte for byte"
+expect_ok "cat --hex" "$BIN" cat "$F" "$R1" --hex
+expect_contains "cat --hex bytes" "$OUT" "68 65 6c 6c 6f"
+expect_contains "cat --hex ascii" "$OUT" "|hello|"
+expect_contains "cat --hex header" "$OUT" "5 bytes, timestamp 1"
+expect_ok "cat --json" "$BIN" cat "$F" "$R1" --json
+expect_contains "cat --json hex payload" "$OUT" '"hex":"68656c6c6f"'
+expect_eq "cat --json entries" "$(grep -o '"offset"' <<<"$OUT" | wc -l)" "8"
+expect_eq "cat --json first entry after region header" "$(json_field "$OUT" offset 1)" "$((R1 + 128))"
+expect_ok "cat --json --base64" "$BIN" cat "$F" "$R1" --json --base64
+expect_contains "cat --json base64 payload" "$OUT" '"base64":"aGVsbG8="'
+
+# ---- dump ----
+expect_ok "dump" "$BIN" dump "$F"
+expect_contains "dump region line" "$OUT" "region $R1: "
+expect_contains "dump second region" "$OUT" "└── region $R2"
+expect_contains "dump entry offset" "$OUT" "$(printf '0x%x' $((R1 + 128)))"
+expect_contains "dump leading bytes" "$OUT" "68 65 6c 6c 6f"
+expect_contains "dump long payload elided" "$OUT" "..."
+expect_ok "dump --json" "$BIN" dump "$F" --json
+expect_contains "dump --json regions" "$OUT" '"regions":[{"offset":'"$((R1))"
+expect_contains "dump --json head" "$OUT" '"head":"68656c6c6f"'
+
+# ---- info after writes ----
+expect_ok "info --json after writes" "$BIN" info "$F" --json
+expect_eq "info regions" "$(json_field "$OUT" regions 1)" "2"
+expect_eq "info entries" "$(json_field "$OUT" entries 1)" "10"
+expect_eq "info committed timestamp" "$(json_field "$OUT" committed_timestamp 1)" "10"
+expect_eq "info persisted timestamp" "$(json_field "$OUT" persisted_timestamp 1)" "10"
+
+# ---- tail without -f ----
+expect_ok "tail" "$BIN" tail "$F" "$R1"
+expect_eq "tail prints lines" "$(head -1 <<<"$OUT")" "hello"
+expect_ok "tail -n 2" "$BIN" tail -n 2 "$F" "$R1"
+expect_eq "tail -n 2 output" "$OUT" "$(printf '\nl4')"
+expect_ok "tail --json" "$BIN" tail --json "$F" "$R1"
+expect_eq "tail --json is one object per line" "$(wc -l <<<"$OUT")" "8"
+
+# ---- check (clean) ----
+expect_ok "check clean" "$BIN" check "$F"
+expect_contains "check says clean" "$OUT" "clean"
+expect_ok "check --json clean" "$BIN" check "$F" --json
+expect_contains "check --json clean" "$OUT" '"clean":true'
+
+# ---- region full and out of space ----
+expect_ok "small region" "$BIN" region add "$F" --size 100
+RS=$OUT
+big=$(head -c 2000 /dev/zero | tr '\0' x)
+expect_fail "region full" 4 "$BIN" append "$F" "$RS" "$big" "$big" "$big"
+expect_contains "region full says how many were appended" "$ERR" "appended before it"
+expect_ok "entries before a full region stay" "$BIN" region ls "$F" --json
+expect_fail "stream out of space" 4 "$BIN" region add "$F" --size 2M
+
+# ---- region rm and unknown regions ----
+expect_ok "region rm" "$BIN" region rm "$F" "$RS"
+expect_fail "cat of a freed region" 5 "$BIN" cat "$F" "$RS"
+expect_fail "rm of a freed region" 5 "$BIN" region rm "$F" "$RS"
+expect_fail "append to an unknown region" 5 "$BIN" append "$F" 0x12345 x
+expect_fail "region that is not an offset" 1 "$BIN" cat "$F" 12abc
+expect_fail "negative region" 1 "$BIN" cat "$F" -- -4096
+
+# ---- corruption ----
+C=$DIR/corrupt
+"$BIN" create "$C" --size 1M
+RC1=$("$BIN" region add "$C" --size 8K)
+"$BIN" append "$C" "$RC1" first second third
+run "$BIN" cat "$C" "$RC1" --json
+E2=$(json_field "$OUT" offset 2)
+E2HEX=$(printf '0x%x' "$E2")
+flip_byte "$C" $((E2 + 16))
+expect_fail "check finds a flipped payload byte" 3 "$BIN" check "$C"
+expect_contains "check names the entry" "$OUT" "$E2HEX"
+expect_contains "check says corrupt" "$OUT" "CORRUPT"
+expect_contains "check reports the strict open failure" "$OUT" "strict open: failed"
+expect_contains "check error line names the entry" "$ERR" "$E2HEX"
+expect_fail "check --json on corruption" 3 "$BIN" check "$C" --json
+expect_contains "check --json not clean" "$OUT" '"clean":false'
+expect_contains "check --json entry offset" "$OUT" "\"entry\":$E2"
+expect_fail "check -q" 3 "$BIN" check -q "$C"
+expect_eq "check -q prints nothing" "$OUT" ""
+expect_fail "info on a corrupt stream" 3 "$BIN" info "$C"
+expect_fail "cat on a corrupt stream" 3 "$BIN" cat "$C" "$RC1"
+expect_ok "cat --salvage" "$BIN" cat --salvage "$C" "$RC1" --lines
+expect_eq "cat --salvage shows what precedes the damage" "$OUT" "first"
+expect_ok "dump --salvage" "$BIN" dump --salvage "$C"
+flip_byte "$C" $((E2 + 16))
+expect_ok "check after repairing the byte" "$BIN" check "$C"
+
+# ---- tail -f against a writer ----
+T=$DIR/tail
+"$BIN" create "$T" --size 1M
+RT=$("$BIN" region add "$T" --size 16K)
+"$BIN" append "$T" "$RT" before
+"$BIN" tail -f --interval 20 "$T" "$RT" >"$DIR/tail.out" 2>"$DIR/tail.err" &
+TP=$!
+bg_pids+=("$TP")
+wait_for() { # wait_for FILE TEXT: up to 5 s
+	for _ in $(seq 100); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+wait_for "$DIR/tail.out" before && ok || bad "tail -f prints existing entries" "$(cat "$DIR/tail.out")"
+"$BIN" append "$T" "$RT" after-one after-two
+printf 'piped-1\npiped-2\n' | "$BIN" append "$T" "$RT" --lines
+wait_for "$DIR/tail.out" piped-2 && ok || bad "tail -f sees entries from another process" "$(cat "$DIR/tail.out")"
+kill -INT "$TP"
+wait "$TP"
+expect_eq "tail -f exits 0 on SIGINT" "$?" "0"
+expect_eq "tail -f output in order" "$(cat "$DIR/tail.out")" "$(printf 'before\nafter-one\nafter-two\npiped-1\npiped-2')"
+expect_eq "tail -f wrote nothing on stderr" "$(cat "$DIR/tail.err")" ""
+"$BIN" tail -f --json "$T" "$RT" >"$DIR/tail2.out" 2>/dev/null &
+TP=$!
+bg_pids+=("$TP")
+wait_for "$DIR/tail2.out" '"timestamp":5' && ok || bad "tail -f --json starts with existing entries"
+"$BIN" append "$T" "$RT" json-entry
+wait_for "$DIR/tail2.out" '"timestamp":6' && ok || bad "tail -f --json sees a new entry" "$(cat "$DIR/tail2.out")"
+kill -TERM "$TP"
+wait "$TP"
+expect_eq "tail -f exits 0 on SIGTERM" "$?" "0"
+
+# ---- bench ----
+expect_ok "bench" "$BIN" bench "$DIR/bench" --count 300 --size 64,1K
+expect_contains "bench table" "$OUT" "appends/s"
+expect_eq "bench rows" "$(wc -l <<<"$OUT")" "3"
+[ ! -e "$DIR/bench" ] && ok || bad "bench removes the file it created"
+expect_ok "bench --json on an existing stream" "$BIN" bench "$F" --count 100 --size 16 --json
+expect_contains "bench --json" "$OUT" '"entry_size":16'
+expect_ok "bench leaves an existing stream's regions alone" "$BIN" region ls "$F" --json
+expect_eq "bench freed its regions" "$(grep -o '"offset"' <<<"$OUT" | wc -l)" "2"
+
+# ---- bad input ----
+head -c 65536 /dev/urandom >"$DIR/junk"
+head -c 65536 /dev/zero >"$DIR/zero"
+expect_fail "no command" 1 "$BIN"
+expect_fail "unknown command" 1 "$BIN" frobnicate
+expect_fail "region without subcommand" 1 "$BIN" region
+expect_fail "unknown region subcommand" 1 "$BIN" region frob "$F"
+expect_fail "unknown option" 1 "$BIN" info "$F" --bogus
+expect_fail "unknown short option" 1 "$BIN" info "$F" -z
+expect_fail "flag given a value" 1 "$BIN" info "$F" --json=yes
+expect_fail "option missing its value" 1 "$BIN" create "$DIR/x" --size
+expect_fail "missing FILE" 1 "$BIN" info
+expect_fail "extra argument" 1 "$BIN" info "$F" extra
+expect_fail "create without --size" 1 "$BIN" create "$DIR/x"
+expect_fail "size that does not parse" 1 "$BIN" create "$DIR/x" --size 12Q
+expect_fail "negative size" 1 "$BIN" create "$DIR/x" --size -1M
+expect_fail "size that overflows" 1 "$BIN" create "$DIR/x" --size 99999999999T
+expect_fail "size too small for a stream" 1 "$BIN" create "$DIR/x" --size 100
+expect_fail "block size not a power of two" 1 "$BIN" create "$DIR/x" --size 1M --block-size 1000
+expect_fail "region add without --size" 1 "$BIN" region add "$F"
+expect_fail "region add size that does not parse" 1 "$BIN" region add "$F" --size lots
+expect_fail "missing file" 2 "$BIN" info "$DIR/missing"
+expect_fail "directory" 2 "$BIN" info "$DIR"
+expect_fail "not a stream" 2 "$BIN" info "$DIR/junk"
+expect_fail "all-zero file" 2 "$BIN" info "$DIR/zero"
+expect_fail "check of a missing file" 2 "$BIN" check "$DIR/missing"
+expect_fail "check of a non-stream" 2 "$BIN" check "$DIR/junk"
+expect_fail "append to a non-stream" 2 "$BIN" append "$DIR/junk" 0x1000 x
+expect_fail "dump of a non-stream" 2 "$BIN" dump "$DIR/junk"
+expect_fail "tail -f of a missing file" 2 "$BIN" tail -f "$DIR/missing" 0x1000
+expect_fail "tail of an unknown region" 5 "$BIN" tail "$F" 0x7000000
+expect_fail "--lines with DATA" 1 "$BIN" append "$F" "$R1" --lines x
+expect_fail "two output formats" 1 "$BIN" cat "$F" "$R1" --hex --json
+expect_fail "--base64 without --json" 1 "$BIN" cat "$F" "$R1" --base64
+expect_fail "tail interval 0" 1 "$BIN" tail -f --interval 0 "$F" "$R1"
+expect_fail "bench --count 0" 1 "$BIN" bench "$DIR/x" --count 0
+expect_fail "bench on a non-stream" 2 "$BIN" bench "$DIR/junk" --count 10
+if [ -w /dev/full ]; then
+	run bash -c "'$BIN' cat '$F' '$R1' --json >/dev/full"
+	expect_eq "write error exit code" "$RC" "2"
+	expect_contains "write error message" "$ERR" "pmemstream: writing to standard output"
+fi
+[ ! -e "$DIR/x" ] && ok || bad "failed commands leave no file behind"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
