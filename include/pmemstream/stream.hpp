@@ -94,7 +94,9 @@ struct recovery_problem {
 struct recovery_report {
 	uint64_t regions = 0;
 	uint64_t entries = 0;		 // visible entries
-	uint64_t torn_tails = 0;	 // regions whose tail held an incomplete entry (trimmed)
+	// Regions whose entries end at bytes that are neither zero nor a valid entry: a torn write,
+	// or bytes left over from an earlier region in the same space. Either way nothing is lost.
+	uint64_t torn_tails = 0;
 	uint64_t trimmed_entries = 0;	 // complete entries hidden to keep the timestamp prefix
 	std::vector<recovery_problem> problems; // corruption (only non-empty in salvage mode)
 };
