@@ -5,6 +5,8 @@
  * pmemstream with pkg-config. Prints "consumer OK" when everything reads back.
  * usage: original_api <file>
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <libpmemstream.h>
 
 #include <fcntl.h>
