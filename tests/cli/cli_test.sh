@@ -240,6 +240,22 @@ expect_ok "dump --salvage" "$BIN" dump --salvage "$C"
 flip_byte "$C" $((E2 + 16))
 expect_ok "check after repairing the byte" "$BIN" check "$C"
 
+# ---- a writer killed mid-stream leaves no corruption ----
+K=$DIR/killed
+"$BIN" create "$K" --size 64M
+RK=$("$BIN" region add "$K" --size 48M)
+"$BIN" append "$K" "$RK" --lines < <(seq 1 5000000) &
+AP=$!
+sleep 0.3
+kill -KILL "$AP" 2>/dev/null
+wait "$AP" 2>/dev/null
+expect_ok "check after a killed writer" "$BIN" check "$K"
+expect_contains "check after a killed writer is clean" "$OUT" "clean"
+expect_ok "append after a killed writer" "$BIN" append "$K" "$RK" after-kill
+expect_ok "tail after a killed writer" "$BIN" tail -n 1 "$K" "$RK"
+expect_eq "the last entry follows the survivors" "$OUT" "after-kill"
+rm -f "$K"
+
 # ---- tail -f against a writer ----
 T=$DIR/tail
 "$BIN" create "$T" --size 1M
