@@ -44,7 +44,10 @@ int main(int argc, char **argv)
 		std::printf("region 0x%llx: %llu bytes, %llu entries\n", static_cast<unsigned long long>(r.offset),
 			    static_cast<unsigned long long>(*stream.region_size(r)),
 			    static_cast<unsigned long long>(*stream.region_entry_count(r)));
-		for (pmemstream::entry e : *stream.entries(r)) {
+		// Keep the iterator in a variable: a range-for over *stream.entries(r) would iterate a
+		// destroyed temporary.
+		auto entries = stream.entries(r);
+		for (pmemstream::entry e : *entries) {
 			auto data = *stream.entry_data(e);
 			std::printf("  entry 0x%llx timestamp %llu: %.*s\n", static_cast<unsigned long long>(e.offset),
 				    static_cast<unsigned long long>(*stream.entry_timestamp(e)), static_cast<int>(data.size()),

@@ -74,7 +74,8 @@ int main(int argc, char **argv)
 	}
 
 	int read = 0;
-	for (pmemstream::entry e : *stream.entries(*region)) {
+	auto entries = stream.entries(*region);
+	for (pmemstream::entry e : *entries) {
 		auto data = *stream.entry_data(e);
 		// Copy out: only the published bytes are part of the entry.
 		uint64_t id;

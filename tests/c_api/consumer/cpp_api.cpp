@@ -24,7 +24,8 @@ int main(int argc, char **argv)
 		return 1;
 	auto full = (*s)->append(*r, nullptr, 1 << 20);
 	const bool typed = full.code() == pmemstream::errc::region_full;
-	for (auto e : *(*s)->entries(*r)) {
+	auto entries = (*s)->entries(*r);
+	for (auto e : *entries) {
 		auto d = *(*s)->entry_data(e);
 		std::printf("%.*s\n", static_cast<int>(d.size()), reinterpret_cast<const char *>(d.data()));
 	}
