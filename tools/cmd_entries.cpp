@@ -247,11 +247,15 @@ int run_tail(const command_spec &, const parsed_args &a)
 		try {
 			s = open_stream(path, false);
 			bool found = false;
-			for (auto r : s->regions())
-				if (r.offset == offset) {
-					entries = read_entries(*s, r, path);
-					found = true;
-				}
+			for (auto r : s->regions()) {
+				if (r.offset != offset)
+					continue;
+				found = true;
+				// Only entries not printed yet are read; timestamps rise along a region.
+				for (auto e : check(s->entries(r), path + ": region " + hex(offset)))
+					if (check(s->entry_timestamp(e), path) > last_ts)
+						entries.push_back(read_entry(*s, e, path));
+			}
 			if (!found)
 				fail(exit_no_region, path + ": region " + hex(offset) + " was freed");
 			last_warning.clear();
@@ -264,11 +268,10 @@ int run_tail(const command_spec &, const parsed_args &a)
 			last_warning = err.message;
 			continue;
 		}
-		for (auto &e : entries)
-			if (e.timestamp > last_ts) {
-				print_entry(e, f, base64);
-				last_ts = e.timestamp;
-			}
+		for (auto &e : entries) {
+			print_entry(e, f, base64);
+			last_ts = e.timestamp;
+		}
 		if (std::fflush(stdout) != 0)
 			fail(exit_file, std::string("writing to standard output: ") + std::strerror(errno));
 	}
