@@ -1,0 +1,55 @@
+# Entry points. Each target installs what is missing (Debian packages), configures, builds
+# and runs; see README.md.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+DEMO_FILE ?= /dev/shm/pmemstream-demo.pmem
+CTEST_ARGS ?=
+# Labels run again under the sanitizers by `make test` (short runs; the full ones are
+# `make asan` and `make tsan`).
+ASAN_SHORT_LABELS ?= unit|format|property|c_api
+TSAN_SHORT_LABELS ?= concurrency
+
+.PHONY: all deps build demo test test-main test-sanitizers asan tsan bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	cmake --preset dev
+	cmake --build --preset dev -j $(JOBS)
+
+demo: build
+	PMEM2_FORCE_GRANULARITY=CACHE_LINE ./build/demo/pmemstream_demo $(DEMO_FILE)
+	@if [ -x build/tools/pmemstream ]; then bash scripts/demo-cli.sh build/tools/pmemstream $(DEMO_FILE); fi
+
+test: test-main test-sanitizers
+
+test-main: build
+	ctest --preset dev -j $(JOBS) $(CTEST_ARGS)
+
+test-sanitizers: deps
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS) -L '$(ASAN_SHORT_LABELS)'
+	cmake --preset tsan
+	cmake --build --preset tsan -j $(JOBS)
+	ctest --preset tsan -j $(JOBS) -L '$(TSAN_SHORT_LABELS)'
+
+asan: deps
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS) $(CTEST_ARGS)
+
+tsan: deps
+	cmake --preset tsan
+	cmake --build --preset tsan -j $(JOBS)
+	ctest --preset tsan -j $(JOBS) $(CTEST_ARGS)
+
+bench: deps
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS)
+	./build-release/bench/pmemstream_append_compare --rounds 7
+
+clean:
+	rm -rf build build-release build-asan build-tsan
