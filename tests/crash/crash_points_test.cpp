@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Simulated power failure at every fence of each workload (and at sampled flushes and right
+// after each acknowledgement), many images per moment; see docs/reliability.md.
+#include "explorer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+using namespace pmemstream;
+using namespace pmemstream::test;
+
+namespace {
+
+explore_figures total;
+
+void report(const char *name, const explorer &x)
+{
+	const auto &f = x.figures();
+	std::printf("crash[%s]: %llu crash points, %llu images checked, %llu nested points, %llu nested images, %llu violations\n",
+		    name, static_cast<unsigned long long>(f.points), static_cast<unsigned long long>(f.images),
+		    static_cast<unsigned long long>(f.nested_points), static_cast<unsigned long long>(f.nested_images),
+		    static_cast<unsigned long long>(f.violations));
+	std::fflush(stdout);
+	total += f;
+}
+
+region must_allocate(explorer &x, uint64_t size)
+{
+	auto r = x.allocate(size);
+	EXPECT_TRUE(r.has_value()) << "allocate " << size << ": " << (r ? "" : r.err().message());
+	return r ? *r : region{};
+}
+
+void must_append(explorer &x, region r, uint64_t size)
+{
+	auto e = x.append(r, size);
+	EXPECT_TRUE(e.has_value()) << "append " << size << ": " << (e ? "" : e.err().message());
+}
+
+void must_free(explorer &x, region r)
+{
+	auto st = x.free(r);
+	EXPECT_TRUE(st.has_value()) << "free: " << (st ? "" : st.err().message());
+}
+
+// Appends of every interesting size, an entry that fills a region exactly, and the append that
+// then no longer fits.
+void appends_workload(explorer &x, uint64_t *mark_begin = nullptr, uint64_t *mark_end = nullptr)
+{
+	x.create();
+	region a = must_allocate(x, 8192);
+	for (uint64_t n : {0, 1, 7, 8, 9, 63, 64}) // sizes around the 8-byte word and the cache line
+		must_append(x, a, n);
+	if (mark_begin)
+		*mark_begin = x.drains();
+	must_append(x, a, 65);
+	if (mark_end)
+		*mark_end = x.drains();
+	must_append(x, a, 200);
+	must_append(x, a, 4096);
+	region b = must_allocate(x, 1000);
+	auto usable = x.s().region_usable_size(b);
+	ASSERT_TRUE(usable.has_value());
+	must_append(x, b, *usable - entry_header_size); // entry_fills_region_exactly
+	EXPECT_EQ(x.s().region_usable_size(b).value(), 0u);
+	auto full = x.s().append(b, nullptr, 0);
+	EXPECT_EQ(full.code(), errc::region_full);
+	must_append(x, a, 3);
+	x.check_live();
+	x.reopen();
+	x.check_live();
+}
+
+void reserve_workload(explorer &x)
+{
+	x.create();
+	region a = must_allocate(x, 2048);
+	must_append(x, a, 10);
+	for (auto [res, pub] : {std::pair<uint64_t, uint64_t>{100, 100}, {64, 30}, {0, 0}, {1, 1}, {200, 199}})
+		EXPECT_TRUE(x.reserve_publish(a, res, pub).has_value());
+	// A second reservation replaces the first, which never becomes visible.
+	ASSERT_TRUE(x.s().reserve(a, 300).has_value());
+	EXPECT_TRUE(x.reserve_publish(a, 50, 50).has_value());
+	must_append(x, a, 9);
+	x.check_live();
+	x.reopen();
+	x.check_live();
+}
+
+// Allocation and free, with coalescing forced by a full arena (16 blocks of 1 KiB).
+void regions_workload(explorer &x, uint64_t *alloc_begin = nullptr, uint64_t *alloc_end = nullptr)
+{
+	x.create();
+	const uint64_t blk = 1024, hdr = region_header_size;
+	region a = must_allocate(x, blk - hdr);
+	region b = must_allocate(x, 2 * blk - hdr);
+	region c = must_allocate(x, 2 * blk - hdr);
+	region d = must_allocate(x, 11 * blk - hdr);
+	must_append(x, a, 100);
+	must_append(x, b, 300);
+	must_append(x, c, 5);
+	must_append(x, d, 1000);
+	EXPECT_EQ(x.s().region_allocate(1).code(), errc::out_of_space);
+	must_free(x, b);
+	must_free(x, c); // coalesces with b
+	if (alloc_begin)
+		*alloc_begin = x.drains();
+	region e = must_allocate(x, 4 * blk - hdr); // needs b + c
+	if (alloc_end)
+		*alloc_end = x.drains();
+	must_append(x, e, 700);
+	must_append(x, a, 7);
+	must_free(x, a);
+	must_free(x, e); // a + e
+	region g = must_allocate(x, 5 * blk - hdr);
+	must_append(x, g, 64);
+	must_free(x, d);
+	must_free(x, g);
+	region h = must_allocate(x, 16 * blk - hdr); // the whole arena
+	must_append(x, h, 4000);
+	must_append(x, h, 0);
+	x.check_live();
+	x.reopen();
+	x.check_live();
+}
+
+// Three "threads" appending to their own regions, interleaved one step at a time.
+void interleaved_workload(explorer &x)
+{
+	x.create();
+	region r[3];
+	for (auto &reg : r)
+		reg = must_allocate(x, 4096);
+	std::mt19937_64 rng(x.data_rng()());
+	for (int step = 0; step < 30; ++step)
+		must_append(x, r[rng() % 3], rng() % 300);
+	x.check_live();
+	x.reopen();
+	x.check_live();
+}
+
+void reopen_workload(explorer &x)
+{
+	x.create();
+	region a = must_allocate(x, 3000);
+	for (uint64_t n : {5, 70, 0})
+		must_append(x, a, n);
+	x.reopen();
+	for (uint64_t n : {9, 128})
+		must_append(x, a, n);
+	region b = must_allocate(x, 500);
+	must_append(x, b, 33);
+	x.reopen();
+	must_free(x, a);
+	must_append(x, b, 1);
+	x.reopen();
+	region c = must_allocate(x, 1000);
+	must_append(x, c, 40);
+	x.check_live();
+	x.reopen();
+	x.check_live();
+}
+
+explore_config cfg()
+{
+	return explore_config::from_env();
+}
+
+} // namespace
+
+TEST(crash_points, appends)
+{
+	explorer x("appends", 4096 + 48 * 1024, 256, cfg());
+	appends_workload(x);
+	report("appends", x);
+	EXPECT_GT(x.figures().images, 0u);
+	EXPECT_EQ(x.figures().violations, 0u);
+}
+
+TEST(crash_points, reserve_publish)
+{
+	explorer x("reserve_publish", 4096 + 8 * 1024, 256, cfg());
+	reserve_workload(x);
+	report("reserve_publish", x);
+	EXPECT_EQ(x.figures().violations, 0u);
+}
+
+TEST(crash_points, regions)
+{
+	explorer x("regions", 4096 + 16 * 1024, 1024, cfg());
+	regions_workload(x);
+	report("regions", x);
+	EXPECT_EQ(x.figures().violations, 0u);
+}
+
+TEST(crash_points, interleaved)
+{
+	explorer x("interleaved", 4096 + 16 * 1024, 256, cfg());
+	interleaved_workload(x);
+	report("interleaved", x);
+	EXPECT_EQ(x.figures().violations, 0u);
+}
+
+TEST(crash_points, reopen)
+{
+	explorer x("reopen", 4096 + 8 * 1024, 256, cfg());
+	reopen_workload(x);
+	report("reopen", x);
+	EXPECT_EQ(x.figures().violations, 0u);
+}
+
+// The harness must be able to fail: a medium that loses one fence (with the flushes before
+// it) of an acknowledged append, or of a region allocation, must be caught.
+TEST(crash_points, harness_catches_a_dropped_fence_in_append)
+{
+	explore_config quiet = cfg();
+	quiet.images_per_fence = 0;
+	quiet.images_per_flush = 0;
+	uint64_t before = 0, after = 0;
+	{
+		explorer dry("dry", 4096 + 48 * 1024, 256, quiet);
+		appends_workload(dry, &before, &after);
+	}
+	ASSERT_GT(after, before);
+	explore_config c = cfg();
+	c.images_per_fence = 16;
+	explorer x("dropped-append-fence", 4096 + 48 * 1024, 256, c);
+	x.drop_drain(after); // the last fence of the 65-byte append
+	appends_workload(x);
+	report("dropped-append-fence (violations expected)", x);
+	EXPECT_GT(x.figures().violations, 0u) << "a lost fence went unnoticed";
+}
+
+TEST(crash_points, harness_catches_a_dropped_fence_in_allocation)
+{
+	explore_config quiet = cfg();
+	quiet.images_per_fence = 0;
+	quiet.images_per_flush = 0;
+	uint64_t before = 0, after = 0;
+	{
+		explorer dry("dry", 4096 + 16 * 1024, 1024, quiet);
+		regions_workload(dry, &before, &after);
+	}
+	ASSERT_GT(after, before);
+	explore_config c = cfg();
+	c.images_per_fence = 16;
+	explorer x("dropped-allocation-fence", 4096 + 16 * 1024, 1024, c);
+	x.drop_drain(after);
+	regions_workload(x);
+	report("dropped-allocation-fence (violations expected)", x);
+	EXPECT_GT(x.figures().violations, 0u) << "a lost fence went unnoticed";
+}
+
+int main(int argc, char **argv)
+{
+	::testing::InitGoogleTest(&argc, argv);
+	const int rc = RUN_ALL_TESTS();
+	std::printf("crash total: %llu crash points, %llu images checked, %llu nested points, %llu nested images\n",
+		    static_cast<unsigned long long>(total.points), static_cast<unsigned long long>(total.images),
+		    static_cast<unsigned long long>(total.nested_points), static_cast<unsigned long long>(total.nested_images));
+	return rc;
+}

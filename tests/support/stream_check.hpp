@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// A model of what a stream acknowledged, and a checker that reads a (recovered) stream through
+// the public API and lists every way it departs from the model: lost or altered acknowledged
+// entries, torn or stale entries, timestamp holes, missing, duplicated or overlapping regions,
+// iterations that do not end.
+#ifndef PMEMSTREAM_TEST_STREAM_CHECK_HPP
+#define PMEMSTREAM_TEST_STREAM_CHECK_HPP
+
+#include <pmemstream/stream.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace pmemstream::test {
+
+struct model_entry {
+	uint64_t offset = 0;
+	uint64_t timestamp = 0;
+	std::vector<std::byte> data;
+	friend bool operator==(const model_entry &, const model_entry &) = default;
+};
+
+struct model_region {
+	uint64_t offset = 0;
+	uint64_t size = 0; // usable bytes, as region_size() reported at allocation
+	std::vector<model_entry> entries;
+};
+
+// Acknowledged state: every operation that returned success.
+struct stream_model {
+	std::vector<model_region> regions; // allocation order
+	std::set<uint64_t> gone;	   // timestamps of entries in freed regions
+	uint64_t last_timestamp = 0;	   // largest timestamp acknowledged (or observed)
+
+	model_region *find(uint64_t offset);
+	const model_region *find(uint64_t offset) const;
+	void allocated(region r, uint64_t size);
+	void appended(region r, entry e, uint64_t timestamp, std::span<const std::byte> data);
+	void freed(region r);
+};
+
+// The operation under way when the crash happens: it may have taken effect or not, but
+// nothing else may differ from the model.
+enum class op_kind {
+	none,
+	allocate, // size = requested size
+	free,	  // region
+	append,	  // region, data (append or publish)
+};
+
+struct pending_op {
+	op_kind kind = op_kind::none;
+	uint64_t region = 0;
+	uint64_t size = 0;
+	std::vector<std::byte> data;
+};
+
+// Checks `s` against the model; returns the violations (empty = consistent). When `observed`
+// is given it receives the stream's content as a model (to continue from after recovery).
+std::vector<std::string> check_stream(const stream &s, const stream_model &m, const pending_op &op, stream_model *observed = nullptr);
+
+// Reads the whole content of `s` into a model, with bounded iterations; problems (an
+// iteration that does not end, an accessor that fails) go to `violations`.
+stream_model read_stream(const stream &s, std::vector<std::string> &violations);
+
+// Deterministic payload bytes.
+std::vector<std::byte> make_payload(std::mt19937_64 &rng, uint64_t size);
+
+} // namespace pmemstream::test
+
+#endif
