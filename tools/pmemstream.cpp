@@ -103,6 +103,15 @@ void print_main_help()
 	out(s);
 }
 
+int print_region_help()
+{
+	out("usage: pmemstream region add|ls|rm ...\n");
+	for (auto &c : commands())
+		if (std::string(c.name).rfind("region ", 0) == 0)
+			out(std::string("  pmemstream ") + c.name + " " + c.args + "\n      " + c.summary + "\n");
+	return exit_ok;
+}
+
 int dispatch(int argc, char **argv)
 {
 	if (argc < 2)
@@ -113,6 +122,8 @@ int dispatch(int argc, char **argv)
 			std::string topic = argv[2];
 			if (topic == "region" && argc > 3)
 				topic += std::string(" ") + argv[3];
+			else if (topic == "region")
+				return print_region_help();
 			for (auto &c : commands())
 				if (topic == c.name) {
 					print_command_help(c);
@@ -130,13 +141,8 @@ int dispatch(int argc, char **argv)
 	int consumed = 2;
 	if (name == "region") {
 		if (argc < 3 || argv[2][0] == '-') {
-			if (argc >= 3 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0)) {
-				out("usage: pmemstream region add|ls|rm ...\n");
-				for (auto &c : commands())
-					if (std::string(c.name).rfind("region ", 0) == 0)
-						out(std::string("  pmemstream ") + c.name + " " + c.args + "\n      " + c.summary + "\n");
-				return exit_ok;
-			}
+			if (argc >= 3 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0))
+				return print_region_help();
 			fail(exit_usage, "region: missing subcommand: add, ls or rm (see 'pmemstream region --help')");
 		}
 		name += std::string(" ") + argv[2];
