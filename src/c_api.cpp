@@ -33,6 +33,31 @@ namespace {
 using handle = pmemstream_c_handle;
 using pmemstream::errc;
 
+constexpr int c_code(errc e)
+{
+	return -(PMEMSTREAM_E_BASE + static_cast<int>(e));
+}
+// The header's codes must follow errc, which is never renumbered.
+static_assert(c_code(errc::invalid_argument) == PMEMSTREAM_E_INVALID_ARGUMENT);
+static_assert(c_code(errc::invalid_handle) == PMEMSTREAM_E_INVALID_HANDLE);
+static_assert(c_code(errc::region_full) == PMEMSTREAM_E_REGION_FULL);
+static_assert(c_code(errc::out_of_space) == PMEMSTREAM_E_OUT_OF_SPACE);
+static_assert(c_code(errc::corrupt) == PMEMSTREAM_E_CORRUPT);
+static_assert(c_code(errc::version_mismatch) == PMEMSTREAM_E_VERSION_MISMATCH);
+static_assert(c_code(errc::not_a_stream) == PMEMSTREAM_E_NOT_A_STREAM);
+static_assert(c_code(errc::parameter_mismatch) == PMEMSTREAM_E_PARAMETER_MISMATCH);
+static_assert(c_code(errc::io_error) == PMEMSTREAM_E_IO);
+static_assert(c_code(errc::read_only) == PMEMSTREAM_E_READ_ONLY);
+static_assert(c_code(errc::busy) == PMEMSTREAM_E_BUSY);
+static_assert(c_code(errc::entry_too_large) == PMEMSTREAM_E_ENTRY_TOO_LARGE);
+static_assert(c_code(errc::exists) == PMEMSTREAM_E_EXISTS);
+static_assert(c_code(errc::media_failed) == PMEMSTREAM_E_MEDIA_FAILED);
+// The public structures are ABI: their sizes never change (new facts use reserved fields).
+static_assert(sizeof(pmemstream_region) == 8 && sizeof(pmemstream_entry) == 8);
+static_assert(sizeof(pmemstream_region_info) == 64);
+static_assert(sizeof(pmemstream_entry_info) == 64);
+static_assert(sizeof(pmemstream_info) == 160);
+
 thread_local std::string last_message;
 
 void record_message(const char *text) noexcept
@@ -51,7 +76,7 @@ void record_message(const std::string &text) noexcept
 
 int to_c_code(errc code) noexcept
 {
-	return -(PMEMSTREAM_E_BASE + static_cast<int>(code));
+	return c_code(code);
 }
 
 int fail(const pmemstream::error &err) noexcept
