@@ -130,9 +130,10 @@ struct pmemstream_entry {
  *  map:        the mapping (pmem2_map_new()); it must outlive the stream
  * Returns 0, or
  *  PMEMSTREAM_E_INVALID_ARGUMENT   stream or map NULL, block_size not a power of two >= 64,
- *                                  mapping too small for the header and one block
+ *                                  an all-zero mapping too small for the header and one block
  *  PMEMSTREAM_E_PARAMETER_MISMATCH reopening with another block size (the stream is untouched)
- *  PMEMSTREAM_E_NOT_A_STREAM       the mapping holds data that is not a stream
+ *  PMEMSTREAM_E_NOT_A_STREAM       the mapping holds data that is not a stream, or is smaller
+ *                                  than a stream header (128 bytes)
  *  PMEMSTREAM_E_VERSION_MISMATCH, PMEMSTREAM_E_CORRUPT, PMEMSTREAM_E_IO, -ENOMEM
  * Durability: when it returns 0 the stream's header, and the result of recovery (a torn tail
  * trimmed), are persisted.
@@ -220,8 +221,8 @@ size_t pmemstream_region_usable_size(struct pmemstream *stream, struct pmemstrea
 /*
  * Returns the region's runtime (volatile append state) in *runtime. Passing it to
  * pmemstream_append/reserve/publish skips a lookup; passing NULL there works as well. The
- * runtime is owned by the stream and valid until pmemstream_delete(); it must only be used
- * with the region it was obtained for.
+ * runtime is owned by the stream and valid until pmemstream_delete(). Passed with another
+ * region, or after its region was freed, it is refused with PMEMSTREAM_E_INVALID_HANDLE.
  *  runtime: out, optional (NULL: only prepares the region)
  * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL), PMEMSTREAM_E_INVALID_HANDLE,
  * -ENOMEM.

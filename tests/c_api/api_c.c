@@ -151,7 +151,28 @@ static void not_a_stream(void)
 	CHECK_EQ(pmemstream_from_map(&s, BLOCK, f.map), PMEMSTREAM_E_NOT_A_STREAM);
 	CHECK(s == NULL);
 	CHECK(((unsigned char *)pmem2_map_get_address(f.map))[0] == 0xAB);
+	CHECK_EQ(pmemstream_open(&s, f.path, 0, PMEMSTREAM_OPEN_READ_ONLY), PMEMSTREAM_E_NOT_A_STREAM);
+	/* An all-zero file is a stream only once opened writable. */
+	memset(pmem2_map_get_address(f.map), 0, 512);
+	CHECK_EQ(pmemstream_open(&s, f.path, 0, PMEMSTREAM_OPEN_READ_ONLY), PMEMSTREAM_E_NOT_A_STREAM);
 	remove_file(&f);
+}
+
+static void damaged_header_is_corrupt(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "corrupt"));
+	pmemstream_delete(&fx.s);
+	/* One flipped bit in the header's stream-size field breaks its checksum. */
+	unsigned char *base = pmem2_map_get_address(fx.file.map);
+	base[24] ^= 1;
+	CHECK_EQ(pmemstream_from_map(&fx.s, BLOCK, fx.file.map), PMEMSTREAM_E_CORRUPT);
+	CHECK(fx.s == NULL);
+	CHECK(strstr(pmemstream_errormsg(), "checksum") != NULL);
+	CHECK_EQ(pmemstream_open(&fx.s, fx.file.path, 0, PMEMSTREAM_OPEN_READ_ONLY), PMEMSTREAM_E_CORRUPT);
+	base[24] ^= 1;
+	REQUIRE_OK(pmemstream_from_map(&fx.s, BLOCK, fx.file.map));
+	teardown(&fx);
 }
 
 static void region_allocate_and_free(void)
@@ -459,6 +480,11 @@ static void region_runtime(void)
 	REQUIRE_OK(pmemstream_region_entry_count(fx.s, r1, &count));
 	CHECK_EQ(count, 2);
 	CHECK_EQ(pmemstream_region_runtime_initialize(NULL, r1, &rt1), PMEMSTREAM_E_INVALID_ARGUMENT);
+	/* A runtime of another region is refused, not used to append to the wrong region. */
+	CHECK_EQ(pmemstream_append(fx.s, r2, rt1, "x", 1, NULL), PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK_EQ(pmemstream_reserve(fx.s, r2, rt1, 1, &e, &data), PMEMSTREAM_E_INVALID_HANDLE);
+	REQUIRE_OK(pmemstream_region_entry_count(fx.s, r2, &count));
+	CHECK_EQ(count, 1);
 	/* A runtime of a freed region is refused. */
 	REQUIRE_OK(pmemstream_region_free(fx.s, r1));
 	CHECK_EQ(pmemstream_append(fx.s, r1, rt1, "x", 1, NULL), PMEMSTREAM_E_INVALID_HANDLE);
@@ -837,6 +863,7 @@ int main(int argc, char **argv)
 		{"from_map_errors", from_map_errors},
 		{"reopen_with_other_block_size", reopen_with_other_block_size},
 		{"not_a_stream", not_a_stream},
+		{"damaged_header_is_corrupt", damaged_header_is_corrupt},
 		{"region_allocate_and_free", region_allocate_and_free},
 		{"region_errors", region_errors},
 		{"append_and_read_back", append_and_read_back},
