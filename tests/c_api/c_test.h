@@ -75,6 +75,11 @@ struct c_test_case {
 	void (*fn)(void);
 };
 
+/* Every file a test created, removed at the end even when a test stopped early. */
+#define C_TEST_MAX_FILES 256
+static char c_test_files[C_TEST_MAX_FILES][256];
+static int c_test_file_count;
+
 /* Runs the test named by argv[1], or every test without an argument. */
 static inline int c_test_main(int argc, char **argv, const struct c_test_case *cases, size_t count)
 {
@@ -91,6 +96,8 @@ static inline int c_test_main(int argc, char **argv, const struct c_test_case *c
 		fprintf(stderr, "no test named %s\n", argv[1]);
 		return 2;
 	}
+	for (int i = 0; i < c_test_file_count; i++)
+		unlink(c_test_files[i]);
 	printf("%d passed, %d failed\n", c_test_passed, c_test_failed);
 	return c_test_failed == 0 ? 0 : 1;
 }
@@ -107,6 +114,8 @@ static inline void test_path(char *buf, size_t len, const char *tag)
 {
 	static int counter;
 	snprintf(buf, len, "/dev/shm/pmemstream_c_api_%s_%ld_%d", tag, (long)getpid(), counter++);
+	if (c_test_file_count < C_TEST_MAX_FILES)
+		snprintf(c_test_files[c_test_file_count++], sizeof(c_test_files[0]), "%s", buf);
 }
 
 /* Maps f->path (created with `size` zero bytes when create is set). Returns 0 on success. */
