@@ -3,6 +3,7 @@
 
 #include "stream_factory.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -40,15 +41,11 @@ const char *kind_name(op_kind k)
 explore_config explore_config::from_env()
 {
 	explore_config c;
-	c.images_per_fence = env_u64("PMEMSTREAM_CRASH_IMAGES", c.images_per_fence);
-	if (c.images_per_fence == 0)
-		c.images_per_fence = 1;
-	// Longer runs also look harder between fences and nest more often.
-	const uint64_t scale = std::max<uint64_t>(1, c.images_per_fence / 40);
+	const uint64_t dflt = c.images_per_fence;
+	c.images_per_fence = std::max<uint64_t>(1, env_u64("PMEMSTREAM_CRASH_IMAGES", dflt));
 	c.images_per_flush = std::max<uint64_t>(1, c.images_per_fence / 10);
-	c.flush_stride = scale > 1 ? 1 : c.flush_stride;
-	c.nested_every = std::max<uint64_t>(8, c.nested_every / scale);
-	c.nested_images = c.nested_images * std::min<uint64_t>(scale, 4);
+	// Longer runs nest more often, shorter ones less, so that nesting keeps its share.
+	c.nested_every = std::max<uint64_t>(16, c.nested_every * c.images_per_fence / dflt);
 	c.seed = env_u64("PMEMSTREAM_CRASH_SEED", c.seed);
 	return c;
 }
@@ -359,6 +356,10 @@ status explorer::reserve_publish(region r, uint64_t reserve_size, uint64_t publi
 
 void explorer::check_live()
 {
+	if (!stream_) {
+		violation("live stream", "no stream (an open failed)");
+		return;
+	}
 	for (auto &x : check_stream(*stream_, model_, {}))
 		violation("live stream (no crash)", x);
 }

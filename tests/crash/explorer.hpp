@@ -23,15 +23,16 @@
 namespace pmemstream::test {
 
 struct explore_config {
-	uint64_t images_per_fence = 40;
-	uint64_t images_per_flush = 4;
-	uint64_t flush_stride = 2;    // draw at every n-th flush
-	uint64_t nested_every = 64;   // every n-th image is crashed again during and after recovery
-	uint64_t nested_images = 3;   // images per fence of a nested run
+	uint64_t images_per_fence = 600;
+	uint64_t images_per_flush = 60;
+	uint64_t flush_stride = 1;    // draw at every n-th flush
+	uint64_t nested_every = 200;  // every n-th image is crashed again during and after recovery
+	uint64_t nested_images = 4;   // images per fence of a nested run
 	uint64_t readonly_every = 4;  // every n-th image is also opened read-only
 	uint64_t seed = 1;
 
-	// Defaults scaled by PMEMSTREAM_CRASH_IMAGES (images per fence) and PMEMSTREAM_CRASH_SEED.
+	// The defaults (what `make test` runs), with PMEMSTREAM_CRASH_IMAGES (images per fence;
+	// the others scale with it) and PMEMSTREAM_CRASH_SEED applied.
 	static explore_config from_env();
 };
 
