@@ -25,6 +25,7 @@ template <typename Slot>
 struct slot_read {
 	Slot value;
 	int index;
+	bool agree = true; // both slots valid with the same sequence
 };
 
 template <typename Slot>
@@ -32,14 +33,20 @@ std::optional<slot_read<Slot>> read_dual(const std::byte *base, uint64_t off0, u
 {
 	std::optional<slot_read<Slot>> best;
 	const uint64_t offs[2] = {off0, off1};
+	int valid = 0;
+	uint64_t sequences[2] = {0, 0};
 	for (int i = 0; i < 2; ++i) {
 		Slot s;
 		std::memcpy(&s, base + offs[i], sizeof(s));
 		if (s.sequence == 0 || s.checksum != slot_checksum(s, offs[i]))
 			continue;
+		++valid;
+		sequences[i] = s.sequence;
 		if (!best || s.sequence > best->value.sequence)
 			best = slot_read<Slot>{s, i};
 	}
+	if (best)
+		best->agree = valid == 2 && sequences[0] == sequences[1];
 	return best;
 }
 
@@ -62,6 +69,19 @@ slot_read<Slot> write_dual(media &m, uint64_t off0, uint64_t off1, Slot value, c
 	m.copy_nodrain(m.base() + offs[1 - target], &mirror, sizeof(mirror));
 	m.drain();
 	return {value, target};
+}
+
+// After a crash the slot that is not in force may hold pieces of an interrupted write. They
+// must not meet the pieces of a later write that reuses the same sequence number, so a
+// writable open first copies the record in force over the other slot (rule R5).
+template <typename Slot>
+void repair_dual_nodrain(media &m, uint64_t off0, uint64_t off1, slot_read<Slot> &current) noexcept
+{
+	const uint64_t off = current.index == 0 ? off1 : off0;
+	Slot copy = current.value;
+	copy.checksum = slot_checksum(copy, off);
+	m.copy_nodrain(m.base() + off, &copy, sizeof(copy));
+	current.agree = true;
 }
 
 // Writes a fresh record into both slots with sequence 1. Not atomic: only for places no

@@ -52,6 +52,8 @@ inline entry_check check_entry(const std::byte *base, uint64_t pos, uint64_t end
 	}
 	if (h.timestamp == 0)
 		c.why = "zero timestamp in a non-empty header";
+	else if (h.timestamp > format::max_timestamp)
+		c.why = "unknown entry flags";
 	else if (h.size > end - pos - sizeof(format::entry_header))
 		c.why = "size runs past the end of the region";
 	else if (h.timestamp <= prev_ts)

@@ -75,8 +75,12 @@ static_assert(sizeof(span_slot) == 64);
 // Every entry: a 16-byte header, the payload, zero padding to 8 bytes. Entries start at the
 // region's data area (span offset + 128) and follow each other without gaps.
 inline constexpr uint64_t entry_alignment = 8;
+// The timestamp word's top byte holds entry flags, all zero in version 1 (reserved for
+// transactions, docs/design.md); timestamps therefore stay below 2^56.
+inline constexpr uint64_t timestamp_mask = (uint64_t{1} << 56) - 1;
+inline constexpr uint64_t max_timestamp = timestamp_mask;
 struct entry_header {
-	uint64_t timestamp; // 1.. (0 = no entry)
+	uint64_t timestamp; // bits 0-55: timestamp 1.. (0 = no entry); bits 56-63: flags (0)
 	uint32_t size;	    // payload bytes
 	uint32_t checksum;  // crc32c over: region generation (8 bytes), timestamp, size, payload
 };

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +85,16 @@ result<std::unique_ptr<media>> open_file_media(const std::string &path, bool rea
 	int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return io_failure("cannot open", path, errno);
+
+	// One writer per stream: a second writable opener, in this process or another, would
+	// append over the first one's entries.
+	if (!read_only && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		::close(fd);
+		if (e == EWOULDBLOCK)
+			return error(errc::busy, "'" + path + "' is already open for writing (by this or another process)");
+		return io_failure("cannot lock", path, e);
+	}
 
 	struct stat st;
 	if (::fstat(fd, &st) != 0) {

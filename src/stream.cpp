@@ -405,7 +405,7 @@ status stream::impl::recover(const open_options &o)
 		prefix = max_seen;
 
 	// Trim: each region's visible tail is its first entry above the prefix.
-	std::vector<uint64_t> trim_at;
+	std::vector<std::pair<const region_runtime *, uint64_t>> tails;
 	for (auto &sc : scans) {
 		uint64_t tail = sc.stop, count = sc.valid_entries, last = sc.last_ts;
 		for (size_t i = 0; i < sc.above_floor.size(); ++i) {
@@ -415,12 +415,12 @@ status stream::impl::recover(const open_options &o)
 				count -= cut;
 				report_.trimmed_entries += cut;
 				last = i > 0 ? sc.above_floor[i - 1].second : 0;
-				trim_at.push_back(tail);
 				break;
 			}
 		}
 		if (sc.torn)
 			++report_.torn_tails;
+		tails.emplace_back(sc.rt, tail);
 		const span &s = spans_[sc.rt->offset];
 		activate(sc.rt, s, tail, count, last, sc.sealed);
 		live_[sc.rt->offset] = sc.rt;
@@ -431,11 +431,35 @@ status stream::impl::recover(const open_options &o)
 
 	uint64_t last_issued = prefix;
 	if (!read_only_) {
-		// Make the trim final: trimmed entries must never validate again, and timestamps up to
-		// max_seen are never handed out again (rule R4).
-		for (uint64_t pos : trim_at)
-			m_->set_nodrain(base_ + pos, 0, sizeof(entry_header));
-		if (!trim_at.empty())
+		bool repaired = false;
+		if (!state_.agree) {
+			detail::repair_dual_nodrain(*m_, format::state_slot_offset[0], format::state_slot_offset[1], state_);
+			repaired = true;
+		}
+		for (auto &[off, sp] : spans_) {
+			if (!sp.rec.agree) {
+				detail::repair_dual_nodrain(*m_, off, off + 64, sp.rec);
+				repaired = true;
+			}
+			if (auto it = runtimes_.find(off); it != runtimes_.end())
+				it->second->header = sp.rec;
+		}
+		if (repaired)
+			m_->drain();
+
+		// Make the result final (step 9 of docs/format.md). Zero the header at every region's
+		// tail: a trimmed entry there must never validate again, and the halves of a torn one
+		// must not combine with the first bytes of the next append (which may reuse its
+		// timestamp, since a torn entry's timestamp cannot be read) into a valid entry. Then
+		// never hand out a timestamp that was found on media again.
+		bool zeroed = false;
+		for (auto [rt, pos] : tails) {
+			if (rt->data_end.load() - pos >= sizeof(entry_header) && !all_zero(base_ + pos, sizeof(entry_header))) {
+				m_->set_nodrain(base_ + pos, 0, sizeof(entry_header));
+				zeroed = true;
+			}
+		}
+		if (zeroed)
 			m_->drain();
 		set_floor(max_seen);
 		last_issued = std::max(max_seen, state_.value.ts_floor);
@@ -465,8 +489,15 @@ namespace detail {
 
 namespace {
 
-void initialise(media &m, uint64_t block_size, bool header_written)
+// Creation is crash-safe: the "initialising" magic is persisted alone first, so a file with
+// any non-zero byte always carries our magic; until "ready" replaces it nothing but creation
+// ever wrote to the file, and an interrupted creation is simply done again.
+void initialise(media &m, uint64_t block_size)
 {
+	const uint64_t initialising = format::magic_initialising;
+	m.copy_nodrain(m.base(), &initialising, sizeof(initialising));
+	m.drain();
+
 	format::stream_header h{};
 	h.magic = format::magic_initialising;
 	h.version = format::version;
@@ -475,10 +506,7 @@ void initialise(media &m, uint64_t block_size, bool header_written)
 	h.arena_offset = format::arena_offset(block_size);
 	h.arena_size = (m.size() - h.arena_offset) & ~(block_size - 1);
 	h.checksum = header_checksum(h);
-	if (!header_written) {
-		m.copy_nodrain(m.base(), &h, sizeof(h));
-		m.drain();
-	}
+	m.copy_nodrain(m.base() + 8, reinterpret_cast<const std::byte *>(&h) + 8, sizeof(h) - 8);
 	format::state_slot st{};
 	write_fresh_nodrain(m, format::state_slot_offset[0], format::state_slot_offset[1], st);
 	format::span_slot sp{};
@@ -486,9 +514,19 @@ void initialise(media &m, uint64_t block_size, bool header_written)
 	sp.state = format::span_free;
 	write_fresh_nodrain(m, h.arena_offset, h.arena_offset + 64, sp);
 	m.drain();
+
 	const uint64_t ready = format::magic_ready;
 	m.copy_nodrain(m.base(), &ready, sizeof(ready));
 	m.drain();
+}
+
+status check_room(const media &m, uint64_t bs)
+{
+	if (m.size() < format::arena_offset(bs) + format::min_span(bs))
+		return error(errc::invalid_argument, "a stream with block size " + std::to_string(bs) + " needs at least " +
+							     std::to_string(format::arena_offset(bs) + format::min_span(bs)) +
+							     " bytes; the file has " + std::to_string(m.size()));
+	return {};
 }
 
 } // namespace
@@ -509,21 +547,23 @@ result<std::unique_ptr<stream>> open_on_media(std::unique_ptr<media> m, uint64_t
 		if (m->read_only())
 			return error(errc::not_a_stream, "the file is empty (all zero bytes); open it writable to create a stream");
 		const uint64_t bs = block_size ? block_size : 4096;
-		if (m->size() < format::arena_offset(bs) + format::min_span(bs))
-			return error(errc::invalid_argument, "a stream with block size " + std::to_string(bs) + " needs at least " +
-								     std::to_string(format::arena_offset(bs) + format::min_span(bs)) +
-								     " bytes; the file has " + std::to_string(m->size()));
-		initialise(*m, bs, false);
+		if (auto room = check_room(*m, bs); !room)
+			return room.err();
+		initialise(*m, bs);
 		std::memcpy(&h, m->base(), sizeof(h));
-	} else if (h.magic == format::magic_initialising && h.checksum == header_checksum(h) && h.version == format::version &&
-		   format::valid_block_size(h.block_size) && h.stream_size == m->size()) {
-		// Creation was interrupted; nothing but the header was ever written. Finish it.
+	} else if (h.magic == format::magic_initialising) {
+		// Creation was interrupted; nothing but creation ever wrote here. Do it again, with
+		// the block size it was using when the header survived.
 		if (m->read_only())
 			return error(errc::not_a_stream, "stream creation was interrupted; open it writable to finish it");
-		if (block_size != 0 && block_size != h.block_size)
+		const bool header_ok = h.checksum == header_checksum(h) && format::valid_block_size(h.block_size);
+		if (header_ok && block_size != 0 && block_size != h.block_size)
 			return error(errc::parameter_mismatch, "the stream was being created with block size " +
 								       std::to_string(h.block_size) + ", not " + std::to_string(block_size));
-		initialise(*m, h.block_size, true);
+		const uint64_t bs = header_ok ? h.block_size : (block_size ? block_size : 4096);
+		if (auto room = check_room(*m, bs); !room)
+			return room.err();
+		initialise(*m, bs);
 		std::memcpy(&h, m->base(), sizeof(h));
 	} else if (h.magic != format::magic_ready) {
 		return error(errc::not_a_stream, "no pmemstream header (bad magic) and the file is not all zero bytes");
@@ -642,16 +682,17 @@ result<region> stream::region_allocate(uint64_t size)
 		return error(errc::media_failed, "the medium failed while allocating a region");
 	}
 
-	std::unique_lock lk(s.regions_mutex_);
 	impl::span reg{rsize, format::span_region, gen, rec};
-	s.spans_[off] = reg;
-	if (rest)
-		s.spans_[off + need] = *rest;
-	region_runtime *rt = s.runtime_for(off);
+	region_runtime *rt = s.runtime_for(off); // runtimes_ is only touched under alloc_mutex_
 	{
 		std::lock_guard rl(rt->lock);
 		s.activate(rt, reg, off + format::span_header_size, 0, 0, 0);
 	}
+	// Lock order everywhere: alloc_mutex_, then a region's lock, then regions_mutex_.
+	std::unique_lock lk(s.regions_mutex_);
+	s.spans_[off] = reg;
+	if (rest)
+		s.spans_[off + need] = *rest;
 	s.live_[off] = rt;
 	s.by_generation_[gen] = rt;
 	return region{off};
@@ -670,10 +711,11 @@ status stream::region_free(region r)
 	std::lock_guard rl(rt->lock); // waits for an append in progress
 	if (!rt->live.load())
 		return error(errc::invalid_handle, "no live region at offset " + hex(r.offset));
+	if (rt->reserved)
+		return error(errc::busy, "region " + hex(r.offset) + " has an outstanding reservation; publish it first");
 	{
 		std::unique_lock lk(s.regions_mutex_);
 		rt->live.store(false, std::memory_order_release);
-		rt->reserved = false;
 		s.live_.erase(r.offset);
 		s.by_generation_.erase(rt->generation.load());
 	}
@@ -781,6 +823,11 @@ result<entry> stream::append(region r, std::span<const std::byte> data, region_r
 							std::to_string(need));
 
 	const uint64_t ts = s.tracker_->acquire();
+	if (ts > format::max_timestamp) {
+		s.tracker_->complete(ts);
+		s.failed_ = true;
+		return error(errc::media_failed, "timestamps exhausted (2^56 entries)");
+	}
 	const auto size = static_cast<uint32_t>(data.size());
 	entry_header h{ts, size, detail::entry_checksum(rt->generation.load(std::memory_order_relaxed), ts, size, data.data())};
 	detail::write_entry_nodrain(*s.m_, s.base_ + pos, h, data.data());
@@ -848,6 +895,11 @@ status stream::publish(region r, entry e, uint64_t size, region_runtime *rt_hint
 							     std::to_string(rt->reserve_size) + "-byte reservation");
 	const uint64_t pos = e.offset;
 	const uint64_t ts = s.tracker_->acquire();
+	if (ts > format::max_timestamp) {
+		s.tracker_->complete(ts);
+		s.failed_ = true;
+		return error(errc::media_failed, "timestamps exhausted (2^56 entries)");
+	}
 	const auto sz = static_cast<uint32_t>(size);
 	std::byte *dst = s.base_ + pos;
 	entry_header h{ts, sz, detail::entry_checksum(rt->generation.load(std::memory_order_relaxed), ts, sz, dst + sizeof(entry_header))};

@@ -14,8 +14,8 @@
 
 namespace pmemstream {
 
-// Every error the library reports. Values are stable: the C API returns their negation
-// (see libpmemstream.h), so never renumber.
+// Every error the library reports. Values are stable: the C API returns -(1000 + value)
+// (PMEMSTREAM_E_* in libpmemstream.h), so never renumber.
 enum class errc : int {
 	ok = 0,
 	invalid_argument = 1,	// a parameter is out of range (size 0, block size not a power of two, ...)
@@ -100,7 +100,8 @@ public:
 		assert(has_value());
 		return std::get<0>(v_);
 	}
-	T &&value() &&
+	// By value, so that `for (auto e : *s.entries(r))` keeps the temporary alive.
+	T value() &&
 	{
 		assert(has_value());
 		return std::get<0>(std::move(v_));
@@ -113,7 +114,7 @@ public:
 	{
 		return value();
 	}
-	T &&operator*() &&
+	T operator*() &&
 	{
 		return std::move(*this).value();
 	}

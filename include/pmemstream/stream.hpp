@@ -255,8 +255,9 @@ public:
 	// 128-byte header, fills whole blocks). Errors: invalid_argument (0), out_of_space,
 	// read_only. Durability: the region is persisted on return.
 	[[nodiscard]] result<region> region_allocate(uint64_t size);
-	// Frees a region and all its entries. Errors: invalid_handle, read_only, busy (an append
-	// or reservation is in progress in it). Durability: persisted on return.
+	// Frees a region and all its entries. Waits for an append in progress in the region.
+	// Errors: invalid_handle, read_only, busy (a reservation is outstanding in the region:
+	// publish it first). Durability: persisted on return.
 	[[nodiscard]] status region_free(region r);
 	// Usable bytes of the region (what entries can occupy in all).
 	[[nodiscard]] result<uint64_t> region_size(region r) const;
@@ -277,7 +278,8 @@ public:
 		return append(r, std::span<const std::byte>(static_cast<const std::byte *>(data), size), rt);
 	}
 	// Reserves `size` bytes at the end of the region for the caller to fill, then publish().
-	// One reservation per region at a time: a second reserve() replaces the first.
+	// One reservation per region at a time: a second reserve() replaces the first. A
+	// reservation that is never published leaves no trace after a reopen.
 	[[nodiscard]] result<reservation> reserve(region r, uint64_t size, region_runtime *rt = nullptr);
 	// Publishes a reserved entry with `size` (<= the reserved size) bytes. Returns once it is
 	// committed and persisted. Errors: invalid_handle (not the outstanding reservation),

@@ -187,6 +187,19 @@ TEST(stream, read_only_open_never_writes)
 	EXPECT_EQ(whole_file(f.path), before);
 }
 
+TEST(stream, second_writer_is_refused_while_readers_are_welcome)
+{
+	temp_file f;
+	auto w = test::create(f.path);
+	auto again = stream::open(f.path);
+	ASSERT_FALSE(again);
+	EXPECT_EQ(again.code(), errc::busy);
+	EXPECT_EQ(stream::create(f.path, {1 << 20, 4096}).code(), errc::exists);
+	EXPECT_TRUE(stream::open(f.path, {.read_only = true}));
+	w.reset();
+	EXPECT_TRUE(stream::open(f.path));
+}
+
 TEST(stream, read_only_open_of_all_zero_file_is_not_a_stream)
 {
 	temp_file f;
