@@ -65,25 +65,86 @@ inline entry_check check_entry(const std::byte *base, uint64_t pos, uint64_t end
 	return c;
 }
 
-// Copies header and payload to `dst` and flushes them, not drained. The header shares its
-// cache line with the first payload bytes, so they are assembled and copied together: each
-// cache line of the entry is then written and flushed exactly once.
-inline void write_entry_nodrain(media &m, std::byte *dst, const format::entry_header &h, const std::byte *payload) noexcept
+// The bytes of a region's tail cache line that precede the tail. Entries are packed at 8-byte
+// alignment, so consecutive entries share lines; writing the shared line again from this copy
+// (whole-line non-temporal stores) never reads back a line the previous append just flushed,
+// which costs a memory round trip per append.
+struct tail_line {
+	alignas(64) std::byte bytes[format::cache_line];
+};
+
+// Writes the entry that starts at offset `pos` of `base` (header, payload, zero fill to the end
+// of its last cache line) as whole cache lines and flushes them; not drained. `tail` holds
+// the bytes of pos's line before pos on entry, and of the new tail's line on return. The
+// zero fill lies in the region's free space and gives the next header position a clean end
+// (rule E2) when the entry ends mid-line.
+//
+// The lines after the first are written before the checksum is computed, and the first line
+// (which holds the header) last: the checksum is then computed while those stores drain to
+// the medium instead of before them. Returns the header written.
+inline format::entry_header write_entry_nodrain(media &m, std::byte *base, uint64_t pos, uint64_t generation, uint64_t timestamp,
+						const std::byte *payload, uint32_t size, tail_line &tail) noexcept
 {
-	constexpr size_t hs = sizeof(format::entry_header);
-	const auto addr = reinterpret_cast<uintptr_t>(dst);
-	const size_t to_line_end = format::cache_line - (addr + hs) % format::cache_line;
-	size_t head = std::min<size_t>(h.size, to_line_end == format::cache_line ? 0 : to_line_end);
-	// Small entries go in one piece: fewer calls, same lines.
-	if (h.size <= 2 * format::cache_line)
-		head = h.size;
-	alignas(64) std::byte buf[hs + 2 * format::cache_line];
-	std::memcpy(buf, &h, hs);
-	if (head)
-		std::memcpy(buf + hs, payload, head);
-	m.copy_nodrain(dst, buf, hs + head);
-	if (h.size > head)
-		m.copy_nodrain(dst + hs + head, payload + head, h.size - head);
+	constexpr uint64_t cl = format::cache_line;
+	constexpr uint64_t hs = sizeof(format::entry_header);
+	const uint64_t first = pos & ~(cl - 1);
+	const uint64_t end = pos + hs + size;
+	const uint64_t last = (end - 1) & ~(cl - 1); // line holding the entry's last byte
+	const uint64_t in_first = pos - first;
+	const uint64_t first_n = std::min(cl - in_first, hs + size); // entry bytes in the first line
+
+	format::entry_header h{timestamp, size, 0};
+	// Copies entry bytes [k, k + n) (header then payload) to `dst`.
+	auto entry_bytes = [&](std::byte *dst, uint64_t k, uint64_t n) {
+		if (k < hs) {
+			const uint64_t from_header = std::min(n, hs - k);
+			std::memcpy(dst, reinterpret_cast<const std::byte *>(&h) + k, from_header);
+			dst += from_header;
+			k += from_header;
+			n -= from_header;
+		}
+		if (n)
+			std::memcpy(dst, payload + (k - hs), n);
+	};
+
+	// The front lines hold header bytes: the first line, and the second too when the header
+	// runs into it (pos % 64 > 48). They are written after the checksum; the rest before it.
+	const bool two_front = first != last && first_n < hs;
+	const uint64_t front_end = std::min(last + cl, first + (two_front ? 2 : 1) * cl);
+	alignas(64) std::byte head[cl];
+	alignas(64) std::byte second[cl];
+	alignas(64) std::byte tail_buf[cl];
+
+	if (last >= front_end) {
+		media::piece rest[2];
+		size_t nr = 0;
+		const uint64_t k = front_end - pos; // entry bytes before the rest; >= hs
+		if (last > front_end)
+			rest[nr++] = {payload + (k - hs), last - front_end};
+		const uint64_t last_n = end - last;
+		entry_bytes(tail_buf, last - pos, last_n);
+		std::memset(tail_buf + last_n, 0, cl - last_n);
+		rest[nr++] = {tail_buf, cl};
+		m.write_lines_nodrain(base + front_end, rest, nr);
+	}
+
+	h.checksum = entry_checksum(generation, timestamp, size, payload);
+
+	std::memcpy(head, tail.bytes, in_first);
+	entry_bytes(head + in_first, 0, first_n);
+	std::memset(head + in_first + first_n, 0, cl - in_first - first_n);
+	media::piece front[2] = {{head, cl}, {second, cl}};
+	if (two_front) {
+		const uint64_t second_n = std::min<uint64_t>(cl, end - (first + cl));
+		entry_bytes(second, first_n, second_n);
+		std::memset(second + second_n, 0, cl - second_n);
+	}
+	m.write_lines_nodrain(base + first, front, two_front ? 2 : 1);
+
+	// Keep the new tail's line for the next append.
+	const std::byte *tail_src = first == last ? head : last < front_end ? second : tail_buf;
+	std::memcpy(tail.bytes, tail_src, cl);
+	return h;
 }
 
 } // namespace pmemstream::detail

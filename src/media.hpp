@@ -40,6 +40,22 @@ public:
 	virtual void drain() noexcept = 0;
 	// Copies and flushes (durable after the next drain()).
 	virtual void copy_nodrain(void *dst, const void *src, size_t len) noexcept = 0;
+	// A contiguous piece of a write_lines_nodrain().
+	struct piece {
+		const void *src;
+		size_t len;
+	};
+	// Writes the pieces one after another from `dst` (cache-line aligned, whole lines in
+	// all) with non-temporal stores where the medium has them, and flushes them: durable after
+	// the next drain(). Whole-line stores never read the old line back.
+	virtual void write_lines_nodrain(void *dst, const piece *pieces, size_t n) noexcept
+	{
+		auto *d = static_cast<std::byte *>(dst);
+		for (size_t i = 0; i < n; ++i) {
+			copy_nodrain(d, pieces[i].src, pieces[i].len);
+			d += pieces[i].len;
+		}
+	}
 	// Fills and flushes (durable after the next drain()).
 	virtual void set_nodrain(void *dst, int c, size_t len) noexcept = 0;
 
@@ -47,6 +63,12 @@ public:
 	{
 		flush(addr, len);
 		drain();
+	}
+
+	// Asks for the page tables of [addr, addr+len) to be populated writable, so later stores
+	// take no page fault. A hint: does nothing where unsupported.
+	virtual void prefault(void *, size_t) noexcept
+	{
 	}
 
 	// Sticky: false once the medium reported a failure (the stream then refuses writes).

@@ -47,7 +47,10 @@ public:
 			if (x == w)
 				return;
 			if (watermark_.compare_exchange_weak(w, x, std::memory_order_seq_cst)) {
-				watermark_.notify_all();
+				// notify_all is a locked instruction even with nobody waiting; waiters
+				// register first (seq_cst on both sides: one of us sees the other).
+				if (waiters_.load(std::memory_order_seq_cst) != 0)
+					watermark_.notify_all();
 				w = x; // look again: a slot may have completed while we scanned
 			}
 		}
@@ -63,8 +66,10 @@ public:
 			__builtin_ia32_pause();
 #endif
 		}
-		for (uint64_t w = watermark_.load(std::memory_order_acquire); w < ts; w = watermark_.load(std::memory_order_acquire))
-			watermark_.wait(w, std::memory_order_acquire);
+		waiters_.fetch_add(1, std::memory_order_seq_cst);
+		for (uint64_t w = watermark_.load(std::memory_order_seq_cst); w < ts; w = watermark_.load(std::memory_order_seq_cst))
+			watermark_.wait(w, std::memory_order_seq_cst);
+		waiters_.fetch_sub(1, std::memory_order_seq_cst);
 	}
 
 	uint64_t watermark() const noexcept
@@ -80,6 +85,7 @@ public:
 private:
 	alignas(64) std::atomic<uint64_t> next_;
 	alignas(64) std::atomic<uint64_t> watermark_;
+	mutable std::atomic<uint32_t> waiters_{0};
 	std::unique_ptr<std::atomic<uint64_t>[]> slots_;
 };
 
