@@ -91,7 +91,6 @@ public:
 	uint64_t reserve_pos = 0;
 	uint64_t reserve_size = 0;
 	uint64_t sealed_tail = 0; // persisted in the span header (bytes after data_begin)
-	uint64_t prefaulted = 0;  // page tables populated up to here (absolute offset)
 	detail::tail_line line;	  // bytes of the tail's cache line before the tail
 	detail::slot_read<format::span_slot> header{};
 };
@@ -132,13 +131,16 @@ public:
 	void close_cleanly();
 
 	// ---------------------------------------------------------------- helpers
-	status check_writable() const
+	bool writable() const noexcept
+	{
+		return !read_only_ && !failed_.load(std::memory_order_relaxed);
+	}
+	// Why a write is refused; only when !writable().
+	error not_writable() const
 	{
 		if (read_only_)
 			return error(errc::read_only, "the stream was opened read-only");
-		if (failed_.load(std::memory_order_relaxed))
-			return error(errc::media_failed, "an earlier media error stopped all writes; reopen the stream");
-		return {};
+		return error(errc::media_failed, "an earlier media error stopped all writes; reopen the stream");
 	}
 
 	result<region_runtime *> resolve(region r, region_runtime *rt) const
@@ -187,19 +189,6 @@ public:
 		return p.get();
 	}
 
-	// Populates page tables a window ahead of the region's tail, so appends do not take one
-	// page fault per page (hundreds of nanoseconds each on a file mapping). Region lock held.
-	void prefault_ahead(region_runtime *rt, uint64_t end)
-	{
-		if (end <= rt->prefaulted)
-			return;
-		constexpr uint64_t window = 1 << 20;
-		const uint64_t from = std::max(rt->prefaulted, rt->tail.load(std::memory_order_relaxed));
-		const uint64_t to = std::min(rt->data_end.load(std::memory_order_relaxed), end + window);
-		m_->prefault(base_ + from, to - from);
-		rt->prefaulted = to;
-	}
-
 	void load_tail_line(region_runtime *rt)
 	{
 		const uint64_t tail = rt->tail.load(std::memory_order_relaxed);
@@ -209,7 +198,6 @@ public:
 
 	void activate(region_runtime *rt, const span &s, uint64_t tail, uint64_t count, uint64_t last_ts, uint64_t sealed)
 	{
-		rt->prefaulted = 0;
 		rt->data_begin.store(rt->offset + format::span_header_size, std::memory_order_relaxed);
 		rt->data_end.store(rt->offset + s.size, std::memory_order_relaxed);
 		rt->generation.store(s.generation, std::memory_order_relaxed);
@@ -612,6 +600,8 @@ result<std::unique_ptr<stream>> open_on_media(std::unique_ptr<media> m, uint64_t
 	auto p = std::make_unique<stream::impl>(std::move(m), h);
 	if (auto s = p->recover(o); !s)
 		return s.err();
+	if (o.prefault && !p->read_only_)
+		p->m_->prefault(p->base_ + h.arena_offset, h.arena_size);
 	return stream::impl::wrap(std::move(p));
 }
 
@@ -640,7 +630,7 @@ result<std::unique_ptr<stream>> stream::create(const std::string &path, const cr
 	auto m = detail::open_file_media(path, false, o.size);
 	if (!m)
 		return std::move(m).err();
-	return detail::open_on_media(std::move(*m), o.block_size, {});
+	return detail::open_on_media(std::move(*m), o.block_size, {.prefault = o.prefault});
 }
 
 result<std::unique_ptr<stream>> stream::open(const std::string &path, const open_options &o)
@@ -666,8 +656,8 @@ result<std::unique_ptr<stream>> stream::from_map(struct pmem2_map *map, uint64_t
 result<region> stream::region_allocate(uint64_t size)
 {
 	impl &s = *impl_;
-	if (auto w = s.check_writable(); !w)
-		return w.err();
+	if (!s.writable())
+		return s.not_writable();
 	if (size == 0)
 		return error(errc::invalid_argument, "region size 0");
 	if (size > s.arena_size_)
@@ -725,8 +715,8 @@ result<region> stream::region_allocate(uint64_t size)
 status stream::region_free(region r)
 {
 	impl &s = *impl_;
-	if (auto w = s.check_writable(); !w)
-		return w;
+	if (!s.writable())
+		return s.not_writable();
 	std::lock_guard al(s.alloc_mutex_);
 	auto rt_r = s.resolve(r, nullptr);
 	if (!rt_r)
@@ -824,8 +814,8 @@ region_iterator stream::regions() const
 result<entry> stream::append(region r, std::span<const std::byte> data, region_runtime *rt_hint)
 {
 	impl &s = *impl_;
-	if (auto w = s.check_writable(); !w)
-		return w.err();
+	if (!s.writable())
+		return s.not_writable();
 	if (data.size() > format::max_payload)
 		return error(errc::entry_too_large, "entry of " + std::to_string(data.size()) + " bytes; the limit is " +
 							    std::to_string(format::max_payload));
@@ -846,7 +836,6 @@ result<entry> stream::append(region r, std::span<const std::byte> data, region_r
 							std::to_string(rt->data_end.load() - pos) + " bytes left; the entry needs " +
 							std::to_string(need));
 
-	s.prefault_ahead(rt, pos + need);
 	const uint64_t ts = s.tracker_->acquire();
 	if (ts > format::max_timestamp) {
 		s.tracker_->complete(ts);
@@ -878,8 +867,8 @@ result<entry> stream::append(region r, std::span<const std::byte> data, region_r
 result<reservation> stream::reserve(region r, uint64_t size, region_runtime *rt_hint)
 {
 	impl &s = *impl_;
-	if (auto w = s.check_writable(); !w)
-		return w.err();
+	if (!s.writable())
+		return s.not_writable();
 	if (size > format::max_payload)
 		return error(errc::entry_too_large, "entry of " + std::to_string(size) + " bytes; the limit is " +
 							    std::to_string(format::max_payload));
@@ -896,7 +885,6 @@ result<reservation> stream::reserve(region r, uint64_t size, region_runtime *rt_
 		return error(errc::region_full, "region " + hex(r.offset) + " has " +
 							std::to_string(rt->data_end.load() - pos) + " bytes left; the entry needs " +
 							std::to_string(need));
-	s.prefault_ahead(rt, pos + need);
 	rt->reserved = true;
 	rt->reserve_pos = pos;
 	rt->reserve_size = size;
@@ -906,8 +894,8 @@ result<reservation> stream::reserve(region r, uint64_t size, region_runtime *rt_
 status stream::publish(region r, entry e, uint64_t size, region_runtime *rt_hint)
 {
 	impl &s = *impl_;
-	if (auto w = s.check_writable(); !w)
-		return w;
+	if (!s.writable())
+		return s.not_writable();
 	auto rt_r = s.resolve(r, rt_hint);
 	if (!rt_r)
 		return rt_r.err();

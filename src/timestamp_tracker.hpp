@@ -38,8 +38,19 @@ public:
 	// Marks `ts` complete and advances the watermark as far as completed slots allow.
 	void complete(uint64_t ts) noexcept
 	{
-		slots_[ts & (ring_size - 1)].store(ts, std::memory_order_seq_cst);
-		uint64_t w = watermark_.load(std::memory_order_seq_cst);
+		// Fast path, the common case with one appender: every earlier timestamp is done, so
+		// move the watermark straight to ts without touching the ring. A later timestamp
+		// that completed meanwhile stored its slot and saw the old watermark (seq_cst), so
+		// the scan below finds it.
+		uint64_t w = ts - 1;
+		if (watermark_.compare_exchange_strong(w, ts, std::memory_order_seq_cst)) {
+			if (waiters_.load(std::memory_order_seq_cst) != 0)
+				watermark_.notify_all();
+			w = ts;
+		} else {
+			slots_[ts & (ring_size - 1)].store(ts, std::memory_order_seq_cst);
+			w = watermark_.load(std::memory_order_seq_cst);
+		}
 		for (;;) {
 			uint64_t x = w;
 			while (slots_[(x + 1) & (ring_size - 1)].load(std::memory_order_seq_cst) == x + 1)

@@ -74,6 +74,9 @@ struct open_options {
 	// Map the file read-only; nothing is ever written (no recovery writes either).
 	bool read_only = false;
 	recovery_mode recovery = recovery_mode::strict;
+	// Populate the mapping's page tables at open (writable streams), so that appends never
+	// take a first-touch page fault; costs time proportional to the stream's size.
+	bool prefault = false;
 };
 
 struct create_options {
@@ -81,6 +84,8 @@ struct create_options {
 	uint64_t size = 0;
 	// Power of two, multiple of 64. Regions start and end on block boundaries.
 	uint64_t block_size = 4096;
+	// As open_options::prefault.
+	bool prefault = false;
 };
 
 // One problem found by recovery.

@@ -29,7 +29,7 @@ TEST(crc32c, hardware_matches_portable_at_every_length_and_alignment)
 	std::vector<unsigned char> buf(8192 + 64);
 	for (auto &b : buf)
 		b = static_cast<unsigned char>(rng());
-	for (size_t len : {0, 1, 7, 8, 9, 63, 64, 65, 511, 512, 1535, 1536, 1537, 3072, 4096, 4097, 8191}) {
+	for (size_t len : {0, 1, 7, 8, 9, 63, 64, 65, 255, 256, 257, 300, 319, 320, 511, 512, 513, 1000, 1024, 1535, 1536, 1537, 3072, 4096, 4097, 8191}) {
 		for (size_t align = 0; align < 8; ++align) {
 			const unsigned char *p = buf.data() + align;
 			EXPECT_EQ(crc32c_extend(0, p, len), crc32c_extend_portable(0, p, len)) << len << " @" << align;
