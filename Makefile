@@ -5,7 +5,7 @@ DEMO_FILE ?= /dev/shm/pmemstream-demo.pmem
 CTEST_ARGS ?=
 # Labels run again under the sanitizers by `make test` (short runs; the full ones are
 # `make asan` and `make tsan`).
-ASAN_SHORT_LABELS ?= unit|format|property|c_api
+ASAN_SHORT_LABELS ?= unit|format|property|c_api|cli
 TSAN_SHORT_LABELS ?= concurrency
 
 .PHONY: all deps build demo test test-main test-sanitizers asan tsan bench clean
