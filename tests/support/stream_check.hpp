@@ -65,8 +65,9 @@ struct pending_op {
 std::vector<std::string> check_stream(const stream &s, const stream_model &m, const pending_op &op, stream_model *observed = nullptr);
 
 // Reads the whole content of `s` into a model, with bounded iterations; problems (an
-// iteration that does not end, an accessor that fails) go to `violations`.
-stream_model read_stream(const stream &s, std::vector<std::string> &violations);
+// iteration that does not end, an accessor that fails) go to `violations`. A salvaged
+// stream need not account for the arena behind the damage (`salvaged`).
+stream_model read_stream(const stream &s, std::vector<std::string> &violations, bool salvaged = false);
 
 // Deterministic payload bytes.
 std::vector<std::byte> make_payload(std::mt19937_64 &rng, uint64_t size);

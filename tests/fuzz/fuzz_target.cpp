@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "fuzz_target.hpp"
+
+#include "crc32c.hpp"
+#include "dual_slot.hpp"
+#include "entry_codec.hpp"
+#include "format.hpp"
+#include "sim_media.hpp"
+#include "stream_check.hpp"
+#include "stream_factory.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace pmemstream::test {
+namespace {
+
+struct fuzz_failure {
+	std::string what;
+};
+
+[[noreturn]] void fail(const std::string &what)
+{
+	throw fuzz_failure{what};
+}
+
+bool refusal_allowed(errc c)
+{
+	return c == errc::not_a_stream || c == errc::corrupt || c == errc::version_mismatch || c == errc::invalid_argument;
+}
+
+volatile unsigned sink;
+
+void touch(const result<std::span<const std::byte>> &d)
+{
+	if (!d)
+		return;
+	unsigned x = 0;
+	for (std::byte b : *d)
+		x += static_cast<unsigned>(b);
+	sink = x;
+}
+
+// Every accessor on everything the stream shows; read_stream checks the geometry.
+void walk(const stream &s, const char *how, bool salvaged = false)
+{
+	std::vector<std::string> v;
+	stream_model m = read_stream(s, v, salvaged);
+	if (!v.empty())
+		fail(std::string(how) + ": " + v.front());
+	for (const auto &r : m.regions) {
+		auto usable = s.region_usable_size(region{r.offset});
+		if (!usable || *usable > r.size)
+			fail(std::string(how) + ": region_usable_size");
+		uint64_t used = 0;
+		for (const auto &e : r.entries)
+			used += entry_footprint(e.data.size());
+		if (used > r.size)
+			fail(std::string(how) + ": entries exceed their region");
+		// Handles that are not entries must be refused, never read; if one is accepted, its
+		// bytes must be readable (the sanitizer checks).
+		for (uint64_t probe : {r.offset, r.offset + 8, r.offset + region_header_size + used + 8, r.offset + r.size + 120})
+			touch(s.entry_data(entry{probe}));
+	}
+	for (uint64_t probe : {uint64_t{0}, uint64_t{8}, uint64_t{4096}, ~uint64_t{0} - 7})
+		touch(s.entry_data(entry{probe}));
+	(void)s.info();
+	(void)s.recovery();
+	(void)s.committed_timestamp();
+	(void)s.persisted_timestamp();
+}
+
+} // namespace
+
+void check_image(const uint8_t *data, size_t size, fuzz_outcome &out);
+
+void fix_checksums(std::vector<std::byte> &img, uint8_t flags)
+{
+	if (img.size() < format::header_area || !(flags & (fix_records | fix_entries)))
+		return;
+	auto *base = img.data();
+	format::stream_header h;
+	std::memcpy(&h, base, sizeof(h));
+	h.checksum = detail::crc32c(base + 8, offsetof(format::stream_header, checksum) - 8);
+	std::memcpy(base, &h, sizeof(h));
+	for (uint64_t off : format::state_slot_offset) {
+		format::state_slot s;
+		std::memcpy(&s, base + off, sizeof(s));
+		s.checksum = detail::slot_checksum(s, off);
+		std::memcpy(base + off, &s, sizeof(s));
+	}
+	if (!format::valid_block_size(h.block_size) || h.arena_offset >= img.size() || h.arena_offset % 64 != 0)
+		return;
+	const uint64_t end = std::min<uint64_t>(img.size(), h.arena_offset + std::min<uint64_t>(h.arena_size, img.size()));
+	for (uint64_t off = h.arena_offset; off + format::span_header_size <= end;) {
+		format::span_slot s[2];
+		for (int i = 0; i < 2; ++i) {
+			std::memcpy(&s[i], base + off + 64 * i, 64);
+			if (s[i].sequence != 0) {
+				s[i].checksum = detail::slot_checksum(s[i], off + 64 * static_cast<uint64_t>(i));
+				std::memcpy(base + off + 64 * i, &s[i], 64);
+			}
+		}
+		const format::span_slot &cur = s[1].sequence > s[0].sequence ? s[1] : s[0];
+		if (cur.span_size < format::span_header_size || cur.span_size % h.block_size != 0 || cur.span_size > end - off)
+			break;
+		if ((flags & fix_entries) && cur.state == format::span_region) {
+			for (uint64_t pos = off + format::span_header_size; pos + sizeof(format::entry_header) <= off + cur.span_size;) {
+				format::entry_header e;
+				std::memcpy(&e, base + pos, sizeof(e));
+				if (e.timestamp == 0 || e.size > off + cur.span_size - pos - sizeof(e))
+					break;
+				e.checksum = detail::entry_checksum(cur.generation, e.timestamp, e.size, base + pos + sizeof(e));
+				std::memcpy(base + pos, &e, sizeof(e));
+				pos += format::entry_footprint(e.size);
+			}
+		}
+		off += cur.span_size;
+	}
+}
+
+fuzz_outcome fuzz_image(const uint8_t *data, size_t size)
+{
+	auto out = fuzz_check(data, size);
+	if (!out.failure.empty()) {
+		std::fprintf(stderr, "fuzz: %s\n", out.failure.c_str());
+		std::abort();
+	}
+	return out;
+}
+
+fuzz_outcome fuzz_check(const uint8_t *data, size_t size)
+{
+	fuzz_outcome out;
+	try {
+		check_image(data, size, out);
+	} catch (const fuzz_failure &f) {
+		out.failure = f.what;
+	}
+	return out;
+}
+
+void check_image(const uint8_t *data, size_t size, fuzz_outcome &out)
+{
+	if (size == 0)
+		return;
+	const uint8_t flags = data[0];
+	std::vector<std::byte> img((size - 1 + 63) / 64 * 64);
+	std::memcpy(img.data(), data + 1, size - 1);
+	fix_checksums(img, flags);
+
+	for (auto mode : {recovery_mode::strict, recovery_mode::salvage}) {
+		open_options o;
+		o.read_only = true;
+		o.recovery = mode;
+		auto r = detail::open_on_media(std::make_unique<sim_media>(img, true), 0, o);
+		if (!r) {
+			if (!refusal_allowed(r.code()))
+				fail(std::string("read-only open refused with ") + errc_name(r.code()) + ": " + r.err().message());
+			if (out.error.empty())
+				out.error = errc_name(r.code());
+			continue;
+		}
+		out.opened_read_only = true;
+		walk(**r, mode == recovery_mode::strict ? "read-only" : "salvage", mode == recovery_mode::salvage);
+	}
+
+	auto w = detail::open_on_media(std::make_unique<sim_media>(img), 0, {});
+	if (!w) {
+		if (!refusal_allowed(w.code()))
+			fail(std::string("writable open refused with ") + errc_name(w.code()) + ": " + w.err().message());
+		if (out.error.empty())
+			out.error = errc_name(w.code());
+		return;
+	}
+	out.opened_writable = true;
+	auto &s = **w;
+	walk(s, "writable");
+	// Timestamps live in 56 bits; beyond that the stream must have refused the image.
+	if (s.committed_timestamp() > format::max_timestamp)
+		fail("committed timestamp " + std::to_string(s.committed_timestamp()) + " beyond the format's limit");
+	// A stream that opened must take writes without damage.
+	std::vector<region> regs;
+	for (auto it = s.regions(); it.is_valid() && regs.size() < 64; it.next())
+		regs.push_back(it.get());
+	const std::byte payload[40] = {};
+	for (region r : regs) {
+		auto e = s.append(r, payload, sizeof(payload));
+		// media_failed: the image's timestamps are at the format's limit (2^56).
+		if (!e && e.code() != errc::region_full && e.code() != errc::media_failed)
+			fail(std::string("append: ") + e.err().message());
+	}
+	auto a = s.region_allocate(100);
+	if (!a && a.code() != errc::out_of_space && a.code() != errc::media_failed)
+		fail(std::string("allocate: ") + a.err().message());
+	if (!regs.empty()) {
+		if (auto f = s.region_free(regs.front()); !f && f.code() != errc::media_failed)
+			fail(std::string("free: ") + f.err().message());
+	}
+	walk(s, "after writes");
+}
+
+std::vector<std::vector<std::byte>> make_seed_images()
+{
+	std::vector<std::vector<std::byte>> out;
+	auto build = [&](uint64_t size, uint64_t block, auto &&fill, bool crash) {
+		auto sm = std::make_unique<sim_media>(size);
+		sim_media *m = sm.get();
+		auto shared = std::make_shared<std::vector<std::byte>>();
+		m->keep_on_destroy(shared);
+		auto r = detail::open_on_media(std::move(sm), block, {});
+		if (!r)
+			fail("seed: " + r.err().message());
+		fill(**r);
+		if (crash) { // the image as it is, before the clean close
+			out.push_back(m->current_image());
+			m->keep_on_destroy(nullptr);
+			// Leave nothing behind: a crash here needs no close.
+			r->reset();
+			return;
+		}
+		r->reset();
+		out.push_back(*shared);
+	};
+	std::vector<std::byte> bytes(300);
+	for (size_t i = 0; i < bytes.size(); ++i)
+		bytes[i] = static_cast<std::byte>(i * 7);
+	auto few = [&](stream &s) {
+		auto a = s.region_allocate(500).value();
+		for (uint64_t n : {0, 1, 8, 63, 100})
+			(void)s.append(a, bytes.data(), n);
+	};
+	auto many = [&](stream &s) {
+		std::vector<region> rs;
+		for (int i = 0; i < 5; ++i)
+			if (auto r = s.region_allocate(300))
+				rs.push_back(*r);
+		for (size_t i = 0; i < 20; ++i)
+			(void)s.append(rs[i % rs.size()], bytes.data(), i * 5);
+		(void)s.region_free(rs[1]);
+		(void)s.region_free(rs[2]);
+	};
+	auto none = [](stream &) {};
+	build(4096 + 2048, 64, none, false);
+	build(4096 + 2048, 64, few, false);
+	build(4096 + 2048, 64, few, true);
+	build(4096 + 4096, 256, many, false);
+	build(4096 + 4096, 256, many, true);
+	return out;
+}
+
+} // namespace pmemstream::test
