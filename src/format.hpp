@@ -55,6 +55,9 @@ struct state_slot {
 };
 static_assert(sizeof(state_slot) == 64);
 
+// Region generations are 1 .. max_generation - 1; 0 is never a region's.
+inline constexpr uint64_t max_generation = uint64_t{1} << 62;
+
 // At the start of every span (region or free space): two 64-byte slots, 128 bytes.
 inline constexpr uint64_t span_header_size = 128;
 inline constexpr uint32_t span_free = 1;

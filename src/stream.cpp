@@ -86,13 +86,11 @@ public:
 
 	// Serialises writers of this region. Everything below is guarded by it.
 	std::mutex lock;
-	uint64_t last_ts = 0;
 	bool reserved = false;
 	uint64_t reserve_pos = 0;
 	uint64_t reserve_size = 0;
 	uint64_t sealed_tail = 0; // persisted in the span header (bytes after data_begin)
 	detail::tail_line line;	  // bytes of the tail's cache line before the tail
-	detail::slot_read<format::span_slot> header{};
 };
 
 class stream::impl {
@@ -196,7 +194,7 @@ public:
 		std::memcpy(rt->line.bytes, base_ + line, tail - line);
 	}
 
-	void activate(region_runtime *rt, const span &s, uint64_t tail, uint64_t count, uint64_t last_ts, uint64_t sealed)
+	void activate(region_runtime *rt, const span &s, uint64_t tail, uint64_t count, uint64_t sealed)
 	{
 		rt->data_begin.store(rt->offset + format::span_header_size, std::memory_order_relaxed);
 		rt->data_end.store(rt->offset + s.size, std::memory_order_relaxed);
@@ -204,10 +202,8 @@ public:
 		rt->tail.store(tail, std::memory_order_relaxed);
 		load_tail_line(rt);
 		rt->count.store(count, std::memory_order_relaxed);
-		rt->last_ts = last_ts;
 		rt->reserved = false;
 		rt->sealed_tail = sealed;
-		rt->header = s.rec;
 		rt->live.store(true, std::memory_order_release);
 	}
 
@@ -291,6 +287,8 @@ status stream::impl::recover(const open_options &o)
 		return corrupt("stream state record at offset 0x100: both copies damaged");
 	state_ = *st;
 	const uint64_t floor = state_.value.ts_floor;
+	if (floor > format::max_timestamp)
+		return corrupt("stream state record: timestamp floor " + std::to_string(floor) + " beyond the format's limit");
 
 	// Spans must tile the arena exactly (rules S1-S4).
 	const uint64_t arena_end = arena_off_ + arena_size_;
@@ -313,6 +311,8 @@ status stream::impl::recover(const open_options &o)
 			why = "unknown state";
 		else if (v.state == format::span_region && v.sealed_tail > v.span_size - format::span_header_size)
 			why = "sealed tail beyond the region";
+		else if ((v.state == format::span_region && v.generation == 0) || v.generation >= format::max_generation)
+			why = "generation out of range";
 		if (why) {
 			if (auto p = problem(0, 0, "span header at " + hex(off) + ": " + why); !p)
 				return p;
@@ -419,14 +419,13 @@ status stream::impl::recover(const open_options &o)
 	// Trim: each region's visible tail is its first entry above the prefix.
 	std::vector<std::pair<const region_runtime *, uint64_t>> tails;
 	for (auto &sc : scans) {
-		uint64_t tail = sc.stop, count = sc.valid_entries, last = sc.last_ts;
+		uint64_t tail = sc.stop, count = sc.valid_entries;
 		for (size_t i = 0; i < sc.above_floor.size(); ++i) {
 			if (sc.above_floor[i].second > prefix) {
 				tail = sc.above_floor[i].first;
 				const uint64_t cut = sc.above_floor.size() - i;
 				count -= cut;
 				report_.trimmed_entries += cut;
-				last = i > 0 ? sc.above_floor[i - 1].second : 0;
 				break;
 			}
 		}
@@ -434,7 +433,7 @@ status stream::impl::recover(const open_options &o)
 			++report_.torn_tails;
 		tails.emplace_back(sc.rt, tail);
 		const span &s = spans_[sc.rt->offset];
-		activate(sc.rt, s, tail, count, last, sc.sealed);
+		activate(sc.rt, s, tail, count, sc.sealed);
 		live_[sc.rt->offset] = sc.rt;
 		by_generation_[s.generation] = sc.rt;
 		report_.entries += count;
@@ -453,8 +452,6 @@ status stream::impl::recover(const open_options &o)
 				detail::repair_dual_nodrain(*m_, off, off + 64, sp.rec);
 				repaired = true;
 			}
-			if (auto it = runtimes_.find(off); it != runtimes_.end())
-				it->second->header = sp.rec;
 		}
 		if (repaired)
 			m_->drain();
@@ -588,7 +585,7 @@ result<std::unique_ptr<stream>> open_on_media(std::unique_ptr<media> m, uint64_t
 							     ", this library reads version " + std::to_string(format::version));
 	if (!format::valid_block_size(h.block_size) || h.arena_offset != format::arena_offset(h.block_size) ||
 	    h.arena_size % h.block_size != 0 || h.arena_size < format::min_span(h.block_size) ||
-	    h.arena_offset + h.arena_size > h.stream_size)
+	    h.arena_offset > h.stream_size || h.arena_size > h.stream_size - h.arena_offset)
 		return error(errc::corrupt, "stream header holds inconsistent sizes");
 	if (h.stream_size > m->size())
 		return error(errc::corrupt, "the stream needs " + std::to_string(h.stream_size) + " bytes but the file has " +
@@ -672,6 +669,8 @@ result<region> stream::region_allocate(uint64_t size)
 	if (it == s.spans_.end())
 		return error(errc::out_of_space, "no free space for a region of " + std::to_string(size) + " bytes");
 
+	if (s.next_generation_ >= format::max_generation)
+		return error(errc::out_of_space, "region generations exhausted (2^62 allocations)");
 	const uint64_t off = it->first;
 	const impl::span old = it->second;
 	const uint64_t gen = s.next_generation_++;
@@ -700,7 +699,7 @@ result<region> stream::region_allocate(uint64_t size)
 	region_runtime *rt = s.runtime_for(off); // runtimes_ is only touched under alloc_mutex_
 	{
 		std::lock_guard rl(rt->lock);
-		s.activate(rt, reg, off + format::span_header_size, 0, 0, 0);
+		s.activate(rt, reg, off + format::span_header_size, 0, 0);
 	}
 	// Lock order everywhere: alloc_mutex_, then a region's lock, then regions_mutex_.
 	std::unique_lock lk(s.regions_mutex_);
@@ -847,7 +846,6 @@ result<entry> stream::append(region r, std::span<const std::byte> data, region_r
 	s.m_->drain(); // the one fence of an append
 	const bool ok = s.m_->healthy();
 	if (ok) {
-		rt->last_ts = ts;
 		// Written under the region lock only; readers load it.
 		rt->count.store(rt->count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 		rt->tail.store(pos + need, std::memory_order_release);
@@ -923,7 +921,6 @@ status stream::publish(region r, entry e, uint64_t size, region_runtime *rt_hint
 	const bool ok = s.m_->healthy();
 	rt->reserved = false;
 	if (ok) {
-		rt->last_ts = ts;
 		rt->count.store(rt->count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 		rt->tail.store(pos + format::entry_footprint(size), std::memory_order_release);
 		s.load_tail_line(rt);
@@ -975,7 +972,7 @@ result<entry_iterator> stream::entries(region r) const
 	auto rt = impl_->resolve(r, nullptr);
 	if (!rt)
 		return rt.err();
-	return entry_iterator(this, r, *rt, (*rt)->generation.load());
+	return entry_iterator(this, *rt, (*rt)->generation.load());
 }
 
 uint64_t stream::committed_timestamp() const noexcept
@@ -1000,11 +997,11 @@ stream_info stream::info() const
 	i.arena_offset = s.arena_off_;
 	i.arena_size = s.arena_size_;
 	std::shared_lock lk(s.regions_mutex_);
+	i.region_count = s.live_.size(); // salvage may have refused some region spans
+	for (auto &[off, rt] : s.live_)
+		i.allocated_bytes += rt->data_end.load() - off;
 	for (auto &[off, sp] : s.spans_) {
-		if (sp.state == format::span_region) {
-			++i.region_count;
-			i.allocated_bytes += sp.size;
-		} else {
+		if (sp.state != format::span_region) {
 			i.free_bytes += sp.size;
 			i.largest_free = std::max(i.largest_free, sp.size - format::span_header_size);
 		}
@@ -1027,8 +1024,8 @@ bool stream::read_only() const noexcept
 
 // ==================================================================== iterators
 
-entry_iterator::entry_iterator(const stream *s, region r, const region_runtime *rt, uint64_t generation)
-    : s_(s), region_(r), rt_(rt), generation_(generation)
+entry_iterator::entry_iterator(const stream *s, const region_runtime *rt, uint64_t generation)
+    : s_(s), rt_(rt), generation_(generation)
 {
 	seek_first();
 }

@@ -174,9 +174,8 @@ public:
 
 private:
 	friend class stream;
-	entry_iterator(const stream *s, region r, const region_runtime *rt, uint64_t generation);
+	entry_iterator(const stream *s, const region_runtime *rt, uint64_t generation);
 	const stream *s_;
-	region region_;
 	const region_runtime *rt_;
 	uint64_t generation_;
 	uint64_t offset_ = 0; // current entry offset; 0 = before the first
