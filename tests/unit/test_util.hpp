@@ -40,7 +40,8 @@ struct temp_file {
 inline std::vector<std::byte> bytes(const std::string &s)
 {
 	std::vector<std::byte> v(s.size());
-	std::memcpy(v.data(), s.data(), s.size());
+	if (!s.empty())
+		std::memcpy(v.data(), s.data(), s.size());
 	return v;
 }
 
