@@ -147,7 +147,8 @@ void check_image(const uint8_t *data, size_t size, fuzz_outcome &out)
 		return;
 	const uint8_t flags = data[0];
 	std::vector<std::byte> img((size - 1 + 63) / 64 * 64);
-	std::memcpy(img.data(), data + 1, size - 1);
+	if (size > 1)
+		std::memcpy(img.data(), data + 1, size - 1);
 	fix_checksums(img, flags);
 
 	for (auto mode : {recovery_mode::strict, recovery_mode::salvage}) {

@@ -30,6 +30,8 @@ sim_media::sim_media(uint64_t size, bool read_only) : sim_storage(size), media(c
 sim_media::sim_media(const std::byte *image, uint64_t size, bool read_only)
     : sim_storage(size), media(current_.data(), size, read_only)
 {
+	if (size == 0)
+		return;
 	std::memcpy(current_.data(), image, size);
 	std::memcpy(persisted_.data(), image, size);
 }
