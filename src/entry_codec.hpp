@@ -125,7 +125,7 @@ inline format::entry_header write_entry_nodrain(media &m, std::byte *base, uint6
 		entry_bytes(tail_buf, last - pos, last_n);
 		std::memset(tail_buf + last_n, 0, cl - last_n);
 		rest[nr++] = {tail_buf, cl};
-		m.write_lines_nodrain(base + front_end, rest, nr);
+		m.write_lines_nodrain(base + front_end, rest, nr, 0);
 	}
 
 	h.checksum = entry_checksum(generation, timestamp, size, payload);
@@ -139,7 +139,9 @@ inline format::entry_header write_entry_nodrain(media &m, std::byte *base, uint6
 		entry_bytes(second, first_n, second_n);
 		std::memset(second + second_n, 0, cl - second_n);
 	}
-	m.write_lines_nodrain(base + first, front, two_front ? 2 : 1);
+	// Re-storing the bytes before pos (same values) is what lets the line be written whole;
+	// a reader of the previous entry sees the same bytes either way.
+	m.write_lines_nodrain(base + first, front, two_front ? 2 : 1, in_first);
 
 	// Keep the new tail's line for the next append.
 	const std::byte *tail_src = first == last ? head : last < front_end ? second : tail_buf;

@@ -8,6 +8,7 @@
 
 #include <pmemstream/errors.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -47,12 +48,16 @@ public:
 	};
 	// Writes the pieces one after another from `dst` (cache-line aligned, whole lines in
 	// all) with non-temporal stores where the medium has them, and flushes them: durable after
-	// the next drain(). Whole-line stores never read the old line back.
-	virtual void write_lines_nodrain(void *dst, const piece *pieces, size_t n) noexcept
+	// the next drain(). Whole-line stores never read the old line back. The first `unchanged`
+	// bytes already hold the values written (the end of the previous entry, which a reader
+	// may be reading): a medium that gains nothing from whole lines skips them.
+	virtual void write_lines_nodrain(void *dst, const piece *pieces, size_t n, size_t unchanged) noexcept
 	{
 		auto *d = static_cast<std::byte *>(dst);
 		for (size_t i = 0; i < n; ++i) {
-			copy_nodrain(d, pieces[i].src, pieces[i].len);
+			const size_t skip = i == 0 ? std::min(unchanged, pieces[i].len) : 0;
+			if (pieces[i].len > skip)
+				copy_nodrain(d + skip, static_cast<const std::byte *>(pieces[i].src) + skip, pieces[i].len - skip);
 			d += pieces[i].len;
 		}
 	}

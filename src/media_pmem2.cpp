@@ -3,6 +3,7 @@
 
 #include <libpmem2.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -50,15 +51,17 @@ public:
 	{
 		memset_(dst, c, len, PMEM2_F_MEM_NODRAIN);
 	}
-	void write_lines_nodrain(void *dst, const piece *pieces, size_t n) noexcept override
+	void write_lines_nodrain(void *dst, const piece *pieces, size_t n, size_t unchanged) noexcept override
 	{
 		auto *d = static_cast<std::byte *>(dst);
 		if (page_) {
 			// msync media: a flush is a system call, and an entry is written in two calls
-			// (docs/design.md), so the range is flushed once, at the drain.
+			// (docs/design.md), so the range is flushed once, at the drain. Whole lines buy
+			// nothing here: the unchanged bytes are not stored again.
 			size_t total = 0;
 			for (size_t i = 0; i < n; ++i) {
-				std::memcpy(d + total, pieces[i].src, pieces[i].len);
+				const size_t skip = i == 0 ? std::min(unchanged, pieces[i].len) : 0;
+				std::memcpy(d + total + skip, static_cast<const std::byte *>(pieces[i].src) + skip, pieces[i].len - skip);
 				total += pieces[i].len;
 			}
 			if (pending.owner && pending.owner != this)

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -27,12 +28,24 @@ public:
 	}
 	void copy_nodrain(void *dst, const void *src, size_t len) noexcept override
 	{
-		const auto off = static_cast<uint64_t>(static_cast<std::byte *>(dst) - base());
-		EXPECT_EQ(off % 64, 0u) << "whole lines only";
-		EXPECT_EQ(len % 64, 0u) << "whole lines only";
 		std::memcpy(dst, src, len);
-		lines += len / 64;
 	}
+	void write_lines_nodrain(void *dst, const piece *pieces, size_t n, size_t unchanged) noexcept override
+	{
+		auto *d = static_cast<std::byte *>(dst);
+		EXPECT_EQ(static_cast<uint64_t>(d - base()) % 64, 0u) << "whole lines only";
+		for (size_t i = 0; i < n; ++i) {
+			EXPECT_EQ(pieces[i].len % 64, 0u) << "whole lines only";
+			if (i == 0) {
+				EXPECT_EQ(std::memcmp(d, pieces[0].src, unchanged), 0) << "the unchanged bytes must be unchanged";
+			}
+			std::memcpy(d, pieces[i].src, pieces[i].len);
+			d += pieces[i].len;
+			lines += pieces[i].len / 64;
+		}
+		max_unchanged = std::max(max_unchanged, unchanged);
+	}
+	size_t max_unchanged = 0;
 	void set_nodrain(void *dst, int c, size_t len) noexcept override
 	{
 		std::memset(dst, c, len);
@@ -69,6 +82,7 @@ TEST(entry_codec, whole_line_writer_at_every_offset_and_size)
 			EXPECT_EQ(written.checksum, h.checksum);
 			ASSERT_EQ(mem, expect) << "offset in line " << in_line << ", size " << size;
 			EXPECT_EQ(m.lines, (line_end - 1024) / 64) << "each line written once";
+			EXPECT_EQ(m.max_unchanged, in_line) << "the bytes before the entry are the unchanged prefix";
 			// The shadow now holds the new tail's line.
 			const uint64_t tail = pos + format::entry_footprint(size);
 			const uint64_t tail_line_start = tail & ~uint64_t(63);
