@@ -44,11 +44,8 @@ explore_config explore_config::from_env()
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	c.images_per_fence /= 6; // sanitized builds run every check ~10x slower
 #endif
-	const uint64_t dflt = c.images_per_fence;
-	c.images_per_fence = std::max<uint64_t>(1, env_u64("PMEMSTREAM_CRASH_IMAGES", dflt));
+	c.images_per_fence = std::max<uint64_t>(1, env_u64("PMEMSTREAM_CRASH_IMAGES", c.images_per_fence));
 	c.images_per_flush = std::max<uint64_t>(1, c.images_per_fence / 10);
-	// Longer runs nest more often, shorter ones less, so that nesting keeps its share.
-	c.nested_every = std::max<uint64_t>(16, c.nested_every * c.images_per_fence / dflt);
 	c.seed = env_u64("PMEMSTREAM_CRASH_SEED", c.seed);
 	return c;
 }

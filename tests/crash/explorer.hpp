@@ -32,7 +32,7 @@ struct explore_config {
 	uint64_t seed = 1;
 
 	// The defaults (what `make test` runs), with PMEMSTREAM_CRASH_IMAGES (images per fence;
-	// the others scale with it) and PMEMSTREAM_CRASH_SEED applied.
+	// images per flush follow) and PMEMSTREAM_CRASH_SEED applied.
 	static explore_config from_env();
 };
 
