@@ -2,8 +2,9 @@
 // Real threads appending to their own regions on the simulated medium. While they run, the
 // main thread repeatedly takes the durable image (what a power failure at that instant
 // leaves if nothing in flight made it) and recovers it: every append acknowledged before the
-// snapshot must be there, exact, and the visible timestamps must form a prefix 1..T across
-// all regions (an entry may only survive if every smaller timestamp does). After the threads
+// snapshot must be there, exact, the visible timestamps must form a prefix 1..T across all
+// regions (an entry may only survive if every smaller timestamp does), and T must reach the
+// persisted watermark read before the snapshot. After the threads
 // finish, random crash images of the final state are checked against the full model.
 #include "sim_media.hpp"
 #include "stream_check.hpp"
@@ -47,9 +48,10 @@ struct worker_log {
 	std::vector<uint64_t> off = std::vector<uint64_t>(per_thread);
 };
 
-// Checks a recovered snapshot; `acked[t]` appends of thread t were acknowledged before it.
+// Checks a recovered snapshot; `acked[t]` appends of thread t were acknowledged before it, and
+// the live stream's persisted watermark was `persisted`.
 std::vector<std::string> check_snapshot(const stream &s, const std::vector<region> &regs, const worker_log *logs,
-					const uint64_t *acked)
+					const uint64_t *acked, uint64_t persisted)
 {
 	std::vector<std::string> v;
 	stream_model seen = read_stream(s, v);
@@ -79,6 +81,9 @@ std::vector<std::string> check_snapshot(const stream &s, const std::vector<regio
 		}
 	}
 	std::sort(ts.begin(), ts.end());
+	if (ts.size() < persisted)
+		v.push_back("persisted_timestamp() was " + std::to_string(persisted) + " but only " + std::to_string(ts.size()) +
+			    " entries survive");
 	for (size_t i = 0; i < ts.size(); ++i)
 		if (ts[i] != i + 1) {
 			v.push_back("visible timestamps are not a prefix: position " + std::to_string(i) + " holds " +
@@ -125,6 +130,7 @@ TEST(crash_threads, snapshots_while_threads_append)
 		uint64_t acked[threads];
 		for (int t = 0; t < threads; ++t)
 			acked[t] = logs[t].acked.load(std::memory_order_acquire);
+		const uint64_t persisted = s->persisted_timestamp();
 		auto img = media->persisted_image();
 		auto r = detail::open_on_media(std::make_unique<sim_media>(img), 0, {});
 		++snapshots;
@@ -133,7 +139,7 @@ TEST(crash_threads, snapshots_while_threads_append)
 			ADD_FAILURE() << "snapshot does not open: " << r.err().message();
 			return;
 		}
-		for (auto &x : check_snapshot(**r, regs, logs, acked)) {
+		for (auto &x : check_snapshot(**r, regs, logs, acked, persisted)) {
 			++violations;
 			ADD_FAILURE() << "snapshot " << snapshots << ": " << x;
 		}
