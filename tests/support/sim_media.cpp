@@ -58,8 +58,9 @@ void sim_media::record_flush(const void *addr, size_t len) noexcept
 	for (uint64_t l = first; l <= last; ++l) {
 		const uint64_t off = l * line_size;
 		const uint64_t n = std::min<uint64_t>(line_size, current_.size() - off);
-		auto &snap = pending_[l];
-		snap.assign(current_.data() + off, current_.data() + off + n);
+		auto &snaps = pending_[l];
+		if (snaps.empty() || std::memcmp(snaps.back().data(), current_.data() + off, n) != 0)
+			snaps.emplace_back(current_.data() + off, current_.data() + off + n);
 	}
 	++flushes_;
 }
@@ -89,8 +90,8 @@ void sim_media::drain() noexcept
 		pending_.clear();
 		return;
 	}
-	for (const auto &[l, snap] : pending_)
-		std::memcpy(persisted_.data() + l * line_size, snap.data(), snap.size());
+	for (const auto &[l, snaps] : pending_)
+		std::memcpy(persisted_.data() + l * line_size, snaps.back().data(), snaps.back().size());
 	pending_.clear();
 }
 
@@ -122,7 +123,9 @@ std::vector<uint64_t> sim_media::dirty_lines_locked() const
 		bool dirty = std::memcmp(current_.data() + off, persisted_.data() + off, n) != 0;
 		if (!dirty) {
 			auto it = pending_.find(l);
-			dirty = it != pending_.end() && std::memcmp(it->second.data(), persisted_.data() + off, n) != 0;
+			if (it != pending_.end())
+				for (const auto &snap : it->second)
+					dirty = dirty || std::memcmp(snap.data(), persisted_.data() + off, n) != 0;
 		}
 		if (dirty)
 			out.push_back(l);
@@ -140,26 +143,24 @@ uint64_t sim_media::crash_image(std::mt19937_64 &rng, std::vector<std::byte> &ou
 	for (uint64_t l : dirty_lines_locked()) {
 		const uint64_t off = l * line_size;
 		const uint64_t n = std::min<uint64_t>(line_size, current_.size() - off);
-		// Versions the line may hold: durable (0), as flushed (1, if flushed), as written (2).
-		const std::byte *versions[3] = {persisted_.data() + off, nullptr, current_.data() + off};
-		auto it = pending_.find(l);
-		if (it != pending_.end())
-			versions[1] = it->second.data();
-		auto pick_new = [&]() -> int {
-			if (versions[1] != nullptr && std::memcmp(versions[1], versions[2], n) != 0 && (rng() & 1))
-				return 1;
-			return 2;
-		};
+		// Versions the line may hold: durable (0), then each flushed one, then as written.
+		std::vector<const std::byte *> versions{persisted_.data() + off};
+		if (auto it = pending_.find(l); it != pending_.end())
+			for (const auto &snap : it->second)
+				if (std::memcmp(snap.data(), current_.data() + off, n) != 0)
+					versions.push_back(snap.data());
+		versions.push_back(current_.data() + off);
+		auto pick_new = [&]() -> size_t { return 1 + rng() % (versions.size() - 1); };
 		mix(l);
 		if (coin(rng) < opt.tear_probability) {
 			mix(3);
 			for (uint64_t w = 0; w < n; w += 8) {
-				const int v = (rng() & 1) ? pick_new() : 0;
+				const size_t v = (rng() & 1) ? pick_new() : 0;
 				mix(static_cast<uint64_t>(v));
 				std::memcpy(out.data() + off + w, versions[v] + w, std::min<uint64_t>(8, n - w));
 			}
 		} else {
-			const int v = coin(rng) < opt.keep_probability ? pick_new() : 0;
+			const size_t v = coin(rng) < opt.keep_probability ? pick_new() : 0;
 			mix(static_cast<uint64_t>(v));
 			std::memcpy(out.data() + off, versions[v], n);
 		}

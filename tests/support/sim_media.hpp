@@ -4,7 +4,8 @@
 // drain() makes the snapshots durable. At any moment the medium can produce the images a
 // power failure could leave behind: every cache line whose content differs from the durable
 // image is independently lost, kept as flushed or kept as last written, optionally torn at
-// 8-byte granularity (the only store size the hardware makes atomic).
+// 8-byte granularity (the only store size the hardware makes atomic). A line flushed several
+// times before a fence may hold any of its flushed versions.
 #ifndef PMEMSTREAM_TEST_SIM_MEDIA_HPP
 #define PMEMSTREAM_TEST_SIM_MEDIA_HPP
 
@@ -132,7 +133,9 @@ private:
 	std::vector<uint64_t> dirty_lines_locked() const;
 	void call_hook(sim_event e);
 
-	std::unordered_map<uint64_t, std::vector<std::byte>> pending_; // line -> flushed bytes
+	// Flushed, not yet fenced: per line, the bytes of each flush since the last drain (the
+	// last one becomes durable at the drain; any of them may have reached the medium).
+	std::unordered_map<uint64_t, std::vector<std::vector<std::byte>>> pending_;
 	// Guards pending_ and persisted_: streams flush from many threads. The hook runs
 	// unlocked, and only single-threaded tests install one.
 	mutable std::mutex mutex_;
