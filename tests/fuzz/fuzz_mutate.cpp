@@ -5,7 +5,8 @@
 // span headers and entry headers, truncation, splices between images; half the inputs get
 // their checksums recomputed so that the structural rules, not the checksum, must reject them.
 //
-//   fuzz_mutate [iterations] [seed]     run (defaults: PMEMSTREAM_FUZZ_ITERATIONS or 20000, 1)
+//   fuzz_mutate [iterations] [seed]     run (defaults: PMEMSTREAM_FUZZ_ITERATIONS or 20000
+//                                       (5000 under sanitizers), seed 1)
 //   fuzz_mutate --write-seeds DIR       write the seed corpus for the libFuzzer target
 //   fuzz_mutate --replay FILE...        run saved inputs (e.g. a crash file)
 // A failing input is saved as fuzz-failure-<pid>.bin in the working directory.
@@ -175,7 +176,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	const char *env = std::getenv("PMEMSTREAM_FUZZ_ITERATIONS");
-	const uint64_t iterations = argc >= 2 ? std::strtoull(argv[1], nullptr, 0) : env ? std::strtoull(env, nullptr, 0) : 20000;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	const uint64_t dflt = 5000; // every image costs ~20x more under the sanitizers
+#else
+	const uint64_t dflt = 20000;
+#endif
+	const uint64_t iterations = argc >= 2 ? std::strtoull(argv[1], nullptr, 0) : env ? std::strtoull(env, nullptr, 0) : dflt;
 	const uint64_t seed = argc >= 3 ? std::strtoull(argv[2], nullptr, 0) : 1;
 	const auto seeds = make_seed_images();
 	std::mt19937_64 rng(seed);
