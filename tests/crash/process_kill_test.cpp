@@ -146,6 +146,13 @@ TEST(process_kill, acknowledged_operations_survive_sigkill)
 	setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 0);
 	const std::string path = "/dev/shm/pmemstream-reliability-kill-" + std::to_string(getpid()) + ".stream";
 	::unlink(path.c_str());
+	struct remove_at_exit {
+		std::string path;
+		~remove_at_exit()
+		{
+			::unlink(path.c_str());
+		}
+	} cleanup{path};
 	{
 		auto c = stream::create(path, create_options{4 << 20, 4096});
 		ASSERT_TRUE(c.has_value()) << c.err().message();
@@ -240,7 +247,6 @@ TEST(process_kill, acknowledged_operations_survive_sigkill)
 		for (auto &v : check_stream(**s, model, {}))
 			ADD_FAILURE() << "read-only: " << v;
 	}
-	::unlink(path.c_str());
 	std::printf("process_kill: %llu kills, %llu acknowledged operations checked, %llu cut short mid-operation, %llu violations\n",
 		    static_cast<unsigned long long>(rounds), static_cast<unsigned long long>(acked_total),
 		    static_cast<unsigned long long>(cut_short), static_cast<unsigned long long>(violations));
