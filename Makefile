@@ -5,7 +5,7 @@ DEMO_FILE ?= /dev/shm/pmemstream-demo.pmem
 CTEST_ARGS ?=
 # Labels run again under the sanitizers by `make test` (short runs; the full ones are
 # `make asan` and `make tsan`).
-ASAN_SHORT_LABELS ?= unit|format|property|c_api|cli
+ASAN_SHORT_LABELS ?= unit|format|property|c_api|cli|fuzz
 TSAN_SHORT_LABELS ?= concurrency
 
 .PHONY: all deps build demo test test-main test-sanitizers asan tsan bench clean
@@ -46,10 +46,13 @@ tsan: deps
 	cmake --build --preset tsan -j $(JOBS)
 	ctest --preset tsan -j $(JOBS) $(CTEST_ARGS)
 
+BENCH_RUNS ?= 3
 bench: deps
 	cmake --preset release
 	cmake --build --preset release -j $(JOBS)
-	./build-release/bench/pmemstream_append_compare --rounds 7
+	for i in $$(seq $(BENCH_RUNS)); do \
+		./build-release/bench/pmemstream_append_compare --rounds 7 --out build-release/bench-run$$i.json || exit 1; done
+	python3 scripts/bench-table.py $$(seq -f 'build-release/bench-run%g.json' $(BENCH_RUNS))
 
 clean:
 	rm -rf build build-release build-asan build-tsan

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config make
+  build-essential cmake pkg-config make python3
   libpmem2-dev libpmemlog-dev
   libgtest-dev libgmock-dev googletest librapidcheck-dev
   libbenchmark-dev
