@@ -129,6 +129,20 @@ public:
 	void close_cleanly();
 
 	// ---------------------------------------------------------------- helpers
+	error region_full(region r, uint64_t left, uint64_t need) const
+	{
+		return error(errc::region_full, "region " + hex(r.offset) + " has " + std::to_string(left) +
+							" bytes left; the entry needs " + std::to_string(need));
+	}
+
+	// After 2^56 timestamps the format has no more: the stream stops taking writes.
+	error timestamps_exhausted(uint64_t ts)
+	{
+		tracker_->complete(ts);
+		failed_ = true;
+		return error(errc::media_failed, "timestamps exhausted (2^56 entries)");
+	}
+
 	bool writable() const noexcept
 	{
 		return !read_only_ && !failed_.load(std::memory_order_relaxed);
@@ -831,16 +845,11 @@ result<entry> stream::append(region r, std::span<const std::byte> data, region_r
 	const uint64_t pos = rt->tail.load(std::memory_order_relaxed);
 	const uint64_t need = format::entry_footprint(data.size());
 	if (need > rt->data_end.load(std::memory_order_relaxed) - pos)
-		return error(errc::region_full, "region " + hex(r.offset) + " has " +
-							std::to_string(rt->data_end.load() - pos) + " bytes left; the entry needs " +
-							std::to_string(need));
+		return s.region_full(r, rt->data_end.load() - pos, need);
 
 	const uint64_t ts = s.tracker_->acquire();
-	if (ts > format::max_timestamp) {
-		s.tracker_->complete(ts);
-		s.failed_ = true;
-		return error(errc::media_failed, "timestamps exhausted (2^56 entries)");
-	}
+	if (ts > format::max_timestamp)
+		return s.timestamps_exhausted(ts);
 	detail::write_entry_nodrain(*s.m_, s.base_, pos, rt->generation.load(std::memory_order_relaxed), ts, data.data(),
 				    static_cast<uint32_t>(data.size()), rt->line);
 	s.m_->drain(); // the one fence of an append
@@ -880,9 +889,7 @@ result<reservation> stream::reserve(region r, uint64_t size, region_runtime *rt_
 	const uint64_t pos = rt->tail.load(std::memory_order_relaxed);
 	const uint64_t need = format::entry_footprint(size);
 	if (need > rt->data_end.load(std::memory_order_relaxed) - pos)
-		return error(errc::region_full, "region " + hex(r.offset) + " has " +
-							std::to_string(rt->data_end.load() - pos) + " bytes left; the entry needs " +
-							std::to_string(need));
+		return s.region_full(r, rt->data_end.load() - pos, need);
 	rt->reserved = true;
 	rt->reserve_pos = pos;
 	rt->reserve_size = size;
@@ -907,11 +914,8 @@ status stream::publish(region r, entry e, uint64_t size, region_runtime *rt_hint
 							     std::to_string(rt->reserve_size) + "-byte reservation");
 	const uint64_t pos = e.offset;
 	const uint64_t ts = s.tracker_->acquire();
-	if (ts > format::max_timestamp) {
-		s.tracker_->complete(ts);
-		s.failed_ = true;
-		return error(errc::media_failed, "timestamps exhausted (2^56 entries)");
-	}
+	if (ts > format::max_timestamp)
+		return s.timestamps_exhausted(ts);
 	const auto sz = static_cast<uint32_t>(size);
 	std::byte *dst = s.base_ + pos;
 	entry_header h{ts, sz, detail::entry_checksum(rt->generation.load(std::memory_order_relaxed), ts, sz, dst + sizeof(entry_header))};
