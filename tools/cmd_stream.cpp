@@ -76,6 +76,17 @@ recovery_mode mode_of(const parsed_args &a)
 	return a.has("salvage") ? recovery_mode::salvage : recovery_mode::strict;
 }
 
+// The fields `info --json` and `dump --json` share.
+json &stream_fields(json &j, const std::string &path, const pmemstream::stream_info &i)
+{
+	return j.field("file", path)
+		.field("format_version", i.format_version)
+		.field("size", i.size)
+		.field("block_size", i.block_size)
+		.field("committed_timestamp", i.committed_timestamp)
+		.field("persisted_timestamp", i.persisted_timestamp);
+}
+
 } // namespace
 
 int run_info(const command_spec &, const parsed_args &a)
@@ -87,11 +98,8 @@ int run_info(const command_spec &, const parsed_args &a)
 	uint64_t entries = total_entries(*s, path);
 	if (a.has("json")) {
 		json j;
-		j.begin_object()
-			.field("file", path)
-			.field("format_version", i.format_version)
-			.field("size", i.size)
-			.field("block_size", i.block_size)
+		j.begin_object();
+		stream_fields(j, path, i)
 			.field("arena_offset", i.arena_offset)
 			.field("arena_size", i.arena_size)
 			.field("regions", i.region_count)
@@ -99,8 +107,6 @@ int run_info(const command_spec &, const parsed_args &a)
 			.field("allocated_bytes", i.allocated_bytes)
 			.field("free_bytes", i.free_bytes)
 			.field("largest_free", i.largest_free)
-			.field("committed_timestamp", i.committed_timestamp)
-			.field("persisted_timestamp", i.persisted_timestamp)
 			.key("recovery")
 			.begin_object()
 			.field("torn_tails", rec.torn_tails)
@@ -151,15 +157,8 @@ int run_dump(const command_spec &, const parsed_args &a)
 
 	if (a.has("json")) {
 		json j;
-		j.begin_object()
-			.field("file", path)
-			.field("format_version", i.format_version)
-			.field("size", i.size)
-			.field("block_size", i.block_size)
-			.field("committed_timestamp", i.committed_timestamp)
-			.field("persisted_timestamp", i.persisted_timestamp)
-			.key("regions")
-			.begin_array();
+		j.begin_object();
+		stream_fields(j, path, i).key("regions").begin_array();
 		for (auto r : regions) {
 			auto rv = describe_region(*s, r, path);
 			j.begin_object()
