@@ -239,6 +239,40 @@ void bm_append_threads(benchmark::State &state)
 }
 BENCHMARK(bm_append_threads)->Arg(64)->Arg(1024)->Threads(2)->UseRealTime();
 
+// Open (recovery) of a stream that holds 64 MiB of 1 KiB entries, read-only: open walks and
+// checksums every entry, so this is the cost of reopening per byte of log.
+void bm_reopen(benchmark::State &state)
+{
+	const std::string path = the_path + "-reopen";
+	uint64_t entries = 0;
+	{
+		auto s = stream::create(path, {.size = 65ull << 20, .block_size = 4096});
+		if (!s) {
+			state.SkipWithError(s.err().message().c_str());
+			return;
+		}
+		auto r = (*s)->region_allocate(64ull << 20);
+		if (!r) {
+			state.SkipWithError(r.err().message().c_str());
+			return;
+		}
+		const auto payload = make_payload(1024);
+		while ((*s)->append(*r, payload))
+			++entries;
+	}
+	for (auto _ : state) {
+		auto s = stream::open(path, {.read_only = true});
+		if (!s || (*s)->recovery().entries != entries) [[unlikely]] {
+			state.SkipWithError("reopen failed or lost entries");
+			break;
+		}
+	}
+	::unlink(path.c_str());
+	state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * entries * entry_footprint(1024)));
+	state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * entries));
+}
+BENCHMARK(bm_reopen)->Unit(benchmark::kMillisecond);
+
 // Creates the shared stream and touches every page of it once, so that no benchmark pays
 // first-touch page faults.
 bool setup_stream()
