@@ -200,6 +200,21 @@ TEST(stream, second_writer_is_refused_while_readers_are_welcome)
 	EXPECT_TRUE(stream::open(f.path));
 }
 
+TEST(stream, prefault_option_at_create_and_open)
+{
+	temp_file f;
+	region r;
+	{
+		auto s = stream::create(f.path, {.size = 4 << 20, .block_size = 4096, .prefault = true});
+		ASSERT_TRUE(s) << s.err().message();
+		r = *(*s)->region_allocate(100);
+		ASSERT_TRUE((*s)->append(r, bytes("a")));
+	}
+	auto s = test::reopen(f.path, {.prefault = true});
+	ASSERT_TRUE(s->append(r, bytes("b")));
+	EXPECT_EQ(test::entries_of(*s, r).size(), 2u);
+}
+
 TEST(stream, read_only_open_of_all_zero_file_is_not_a_stream)
 {
 	temp_file f;

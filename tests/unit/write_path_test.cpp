@@ -44,8 +44,13 @@ public:
 		const auto off = static_cast<uint64_t>(static_cast<const std::byte *>(addr) - base());
 		lines.emplace_back(off / 64, (off + len + 63) / 64);
 	}
+	bool healthy() const noexcept override
+	{
+		return !failed;
+	}
 	uint64_t drains = 0;
 	std::vector<std::pair<uint64_t, uint64_t>> lines; // [first, end) cache lines written
+	bool failed = false;
 };
 
 struct fixture {
@@ -105,4 +110,23 @@ TEST(write_path, publish_costs_one_fence_and_touches_only_its_lines)
 			EXPECT_LE(b, (res.ent.offset + entry_footprint(size) + 63) / 64);
 		}
 	}
+}
+
+TEST(write_path, media_failure_stops_all_writes_and_keeps_reads)
+{
+	fixture f;
+	auto r = *f.s->region_allocate(64 << 10);
+	auto before = *f.s->append(r, "kept", 4);
+	f.m->failed = true; // the medium reports an error during the next persist
+	auto e = f.s->append(r, "lost", 4);
+	ASSERT_FALSE(e);
+	EXPECT_EQ(e.code(), errc::media_failed);
+	f.m->failed = false; // even if the medium looks fine again, the stream stays stopped
+	EXPECT_EQ(f.s->append(r, "x", 1).code(), errc::media_failed);
+	EXPECT_EQ(f.s->reserve(r, 1).code(), errc::media_failed);
+	EXPECT_EQ(f.s->region_allocate(100).code(), errc::media_failed);
+	EXPECT_EQ(f.s->region_free(r).code(), errc::media_failed);
+	// What was acknowledged before stays readable; the failed entry is not visible.
+	EXPECT_EQ(f.s->entry_size(before).value(), 4u);
+	EXPECT_EQ(f.s->region_entry_count(r).value(), 1u);
 }
