@@ -42,6 +42,9 @@ const char *errc_name(errc e) noexcept
 	case errc::entry_too_large: return "entry too large";
 	case errc::exists: return "file exists";
 	case errc::media_failed: return "media failed";
+	case errc::timestamps_exhausted: return "timestamps exhausted";
+	case errc::wrong_process: return "stream belongs to another process";
+	case errc::last_: break;
 	}
 	return "unknown error";
 }

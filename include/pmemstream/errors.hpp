@@ -32,6 +32,10 @@ enum class errc : int {
 	entry_too_large = 12,	// an entry above the format's limit (4 GiB - 1 bytes)
 	exists = 13,		// create() on a file that already holds data
 	media_failed = 14,	// an earlier media error put the stream in a failed state; reopen it
+	timestamps_exhausted = 15, // all 2^56 - 1 timestamps of the format are used; the stream takes no more writes
+	wrong_process = 16,	// a write through a stream opened by another process (the parent of a fork())
+	// One past the last code: tables of names and C constants are checked against it.
+	last_ = 17,
 };
 
 const std::error_category &error_category() noexcept;
