@@ -33,22 +33,40 @@ struct pmem2_map;
 
 namespace pmemstream {
 
-// A region, named by the offset of its header in the stream. A plain value; it stays valid
-// until the region is freed.
+// A region, named by the offset of its header in the stream and by its id: unique for the
+// stream's life (never reused) and increasing in allocation order. A plain value; every
+// function refuses it with invalid_handle once the region is freed, even when another region
+// is later allocated at the same offset. A handle with id 0 (built from an offset alone, as
+// the C API does) names whatever region lives at the offset.
 struct region {
 	uint64_t offset = 0;
+	uint64_t id = 0;
 	friend bool operator==(region, region) = default;
 };
 
-// An entry, named by the offset of its header in the stream.
+// An entry, named by the offset of its header and the id of its region (0: unchecked, as
+// above). `ticket` tells a reservation from one that replaced it (reserve()); it is not part
+// of the entry's identity.
 struct entry {
 	uint64_t offset = 0;
-	friend bool operator==(entry, entry) = default;
+	uint64_t region_id = 0;
+	uint64_t ticket = 0;
+	friend bool operator==(const entry &a, const entry &b) noexcept
+	{
+		return a.offset == b.offset && a.region_id == b.region_id;
+	}
 };
 
-// Per-region volatile state (append position, lock). Obtained from stream::region_runtime();
-// passing it to append/reserve/publish skips a lookup. Owned by the stream; valid until the
-// stream is destroyed (after a free it reports invalid_handle).
+// An appended entry and its timestamp (its sequence number in the whole stream). Converts to
+// entry.
+struct appended : entry {
+	uint64_t timestamp = 0;
+};
+
+// Per-region volatile state (append position, lock). Obtained from
+// stream::get_region_runtime(); passing it to append/reserve/publish skips a lookup. Owned by
+// the stream; valid until the stream is destroyed. A runtime of another stream, or of a region
+// freed since, is refused with invalid_handle.
 class region_runtime;
 
 // A space reserved by reserve(): write up to `size` bytes at `data`, then publish().
@@ -125,11 +143,20 @@ struct stream_info {
 class stream;
 
 // Walks the committed entries of one region in append order. Obtained from
-// stream::entries(). Sees entries committed after it was created (tailing).
+// stream::entries(). Sees entries committed after it was created (tailing). Lock-free: it
+// reads the region's tail and the committed watermark, never a lock. Becomes invalid for good
+// when its region is freed.
 class entry_iterator {
 public:
 	// Positions at the region's first entry.
 	void seek_first();
+	// Positions at `e`, which must be a committed entry of this region (invalid_handle
+	// otherwise; the position is then unchanged).
+	[[nodiscard]] status seek(entry e);
+	// Positions at the first entry with a timestamp >= ts (at the end if there is none:
+	// is_valid() then turns true when such an entry is committed). Walks the region from its
+	// start: O(entries before it).
+	void seek_timestamp(uint64_t ts);
 	// True when get() names a committed entry.
 	bool is_valid() const;
 	// Moves to the next entry (after the last one is_valid() becomes false; a later append
@@ -172,13 +199,19 @@ public:
 		return {};
 	}
 
+	// The region walked.
+	region get_region() const;
+
 private:
 	friend class stream;
-	entry_iterator(const stream *s, const region_runtime *rt, uint64_t generation);
+	friend class stream_reader;
+	entry_iterator(const stream *s, const region_runtime *rt, uint64_t id);
+	// The timestamp of the committed entry at the position (0 if none), skipping padding.
+	uint64_t head_timestamp() const;
 	const stream *s_;
 	const region_runtime *rt_;
-	uint64_t generation_;
-	uint64_t offset_ = 0; // current entry offset; 0 = before the first
+	uint64_t id_;
+	mutable uint64_t offset_ = 0; // current entry offset
 };
 
 // Walks live regions in allocation order.
@@ -227,8 +260,37 @@ private:
 	friend class stream;
 	explicit region_iterator(const stream *s);
 	const stream *s_;
-	uint64_t generation_ = 0; // generation of the current region; 0 = none
-	region current_{};
+	region current_{}; // id 0 = none
+};
+
+// Reads the committed entries of every region merged into one timestamp order: what a replay
+// of the whole stream needs. Obtained from stream::reader(). Follows the stream: entries
+// committed later, and regions allocated later, appear in order; a freed region's entries stop
+// appearing. Not thread-safe (one reader per thread); many readers may run at once.
+class stream_reader {
+public:
+	stream_reader(stream_reader &&) noexcept;
+	stream_reader &operator=(stream_reader &&) noexcept;
+	~stream_reader();
+
+	// Positions at the entry with the smallest timestamp.
+	void seek_first();
+	// Positions at the first entry with a timestamp >= ts (O(entries before it)).
+	void seek_timestamp(uint64_t ts);
+	// True when get() names a committed entry. A reader past the end turns valid when the
+	// next entry in timestamp order is committed.
+	bool is_valid();
+	// Moves to the entry with the next larger timestamp.
+	void next();
+	entry get() const;
+	uint64_t timestamp() const;
+	region get_region() const;
+
+private:
+	friend class stream;
+	explicit stream_reader(const stream *s);
+	struct state;
+	std::unique_ptr<state> st_;
 };
 
 class stream {
@@ -256,12 +318,14 @@ public:
 
 	// ---- regions ----
 	// Allocates a region with at least `size` usable bytes (rounded up so the region, with its
-	// 128-byte header, fills whole blocks). Errors: invalid_argument (0), out_of_space,
-	// read_only. Durability: the region is persisted on return.
+	// 256-byte header, fills whole blocks). Errors: invalid_argument (0), out_of_space,
+	// read_only, wrong_process. Durability: the region is persisted on return. Space just
+	// freed is handed out last, so an offset-only handle of a freed region does not name a
+	// new one at once (region ids never repeat).
 	[[nodiscard]] result<region> region_allocate(uint64_t size);
 	// Frees a region and all its entries. Waits for an append in progress in the region.
-	// Errors: invalid_handle, read_only, busy (a reservation is outstanding in the region:
-	// publish it first). Durability: persisted on return.
+	// Errors: invalid_handle, read_only, wrong_process, busy (a reservation is outstanding in
+	// the region: publish it first). Durability: persisted on return.
 	[[nodiscard]] status region_free(region r);
 	// Usable bytes of the region (what entries can occupy in all).
 	[[nodiscard]] result<uint64_t> region_size(region r) const;
@@ -273,24 +337,32 @@ public:
 	region_iterator regions() const;
 
 	// ---- entries ----
-	// Appends one entry; returns once it is committed and persisted (and every entry with a
-	// smaller timestamp is too). Errors: invalid_handle, region_full, entry_too_large,
-	// read_only, busy (a reservation is outstanding in the region), media_failed.
-	[[nodiscard]] result<entry> append(region r, std::span<const std::byte> data, region_runtime *rt = nullptr);
-	[[nodiscard]] result<entry> append(region r, const void *data, uint64_t size, region_runtime *rt = nullptr)
+	// Appends one entry; returns it with its timestamp once it is committed and persisted (and
+	// every entry with a smaller timestamp is too). Errors: invalid_handle (also for a runtime
+	// of another stream or region), region_full, entry_too_large, read_only, wrong_process (a
+	// child after fork()), busy (a reservation is outstanding in the region), media_failed,
+	// timestamps_exhausted.
+	[[nodiscard]] result<appended> append(region r, std::span<const std::byte> data, region_runtime *rt = nullptr);
+	[[nodiscard]] result<appended> append(region r, const void *data, uint64_t size, region_runtime *rt = nullptr)
 	{
 		return append(r, std::span<const std::byte>(static_cast<const std::byte *>(data), size), rt);
 	}
 	// Reserves `size` bytes at the end of the region for the caller to fill, then publish().
-	// One reservation per region at a time: a second reserve() replaces the first. A
-	// reservation that is never published leaves no trace after a reopen.
+	// One reservation per region at a time: a second reserve() replaces the first, whose
+	// handle publish() then refuses with invalid_handle (a C++ handle carries its ticket; an
+	// offset-only handle cannot be told from the new one). A reservation that is never
+	// published leaves no trace after a reopen.
 	[[nodiscard]] result<reservation> reserve(region r, uint64_t size, region_runtime *rt = nullptr);
-	// Publishes a reserved entry with `size` (<= the reserved size) bytes. Returns once it is
-	// committed and persisted. Errors: invalid_handle (not the outstanding reservation),
-	// invalid_argument (size above the reservation).
-	[[nodiscard]] status publish(region r, entry e, uint64_t size, region_runtime *rt = nullptr);
+	// Publishes a reserved entry with `size` (<= the reserved size) bytes. Returns its
+	// timestamp once it is committed and persisted. Errors: invalid_handle (not the
+	// outstanding reservation), invalid_argument (size above the reservation), and those of
+	// append().
+	[[nodiscard]] result<uint64_t> publish(region r, entry e, uint64_t size, region_runtime *rt = nullptr);
 
-	// Accessors of a committed entry. invalid_handle for anything that is not one.
+	// Accessors of a committed entry. invalid_handle for anything that is not one (also for an
+	// entry of a region freed since). Lock-free. An entry handle is checked structurally (it
+	// lies in a live region, on an 8-byte boundary below the committed tail, and its header
+	// fits and is committed), not by its checksum: see docs/design.md "Limits".
 	[[nodiscard]] result<std::span<const std::byte>> entry_data(entry e) const;
 	[[nodiscard]] result<uint64_t> entry_size(entry e) const;
 	[[nodiscard]] result<uint64_t> entry_timestamp(entry e) const;
@@ -298,6 +370,8 @@ public:
 	[[nodiscard]] result<region> entry_region(entry e) const;
 	// Iterator over the region's committed entries; invalid_handle for a bad region.
 	[[nodiscard]] result<entry_iterator> entries(region r) const;
+	// Reader over the committed entries of all regions in timestamp order.
+	stream_reader reader() const;
 
 	// ---- watermarks ----
 	uint64_t committed_timestamp() const noexcept;
@@ -312,13 +386,14 @@ public:
 private:
 	friend class entry_iterator;
 	friend class region_iterator;
+	friend class stream_reader;
 	explicit stream(std::unique_ptr<impl> p);
 	std::unique_ptr<impl> impl_;
 };
 
 // Format constants users may need for sizing.
 inline constexpr uint64_t entry_header_size = 16;
-inline constexpr uint64_t region_header_size = 128;
+inline constexpr uint64_t region_header_size = 256;
 inline constexpr uint64_t max_entry_size = 0xFFFFFFFFull;
 
 // Bytes of region space an entry of `size` payload bytes consumes.

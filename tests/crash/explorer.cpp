@@ -309,7 +309,9 @@ status explorer::free(region r)
 		after_ack();
 	}
 	op_name_.clear();
-	return st;
+	if (!st)
+		return st.err();
+	return {};
 }
 
 result<entry> explorer::append(region r, uint64_t size)
@@ -325,7 +327,9 @@ result<entry> explorer::append(region r, uint64_t size)
 		after_ack();
 	}
 	op_name_.clear();
-	return e;
+	if (!e)
+		return std::move(e).err();
+	return entry(*e);
 }
 
 status explorer::reserve_publish(region r, uint64_t reserve_size, uint64_t publish_size)
@@ -351,7 +355,9 @@ status explorer::reserve_publish(region r, uint64_t reserve_size, uint64_t publi
 		after_ack();
 	}
 	op_name_.clear();
-	return st;
+	if (!st)
+		return st.err();
+	return {};
 }
 
 void explorer::check_live()

@@ -96,10 +96,11 @@ void fix_checksums(std::vector<std::byte> &img, uint8_t flags)
 	for (uint64_t off = h.arena_offset; off + format::span_header_size <= end;) {
 		format::span_slot s[2];
 		for (int i = 0; i < 2; ++i) {
-			std::memcpy(&s[i], base + off + 64 * i, 64);
+			const uint64_t slot = off + format::span_slot_size * static_cast<uint64_t>(i);
+			std::memcpy(&s[i], base + slot, sizeof(s[i]));
 			if (s[i].sequence != 0) {
-				s[i].checksum = detail::slot_checksum(s[i], off + 64 * static_cast<uint64_t>(i));
-				std::memcpy(base + off + 64 * i, &s[i], 64);
+				s[i].checksum = detail::slot_checksum(s[i], slot);
+				std::memcpy(base + slot, &s[i], sizeof(s[i]));
 			}
 		}
 		const format::span_slot &cur = s[1].sequence > s[0].sequence ? s[1] : s[0];
@@ -111,7 +112,7 @@ void fix_checksums(std::vector<std::byte> &img, uint8_t flags)
 				std::memcpy(&e, base + pos, sizeof(e));
 				if (e.timestamp == 0 || e.size > off + cur.span_size - pos - sizeof(e))
 					break;
-				e.checksum = detail::entry_checksum(cur.generation, e.timestamp, e.size, base + pos + sizeof(e));
+				e.checksum = detail::entry_checksum(cur.epoch, e.timestamp, e.size, base + pos + sizeof(e));
 				std::memcpy(base + pos, &e, sizeof(e));
 				pos += format::entry_footprint(e.size);
 			}
@@ -188,15 +189,15 @@ void check_image(const uint8_t *data, size_t size, fuzz_outcome &out)
 	const std::byte payload[40] = {};
 	for (region r : regs) {
 		auto e = s.append(r, payload, sizeof(payload));
-		// media_failed: the image's timestamps are at the format's limit (2^56).
-		if (!e && e.code() != errc::region_full && e.code() != errc::media_failed)
+		// timestamps_exhausted: the image's timestamps are at the format's limit (2^56).
+		if (!e && e.code() != errc::region_full && e.code() != errc::timestamps_exhausted)
 			fail(std::string("append: ") + e.err().message());
 	}
 	auto a = s.region_allocate(100);
-	if (!a && a.code() != errc::out_of_space && a.code() != errc::media_failed)
+	if (!a && a.code() != errc::out_of_space && a.code() != errc::timestamps_exhausted)
 		fail(std::string("allocate: ") + a.err().message());
 	if (!regs.empty()) {
-		if (auto f = s.region_free(regs.front()); !f && f.code() != errc::media_failed)
+		if (auto f = s.region_free(regs.front()); !f && f.code() != errc::timestamps_exhausted)
 			fail(std::string("free: ") + f.err().message());
 	}
 	walk(s, "after writes");

@@ -265,14 +265,61 @@ TEST(region, iterate_in_allocation_order_after_reuse)
 	auto a = *s->region_allocate(100);
 	auto b = *s->region_allocate(100);
 	auto c = *s->region_allocate(100);
+	auto rest = *s->region_allocate(s->info().largest_free);
 	ASSERT_TRUE(s->region_free(a));
-	auto d = *s->region_allocate(100); // reuses a's space, lower offset than b
+	auto d = *s->region_allocate(100); // only a's space is free: lower offset than b
 	EXPECT_EQ(d.offset, a.offset);
+	EXPECT_GT(d.id, rest.id);
 	auto regs = test::regions_of(*s);
-	EXPECT_EQ(regs, (std::vector<region>{b, c, d}));
+	EXPECT_EQ(regs, (std::vector<region>{b, c, rest, d}));
 	s.reset();
 	auto s2 = test::reopen(f.path);
-	EXPECT_EQ(test::regions_of(*s2), (std::vector<region>{b, c, d}));
+	EXPECT_EQ(test::regions_of(*s2), (std::vector<region>{b, c, rest, d}));
+}
+
+TEST(region, just_freed_space_is_not_handed_out_first)
+{
+	temp_file f;
+	auto s = test::create(f.path, 1 << 20, 4096);
+	auto a = *s->region_allocate(100);
+	auto b = *s->region_allocate(100);
+	ASSERT_TRUE(s->region_free(a));
+	auto c = *s->region_allocate(100);
+	EXPECT_NE(c.offset, a.offset);
+	EXPECT_GT(c.offset, b.offset);
+	// Freed at the end of the used space, it merges with the free tail; the next region is
+	// carved from the other end of that span, not at the freed offset.
+	ASSERT_TRUE(s->region_free(c));
+	auto d = *s->region_allocate(100);
+	EXPECT_NE(d.offset, c.offset);
+}
+
+TEST(region, stale_handles_after_reuse_of_the_offset_are_invalid)
+{
+	temp_file f;
+	auto s = test::create(f.path, 1 << 20, 4096);
+	auto a = *s->region_allocate(100);
+	auto e = *s->append(a, "old", 3);
+	auto rest = *s->region_allocate(s->info().largest_free);
+	(void)rest;
+	auto rt = *s->get_region_runtime(a);
+	ASSERT_TRUE(s->region_free(a));
+	auto d = *s->region_allocate(100);
+	ASSERT_EQ(d.offset, a.offset); // the only free space
+	auto e2 = *s->append(d, "new", 3);
+	ASSERT_EQ(e2.offset, e.offset);
+	EXPECT_EQ(s->append(a, "x", 1).code(), errc::invalid_handle);
+	EXPECT_EQ(s->append(a, "x", 1, rt).code(), errc::invalid_handle);
+	EXPECT_EQ(s->reserve(a, 1).code(), errc::invalid_handle);
+	EXPECT_EQ(s->region_size(a).code(), errc::invalid_handle);
+	EXPECT_EQ(s->region_free(a).code(), errc::invalid_handle);
+	EXPECT_EQ(s->entries(a).code(), errc::invalid_handle);
+	EXPECT_EQ(s->entry_data(e).code(), errc::invalid_handle);
+	EXPECT_EQ(s->entry_timestamp(e).code(), errc::invalid_handle);
+	EXPECT_TRUE(s->entry_data(e2));
+	// An offset-only handle (what the C API has) names whatever lives there.
+	EXPECT_TRUE(s->entry_data(entry{e.offset}));
+	EXPECT_EQ(*s->region_entry_count(region{a.offset}), 1u);
 }
 
 TEST(region, freed_region_handle_is_invalid_everywhere)
@@ -534,7 +581,7 @@ TEST(info, reports_sizes_and_space)
 	temp_file f;
 	auto s = test::create(f.path, 1 << 20, 4096);
 	auto i0 = s->info();
-	EXPECT_EQ(i0.format_version, 1u);
+	EXPECT_EQ(i0.format_version, 2u);
 	EXPECT_EQ(i0.size, uint64_t{1 << 20});
 	EXPECT_EQ(i0.block_size, 4096u);
 	EXPECT_EQ(i0.arena_offset, 4096u);

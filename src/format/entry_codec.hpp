@@ -4,19 +4,20 @@
 #ifndef PMEMSTREAM_ENTRY_CODEC_HPP
 #define PMEMSTREAM_ENTRY_CODEC_HPP
 
-#include "crc32c.hpp"
-#include "format.hpp"
-#include "media.hpp"
+#include "format/crc32c.hpp"
+#include "format/format.hpp"
+#include "media/media.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 namespace pmemstream::detail {
 
-inline uint32_t entry_checksum(uint64_t generation, uint64_t timestamp, uint32_t size, const std::byte *payload) noexcept
+// `timestamp` is the whole timestamp word, flags included.
+inline uint32_t entry_checksum(uint64_t epoch, uint64_t timestamp, uint32_t size, const std::byte *payload) noexcept
 {
 	unsigned char prefix[20];
-	std::memcpy(prefix, &generation, 8);
+	std::memcpy(prefix, &epoch, 8);
 	std::memcpy(prefix + 8, &timestamp, 8);
 	std::memcpy(prefix + 16, &size, 4);
 	return crc32c_extend(crc32c(prefix, sizeof(prefix)), payload, size);
@@ -33,11 +34,31 @@ struct entry_check {
 	entry_state state;
 	format::entry_header header;
 	const char *why; // for invalid
+
+	uint64_t timestamp() const noexcept
+	{
+		return header.timestamp & format::timestamp_mask;
+	}
+	uint64_t flags() const noexcept
+	{
+		return header.timestamp & ~format::timestamp_mask;
+	}
 };
+
+// Flag combinations an entry may carry: a transaction end is also a member; padding is never
+// part of a transaction.
+constexpr bool valid_flags(uint64_t flags) noexcept
+{
+	if (flags & ~format::known_flags)
+		return false;
+	if ((flags & format::flag_tx_end) && !(flags & format::flag_tx))
+		return false;
+	return !((flags & format::flag_padding) && (flags & format::flag_tx));
+}
 
 // Applies the per-entry validity rules (docs/format.md, rules E1-E5) to the bytes at `pos`.
 // Reads only [pos, end).
-inline entry_check check_entry(const std::byte *base, uint64_t pos, uint64_t end, uint64_t generation, uint64_t prev_ts) noexcept
+inline entry_check check_entry(const std::byte *base, uint64_t pos, uint64_t end, uint64_t epoch, uint64_t prev_ts) noexcept
 {
 	entry_check c{entry_state::invalid, {}, nullptr};
 	if (end - pos < sizeof(format::entry_header)) {
@@ -50,15 +71,15 @@ inline entry_check check_entry(const std::byte *base, uint64_t pos, uint64_t end
 		c.state = entry_state::empty;
 		return c;
 	}
-	if (h.timestamp == 0)
+	if (c.timestamp() == 0)
 		c.why = "zero timestamp in a non-empty header";
-	else if (h.timestamp > format::max_timestamp)
+	else if (!valid_flags(c.flags()))
 		c.why = "unknown entry flags";
 	else if (h.size > end - pos - sizeof(format::entry_header))
 		c.why = "size runs past the end of the region";
-	else if (h.timestamp <= prev_ts)
+	else if (c.timestamp() <= prev_ts)
 		c.why = "timestamp not above the previous entry's";
-	else if (h.checksum != entry_checksum(generation, h.timestamp, h.size, base + pos + sizeof(format::entry_header)))
+	else if (h.checksum != entry_checksum(epoch, h.timestamp, h.size, base + pos + sizeof(format::entry_header)))
 		c.why = "checksum mismatch";
 	else
 		c.state = entry_state::valid;
@@ -82,7 +103,7 @@ struct tail_line {
 // The lines after the first are written before the checksum is computed, and the first line
 // (which holds the header) last: the checksum is then computed while those stores drain to
 // the medium instead of before them. Returns the header written.
-inline format::entry_header write_entry_nodrain(media &m, std::byte *base, uint64_t pos, uint64_t generation, uint64_t timestamp,
+inline format::entry_header write_entry_nodrain(media &m, std::byte *base, uint64_t pos, uint64_t epoch, uint64_t timestamp,
 						const std::byte *payload, uint32_t size, tail_line &tail) noexcept
 {
 	constexpr uint64_t cl = format::cache_line;
@@ -128,7 +149,7 @@ inline format::entry_header write_entry_nodrain(media &m, std::byte *base, uint6
 		m.write_lines_nodrain(base + front_end, rest, nr, 0);
 	}
 
-	h.checksum = entry_checksum(generation, timestamp, size, payload);
+	h.checksum = entry_checksum(epoch, timestamp, size, payload);
 
 	std::memcpy(head, tail.bytes, in_first);
 	entry_bytes(head + in_first, 0, first_n);

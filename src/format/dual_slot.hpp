@@ -3,10 +3,12 @@
 #ifndef PMEMSTREAM_DUAL_SLOT_HPP
 #define PMEMSTREAM_DUAL_SLOT_HPP
 
-#include "crc32c.hpp"
-#include "format.hpp"
-#include "media.hpp"
+#include "format/crc32c.hpp"
+#include "format/format.hpp"
+#include "media/media.hpp"
 
+#include <cassert>
+#include <cstddef>
 #include <cstring>
 #include <optional>
 
@@ -15,8 +17,8 @@ namespace pmemstream::detail {
 template <typename Slot>
 uint32_t slot_checksum(const Slot &s, uint64_t offset) noexcept
 {
-	static_assert(sizeof(Slot) == 64);
-	uint32_t c = crc32c(&s, 60);
+	static_assert(offsetof(Slot, checksum) == sizeof(Slot) - 4);
+	uint32_t c = crc32c(&s, sizeof(Slot) - 4);
 	return crc32c_extend(c, &offset, sizeof(offset));
 }
 
@@ -38,7 +40,7 @@ std::optional<slot_read<Slot>> read_dual(const std::byte *base, uint64_t off0, u
 	for (int i = 0; i < 2; ++i) {
 		Slot s;
 		std::memcpy(&s, base + offs[i], sizeof(s));
-		if (s.sequence == 0 || s.checksum != slot_checksum(s, offs[i]))
+		if (s.sequence == 0 || s.sequence > format::max_sequence || s.checksum != slot_checksum(s, offs[i]))
 			continue;
 		++valid;
 		sequences[i] = s.sequence;
@@ -60,6 +62,9 @@ slot_read<Slot> write_dual(media &m, uint64_t off0, uint64_t off1, Slot value, c
 {
 	const uint64_t offs[2] = {off0, off1};
 	const int target = 1 - current.index;
+	// Reads refuse sequences above max_sequence, so this stays below 2^64 (and 2^62 updates
+	// are out of reach: one per microsecond for 146,000 years).
+	assert(current.value.sequence < format::max_sequence);
 	value.sequence = current.value.sequence + 1;
 	value.checksum = slot_checksum(value, offs[target]);
 	m.copy_nodrain(m.base() + offs[target], &value, sizeof(value));

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "engine/region_catalog.hpp"
+#include "engine/state_record.hpp"
+#include "util/hex.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+namespace pmemstream::detail {
+
+namespace {
+
+// How many recent frees allocation steers away from.
+constexpr size_t quarantine = 16;
+
+format::span_slot free_slot(uint64_t size, uint64_t epoch)
+{
+	format::span_slot s{};
+	s.span_size = size;
+	s.state = format::span_free;
+	s.epoch = epoch;
+	return s;
+}
+
+} // namespace
+
+region_catalog::region_catalog(const void *owner, media &m, const format::stream_header &h, visibility_state &vis)
+    : owner_(owner),
+      m_(m),
+      block_size_(h.block_size),
+      arena_off_(h.arena_offset),
+      arena_size_(h.arena_size),
+      vis_(vis),
+      table_(h.arena_offset, h.arena_size, h.block_size)
+{
+}
+
+region_catalog::~region_catalog() = default;
+
+region_runtime *region_catalog::runtime_for(uint64_t off)
+{
+	auto &p = runtimes_[off];
+	if (!p)
+		p = std::make_unique<region_runtime>(owner_, off);
+	return p.get();
+}
+
+void region_catalog::index_free(span_map::iterator it)
+{
+	free_by_size_.emplace(it->second.size(), it->first);
+}
+
+void region_catalog::unindex_free(span_map::iterator it)
+{
+	free_by_size_.erase({it->second.size(), it->first});
+}
+
+slot_read<format::span_slot> region_catalog::write_span(uint64_t off, const format::span_slot &v, const slot_read<format::span_slot> &cur)
+{
+	return write_dual(m_, off, off + format::span_slot_size, v, cur);
+}
+
+void region_catalog::activate(region_runtime *rt, const format::span_slot &v, uint64_t tail, uint64_t count, uint64_t walked, uint64_t last_ts)
+{
+	// Readers that hold the old id see it change and stop (region_runtime::id).
+	rt->id.store(0, std::memory_order_release);
+	rt->epoch.store(v.epoch, std::memory_order_relaxed);
+	rt->data_begin.store(rt->offset + format::span_header_size, std::memory_order_relaxed);
+	rt->data_end.store(rt->offset + v.span_size, std::memory_order_relaxed);
+	rt->first.store(rt->offset + format::span_header_size + v.head, std::memory_order_relaxed);
+	rt->tail.store(tail, std::memory_order_relaxed);
+	rt->count.store(count, std::memory_order_relaxed);
+	const uint64_t line = tail & ~(format::cache_line - 1);
+	std::memcpy(rt->line.bytes, m_.base() + line, tail - line);
+	rt->reserved = false;
+	rt->walked = walked;
+	rt->last_ts = last_ts;
+	rt->sealed_tail = v.sealed_tail;
+	rt->sealed_count = v.sealed_count;
+	rt->sealed_last_ts = v.sealed_last_ts;
+	table_.assign(rt->offset, v.span_size, rt);
+	rt->id.store(v.id, std::memory_order_release);
+}
+
+void region_catalog::load(const stream_scan &scan, const recovery_plan &plan)
+{
+	std::lock_guard al(alloc_mutex_);
+	next_counter_ = scan.max_counter + 1;
+	for (const auto &s : scan.spans) {
+		auto it = spans_.emplace(s.offset, span{s.v().state, s.rec}).first;
+		if (s.v().state == format::span_free)
+			index_free(it);
+	}
+	std::unique_lock lk(iter_mutex_);
+	for (const auto &o : plan.regions) {
+		const auto &sc = scan.regions[o.scan_index];
+		const auto &v = scan.spans[sc.span_index].v();
+		region_runtime *rt = runtime_for(sc.offset);
+		std::lock_guard rl(rt->lock);
+		activate(rt, v, o.tail, o.count, o.walked, o.last_ts);
+		by_id_[v.id] = rt;
+	}
+	// A region refused in salvage (a repeated id) stays a span nobody can allocate or reach.
+}
+
+bool region_catalog::recently_freed(uint64_t off, uint64_t size) const noexcept
+{
+	return std::any_of(recently_freed_.begin(), recently_freed_.end(), [&](uint64_t f) { return f >= off && f < off + size; });
+}
+
+region_catalog::span_map::iterator region_catalog::choose_free(uint64_t need)
+{
+	// Best fit; among spans that fit, one that holds no recently freed region if there is one.
+	for (auto it = free_by_size_.lower_bound({need, 0}); it != free_by_size_.end(); ++it) {
+		if (recently_freed(it->second, it->first)) {
+			// A recently freed span larger than needed is carved from its end (allocate),
+			// which gives the region a new offset anyway.
+			if (it->first - need >= format::min_span(block_size_))
+				return spans_.find(it->second);
+			continue;
+		}
+		return spans_.find(it->second);
+	}
+	auto it = free_by_size_.lower_bound({need, 0});
+	return it == free_by_size_.end() ? spans_.end() : spans_.find(it->second);
+}
+
+result<region_runtime *> region_catalog::allocate(uint64_t size)
+{
+	if (size == 0)
+		return error(errc::invalid_argument, "region size 0");
+	if (size > arena_size_)
+		return error(errc::out_of_space, "region of " + std::to_string(size) + " bytes exceeds the stream's " +
+							 std::to_string(arena_size_) + "-byte region space");
+	const uint64_t need = format::align_up(size + format::span_header_size, block_size_);
+	const uint64_t min_span = format::min_span(block_size_);
+
+	std::lock_guard al(alloc_mutex_);
+	auto it = choose_free(need);
+	if (it == spans_.end())
+		return error(errc::out_of_space, "no free span for a region of " + std::to_string(size) + " bytes");
+	if (next_counter_ >= format::max_generation)
+		return error(errc::out_of_space, "region ids exhausted (2^62 allocations)");
+
+	const uint64_t free_off = it->first;
+	const span old = it->second;
+	const uint64_t counter = next_counter_++;
+	const bool split = old.size() - need >= min_span;
+	const bool from_end = split && recently_freed(free_off, old.size());
+	const uint64_t rsize = split ? need : old.size();
+	const uint64_t off = from_end ? free_off + old.size() - need : free_off;
+
+	format::span_slot reg{};
+	reg.span_size = rsize;
+	reg.state = format::span_region;
+	reg.epoch = counter;
+	reg.id = counter;
+	reg.max_in_flight = 1;
+
+	// Stale bytes would only ever fail to validate (another epoch); zeroing the first entry
+	// header keeps a fresh region from looking torn.
+	m_.set_nodrain(m_.base() + off + format::span_header_size, 0,
+		       std::min<uint64_t>(sizeof(format::entry_header), rsize - format::span_header_size));
+	slot_read<format::span_slot> reg_rec, rest_rec;
+	if (from_end) {
+		// The region's header is unreachable until the free span in front of it shrinks,
+		// which is one atomic record update.
+		reg_rec = write_fresh_nodrain(m_, off, off + format::span_slot_size, reg);
+		m_.drain();
+		rest_rec = write_span(free_off, free_slot(old.size() - need, old.rec.value.epoch), old.rec);
+	} else {
+		if (split) // the remainder's header is unreachable until the region's is in force
+			rest_rec = write_fresh_nodrain(m_, off + need, off + need + format::span_slot_size,
+						       free_slot(old.size() - need, old.rec.value.epoch));
+		m_.drain();
+		reg_rec = write_span(off, reg, old.rec);
+	}
+	if (!m_.healthy())
+		return error(errc::media_failed, "the medium failed while allocating a region");
+
+	unindex_free(it);
+	spans_.erase(it);
+	spans_[off] = span{format::span_region, reg_rec};
+	if (split) {
+		const uint64_t rest_off = from_end ? free_off : off + need;
+		index_free(spans_.emplace(rest_off, span{format::span_free, rest_rec}).first);
+	}
+
+	region_runtime *rt = runtime_for(off);
+	{
+		std::lock_guard rl(rt->lock);
+		activate(rt, reg_rec.value, off + format::span_header_size, 0, 0, 0);
+	}
+	{
+		std::unique_lock lk(iter_mutex_);
+		by_id_[counter] = rt;
+	}
+	bump_layout();
+	return rt;
+}
+
+status region_catalog::free(region_runtime *rt, uint64_t id, state_record &state, uint64_t persisted)
+{
+	std::lock_guard al(alloc_mutex_);
+	std::lock_guard rl(rt->lock); // waits for an append in progress
+	const uint64_t cur_id = rt->id.load(std::memory_order_relaxed);
+	if (cur_id == 0 || (id != 0 && id != cur_id))
+		return error(errc::invalid_handle, "no live region at offset " + hex(rt->offset));
+	if (rt->reserved)
+		return error(errc::busy, "region " + hex(rt->offset) + " has an outstanding reservation; publish it first");
+	rt->id.store(0, std::memory_order_release);
+	{
+		std::unique_lock lk(iter_mutex_);
+		by_id_.erase(cur_id);
+	}
+	// Every entry of the region is persisted, so the watermark covers them: raising the floor
+	// to it makes their timestamps legitimately absent (rule R1).
+	state.raise_floor(persisted);
+
+	auto it = spans_.find(rt->offset);
+	assert(it != spans_.end());
+	uint64_t size = it->second.size();
+	uint64_t epoch = it->second.rec.value.epoch;
+	auto rec = write_span(rt->offset, free_slot(size, epoch), it->second.rec);
+
+	// Coalesce with free neighbours; each step is one atomic header write.
+	auto next = std::next(it);
+	if (next != spans_.end() && next->second.state == format::span_free) {
+		size += next->second.size();
+		epoch = std::max(epoch, next->second.rec.value.epoch);
+		rec = write_span(rt->offset, free_slot(size, epoch), rec);
+		unindex_free(next);
+		spans_.erase(next);
+	}
+	it->second = span{format::span_free, rec};
+	if (it != spans_.begin()) {
+		auto prev = std::prev(it);
+		if (prev->second.state == format::span_free) {
+			unindex_free(prev);
+			const uint64_t psize = prev->second.size() + size;
+			const uint64_t pepoch = std::max(prev->second.rec.value.epoch, epoch);
+			prev->second.rec = write_span(prev->first, free_slot(psize, pepoch), prev->second.rec);
+			spans_.erase(it);
+			it = prev;
+		}
+	}
+	index_free(it);
+	recently_freed_.push_back(rt->offset);
+	if (recently_freed_.size() > quarantine)
+		recently_freed_.pop_front();
+	bump_layout();
+	if (!m_.healthy())
+		return error(errc::media_failed, "the medium failed while freeing a region");
+	return {};
+}
+
+region_runtime *region_catalog::next_by_id(uint64_t after, uint64_t *id) const
+{
+	std::shared_lock lk(iter_mutex_);
+	auto it = by_id_.upper_bound(after);
+	if (it == by_id_.end())
+		return nullptr;
+	*id = it->first;
+	return it->second;
+}
+
+void region_catalog::write_checkpoints()
+{
+	std::lock_guard al(alloc_mutex_);
+	for (auto &[off, sp] : spans_) {
+		if (sp.state != format::span_region)
+			continue;
+		auto found = runtimes_.find(off);
+		if (found == runtimes_.end())
+			continue; // refused in salvage (never live)
+		region_runtime *rt = found->second.get();
+		std::lock_guard lk(rt->lock);
+		if (rt->id.load(std::memory_order_relaxed) == 0)
+			continue; // refused in salvage (never live)
+		const uint64_t used = rt->tail.load(std::memory_order_relaxed) - rt->data_begin.load(std::memory_order_relaxed);
+		if (used == rt->sealed_tail && rt->walked == rt->sealed_count)
+			continue;
+		format::span_slot v = sp.rec.value;
+		v.sealed_tail = used;
+		v.sealed_count = rt->walked;
+		v.sealed_last_ts = rt->walked ? rt->last_ts : 0;
+		sp.rec = write_span(off, v, sp.rec);
+		rt->sealed_tail = used;
+		rt->sealed_count = rt->walked;
+		rt->sealed_last_ts = v.sealed_last_ts;
+	}
+}
+
+catalog_stats region_catalog::stats() const
+{
+	catalog_stats st;
+	std::lock_guard al(alloc_mutex_);
+	for (auto &[off, sp] : spans_) {
+		if (sp.state == format::span_free) {
+			st.free_bytes += sp.size();
+			st.largest_free = std::max(st.largest_free, sp.size() - format::span_header_size);
+		} else if (live_at(off, 0)) {
+			++st.regions;
+			st.allocated_bytes += sp.size();
+		}
+	}
+	return st;
+}
+
+} // namespace pmemstream::detail

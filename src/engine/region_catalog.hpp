@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The region catalog: every span of the arena (regions and free space), allocation (best fit,
+// O(log n) in the number of spans), free with coalescing, the live regions in id order, and
+// the lock-free table readers use to find the region of an offset. The only writer of span
+// headers.
+#ifndef PMEMSTREAM_ENGINE_REGION_CATALOG_HPP
+#define PMEMSTREAM_ENGINE_REGION_CATALOG_HPP
+
+#include "engine/region_runtime.hpp"
+#include "engine/region_table.hpp"
+#include "engine/visibility.hpp"
+#include "recovery/recovery.hpp"
+
+#include <pmemstream/errors.hpp>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <unordered_map>
+
+namespace pmemstream::detail {
+
+class state_record;
+
+struct catalog_stats {
+	uint64_t regions = 0;
+	uint64_t allocated_bytes = 0;
+	uint64_t free_bytes = 0;
+	uint64_t largest_free = 0; // usable bytes of the largest region that fits now
+};
+
+class region_catalog {
+public:
+	region_catalog(const void *owner, media &m, const format::stream_header &h, visibility_state &vis);
+	~region_catalog();
+
+	// Takes the spans found by recovery and makes the regions of the plan live.
+	void load(const stream_scan &scan, const recovery_plan &plan);
+
+	// Allocates a region with at least `size` usable bytes; persisted on return.
+	result<region_runtime *> allocate(uint64_t size);
+	// Frees a live region (after waiting for its writer); persisted on return. `floor` is
+	// raised first so that the region's timestamps are legitimately absent (rule R1).
+	status free(region_runtime *rt, uint64_t id, state_record &state, uint64_t persisted);
+
+	// The runtime of the live region whose header is at `off` (and whose id is `id`, unless
+	// 0), or null. Lock-free.
+	region_runtime *live_at(uint64_t off, uint64_t id) const noexcept
+	{
+		region_runtime *rt = table_.find(off);
+		if (!rt || rt->offset != off)
+			return nullptr;
+		const uint64_t cur = rt->id.load(std::memory_order_acquire);
+		return cur != 0 && (id == 0 || id == cur) ? rt : nullptr;
+	}
+	// The runtime whose region covered `off` last (live or not), or null. Lock-free.
+	region_runtime *covering(uint64_t off) const noexcept
+	{
+		return table_.find(off);
+	}
+
+	// Live regions in id (allocation) order: the first with an id above `after`, or null.
+	region_runtime *next_by_id(uint64_t after, uint64_t *id) const;
+
+	// Records each live region's checkpoint (clean close).
+	void write_checkpoints();
+
+	catalog_stats stats() const;
+
+private:
+	struct span {
+		uint32_t state;
+		slot_read<format::span_slot> rec;
+		uint64_t size() const noexcept
+		{
+			return rec.value.span_size;
+		}
+	};
+	using span_map = std::map<uint64_t, span>;
+
+	region_runtime *runtime_for(uint64_t off);
+	void activate(region_runtime *rt, const format::span_slot &v, uint64_t tail, uint64_t count, uint64_t walked, uint64_t last_ts);
+	span_map::iterator choose_free(uint64_t need);
+	bool recently_freed(uint64_t off, uint64_t size) const noexcept;
+	void index_free(span_map::iterator it);
+	void unindex_free(span_map::iterator it);
+	slot_read<format::span_slot> write_span(uint64_t off, const format::span_slot &v, const slot_read<format::span_slot> &cur);
+	void bump_layout() noexcept
+	{
+		vis_.layout_generation.fetch_add(1, std::memory_order_release);
+	}
+
+	const void *const owner_;
+	media &m_;
+	const uint64_t block_size_;
+	const uint64_t arena_off_;
+	const uint64_t arena_size_;
+	visibility_state &vis_;
+
+	// Serialises allocation, free and checkpoints (the only writers of span headers); guards
+	// everything below but by_id_, which iterators read under iter_mutex_.
+	mutable std::mutex alloc_mutex_;
+	span_map spans_;
+	std::set<std::pair<uint64_t, uint64_t>> free_by_size_; // (size, offset) of free spans
+	// Offsets of the last frees: allocation avoids handing them out again first, so a stale
+	// C handle (an offset only) does not silently name a new region at once.
+	std::deque<uint64_t> recently_freed_;
+	std::unordered_map<uint64_t, std::unique_ptr<region_runtime>> runtimes_; // by offset, never erased
+	uint64_t next_counter_ = 1;
+	region_table table_;
+
+	mutable std::shared_mutex iter_mutex_;
+	std::map<uint64_t, region_runtime *> by_id_; // live regions
+};
+
+} // namespace pmemstream::detail
+
+#endif

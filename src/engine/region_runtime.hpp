@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Volatile state of one region. Owned by the stream's catalog for the stream's whole life and
+// reused when a region is allocated again at the same offset, so pointers handed out never
+// dangle; the region's id tells one use of the offset from the next.
+#ifndef PMEMSTREAM_ENGINE_REGION_RUNTIME_HPP
+#define PMEMSTREAM_ENGINE_REGION_RUNTIME_HPP
+
+#include "format/entry_codec.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+namespace pmemstream {
+
+class region_runtime {
+public:
+	region_runtime(const void *owner_stream, uint64_t off) : owner(owner_stream), offset(off)
+	{
+	}
+
+	// The stream::impl this runtime belongs to: a runtime passed to another stream is refused.
+	const void *const owner;
+	const uint64_t offset;
+
+	// The live region's id, 0 while no region lives here. Doubles as the version of the
+	// fields below for lock-free readers: the catalog stores 0 (release) before it changes
+	// them and the new id (release) after, and ids are never reused, so a reader that loads
+	// the same non-zero id before and after reading them (acquire, then a fence) read one
+	// region's values.
+	std::atomic<uint64_t> id{0};
+	std::atomic<uint64_t> epoch{0}; // checksum epoch of the region's entries
+	std::atomic<uint64_t> data_begin{0};
+	std::atomic<uint64_t> data_end{0};
+	std::atomic<uint64_t> first{0}; // first entry: data_begin + the span's head
+	// End of the last committed entry (absolute offset). Stored with release by the region's
+	// writer after the entry's bytes, so a reader that loads it with acquire sees whole entries.
+	std::atomic<uint64_t> tail{0};
+	std::atomic<uint64_t> count{0}; // committed entries; written by the region's writer only
+
+	bool live() const noexcept
+	{
+		return id.load(std::memory_order_acquire) != 0;
+	}
+
+	// Serialises writers of this region (appends, reserve/publish, free, close). Everything
+	// below is guarded by it.
+	std::mutex lock;
+	bool reserved = false;
+	uint64_t reserve_pos = 0;
+	uint64_t reserve_size = 0;
+	uint64_t reserve_ticket = 0; // tells a reservation from the one that replaced it
+	uint64_t last_ts = 0;	     // timestamp of the last committed entry (0: none)
+	uint64_t walked = 0;	     // entries in the region, padding included (the checkpoint's count)
+	// The checkpoint persisted in the span header (format.hpp span_slot::sealed_*).
+	uint64_t sealed_tail = 0;
+	uint64_t sealed_count = 0;
+	uint64_t sealed_last_ts = 0;
+	detail::tail_line line; // bytes of the tail's cache line before the tail
+};
+
+} // namespace pmemstream
+
+#endif

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The stream's mutable state record (format.hpp state_slot): the timestamp floor and lease,
+// updated atomically through its two slots.
+#ifndef PMEMSTREAM_ENGINE_STATE_RECORD_HPP
+#define PMEMSTREAM_ENGINE_STATE_RECORD_HPP
+
+#include "format/dual_slot.hpp"
+
+#include <mutex>
+
+namespace pmemstream::detail {
+
+class state_record {
+public:
+	state_record(media &m, const slot_read<format::state_slot> &current) : m_(m), cur_(current)
+	{
+	}
+
+	uint64_t floor() const
+	{
+		std::lock_guard lk(mutex_);
+		return cur_.value.ts_floor;
+	}
+
+	// Raises the floor to ts (never lowers it); persisted on return.
+	void raise_floor(uint64_t ts)
+	{
+		std::lock_guard lk(mutex_);
+		if (ts <= cur_.value.ts_floor)
+			return;
+		format::state_slot s = cur_.value;
+		s.ts_floor = ts;
+		cur_ = write_dual(m_, format::state_slot_offset[0], format::state_slot_offset[1], s, cur_);
+	}
+
+	// Rule R5 for this record: copy the record in force over a disagreeing slot. Not drained;
+	// returns whether anything was written.
+	bool repair_nodrain()
+	{
+		std::lock_guard lk(mutex_);
+		if (cur_.agree)
+			return false;
+		repair_dual_nodrain(m_, format::state_slot_offset[0], format::state_slot_offset[1], cur_);
+		return true;
+	}
+
+private:
+	media &m_;
+	mutable std::mutex mutex_;
+	slot_read<format::state_slot> cur_;
+};
+
+} // namespace pmemstream::detail
+
+#endif

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "engine/stream_impl.hpp"
+#include "recovery/recovery.hpp"
+#include "util/hex.hpp"
+
+#include <cstring>
+
+namespace pmemstream {
+
+using format::entry_header;
+
+stream::impl::impl(std::unique_ptr<detail::media> m, const format::stream_header &h)
+    : m_(std::move(m)), base_(m_->base()), header_(h), gate_(m_->read_only()), catalog_(this, *m_, h, vis_)
+{
+}
+
+stream::impl::~impl()
+{
+	// A clean close records each region's checkpoint and raises the floor so the next open
+	// can tell damage from a torn tail. Not from a child of fork(): the parent owns the file.
+	if (!tracker_ || gate_.read_only() || gate_.failed() || gate_.forked())
+		return;
+	catalog_.write_checkpoints();
+	state_->raise_floor(tracker_->persisted());
+}
+
+status stream::impl::recover(const open_options &o)
+{
+	const bool salvage = o.recovery == recovery_mode::salvage;
+	const bool writable = !m_->read_only();
+	detail::stream_scan scan;
+	std::string why;
+	if (!detail::scan_stream(base_, header_, scan, why))
+		return error(errc::corrupt, why);
+	// Structural problems end the span walk: strict opens fail, salvage shows what precedes.
+	if (!scan.problems.empty() && !salvage)
+		return error(errc::corrupt, scan.problems.front().what);
+	auto plan = detail::plan_recovery(scan, salvage, writable);
+	if (!plan.problems.empty() && !salvage)
+		return error(errc::corrupt, plan.problems.front().what);
+
+	state_ = std::make_unique<detail::state_record>(*m_, scan.state);
+	if (writable)
+		detail::apply_recovery(*m_, scan, plan, *state_);
+	catalog_.load(scan, plan);
+	tracker_ = std::make_unique<detail::commit_tracker>(vis_, plan.last_issued);
+	writer_ = std::make_unique<detail::region_writer>(*m_, *tracker_, gate_);
+
+	report_.regions = plan.regions.size();
+	report_.entries = plan.entries;
+	report_.torn_tails = plan.torn_tails;
+	report_.trimmed_entries = plan.trimmed_entries;
+	for (auto *list : {&scan.problems, &plan.problems})
+		for (auto &p : *list)
+			report_.problems.push_back({p.region_offset, p.entry_offset, p.what});
+	return {};
+}
+
+result<region_runtime *> stream::impl::resolve(region r, region_runtime *rt) const
+{
+	if (rt) {
+		if (rt->owner != this)
+			return error(errc::invalid_handle, "the region runtime belongs to another stream");
+		if (rt->offset != r.offset)
+			return error(errc::invalid_handle, "the region runtime is the one of region " + detail::hex(rt->offset) +
+								   ", not of " + detail::hex(r.offset));
+		const uint64_t id = rt->id.load(std::memory_order_acquire);
+		if (id != 0 && (r.id == 0 || r.id == id))
+			return rt;
+	} else if (region_runtime *found = catalog_.live_at(r.offset, r.id)) {
+		return found;
+	}
+	return error(errc::invalid_handle, "no live region at offset " + detail::hex(r.offset) +
+						   (r.id ? " with id " + std::to_string(r.id) : std::string()));
+}
+
+result<entry_header> stream::impl::committed_entry(const entry &e, const region_runtime **out) const
+{
+	const region_runtime *rt = catalog_.covering(e.offset);
+	if (rt) {
+		const uint64_t id = rt->id.load(std::memory_order_acquire);
+		const uint64_t begin = rt->first.load(std::memory_order_relaxed);
+		const uint64_t tail = rt->tail.load(std::memory_order_acquire);
+		if (id != 0 && (e.region_id == 0 || e.region_id == id) && e.offset >= begin && e.offset < tail &&
+		    (e.offset - begin) % format::entry_alignment == 0 && tail - e.offset >= sizeof(entry_header)) {
+			entry_header h;
+			std::memcpy(&h, base_ + e.offset, sizeof(h));
+			const uint64_t ts = h.timestamp & format::timestamp_mask;
+			std::atomic_thread_fence(std::memory_order_acquire);
+			if (ts != 0 && ts <= vis_.committed.load(std::memory_order_acquire) &&
+			    !(h.timestamp & format::flag_padding) && format::entry_footprint(h.size) <= tail - e.offset &&
+			    rt->id.load(std::memory_order_relaxed) == id) {
+				if (out)
+					*out = rt;
+				h.timestamp = ts;
+				return h;
+			}
+		}
+	}
+	return error(errc::invalid_handle, "no committed entry at offset " + detail::hex(e.offset));
+}
+
+} // namespace pmemstream

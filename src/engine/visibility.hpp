@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// What a reader needs to know to decide what it may show, as plain words: the committed and
+// persisted watermarks and the region-layout generation. It is a struct of atomics rather
+// than an object with virtual calls so that the same words can live in the writer's memory
+// (today) or in a shared-memory sidecar that reader processes map (docs/design.md 5.4).
+#ifndef PMEMSTREAM_ENGINE_VISIBILITY_HPP
+#define PMEMSTREAM_ENGINE_VISIBILITY_HPP
+
+#include <atomic>
+#include <cstdint>
+
+namespace pmemstream::detail {
+
+struct visibility_state {
+	// Every entry with a timestamp <= committed is visible. Written by commit_tracker with
+	// release after the entry's region tail was published; read by readers with acquire.
+	alignas(64) std::atomic<uint64_t> committed{0};
+	// Every entry with a timestamp <= persisted survives a crash; persisted <= committed.
+	// Written by commit_tracker (release), read by readers and waiters (acquire).
+	alignas(64) std::atomic<uint64_t> persisted{0};
+	// Bumped (release) by region_catalog after every region allocation and free; a reader
+	// that saw a value re-reads the catalog when it changes.
+	alignas(64) std::atomic<uint64_t> layout_generation{0};
+	// Threads blocked in a wait on committed or persisted; writers wake only when non-zero.
+	alignas(64) std::atomic<uint32_t> waiters{0};
+
+	bool visible(uint64_t ts) const noexcept
+	{
+		return ts <= committed.load(std::memory_order_acquire);
+	}
+};
+
+} // namespace pmemstream::detail
+
+#endif

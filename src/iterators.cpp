@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Entry iterators, the region iterator and the stream-wide reader. Entry iteration is
+// lock-free: a position is valid while the region keeps its id, the position is below the
+// region's tail (acquire) and the entry's timestamp is committed.
+#include "engine/stream_impl.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <queue>
+#include <vector>
+
+namespace pmemstream {
+
+using format::entry_header;
+
+namespace {
+
+entry_header header_at(const std::byte *base, uint64_t off) noexcept
+{
+	entry_header h;
+	std::memcpy(&h, base + off, sizeof(h));
+	return h;
+}
+
+} // namespace
+
+// ==================================================================== entry_iterator
+
+entry_iterator::entry_iterator(const stream *s, const region_runtime *rt, uint64_t id) : s_(s), rt_(rt), id_(id)
+{
+	seek_first();
+}
+
+void entry_iterator::seek_first()
+{
+	offset_ = rt_->first.load(std::memory_order_relaxed);
+}
+
+uint64_t entry_iterator::head_timestamp() const
+{
+	const stream::impl &s = *s_->impl_;
+	for (;;) {
+		if (rt_->id.load(std::memory_order_acquire) != id_ || offset_ >= rt_->tail.load(std::memory_order_acquire))
+			return 0;
+		const entry_header h = header_at(s.base_, offset_);
+		const uint64_t ts = h.timestamp & format::timestamp_mask;
+		if (ts > s.vis_.committed.load(std::memory_order_acquire))
+			return 0;
+		if (!(h.timestamp & format::flag_padding))
+			return ts;
+		offset_ += format::entry_footprint(h.size); // never shown
+	}
+}
+
+bool entry_iterator::is_valid() const
+{
+	return head_timestamp() != 0;
+}
+
+void entry_iterator::next()
+{
+	if (!is_valid())
+		return;
+	offset_ += format::entry_footprint(header_at(s_->impl_->base_, offset_).size);
+}
+
+entry entry_iterator::get() const
+{
+	return entry{offset_, id_, 0};
+}
+
+region entry_iterator::get_region() const
+{
+	return region{rt_->offset, id_};
+}
+
+status entry_iterator::seek(entry e)
+{
+	const region_runtime *rt = nullptr;
+	auto h = s_->impl_->committed_entry(e, &rt);
+	if (!h || rt != rt_ || rt_->id.load(std::memory_order_acquire) != id_)
+		return error(errc::invalid_handle, "entry is not a committed entry of the iterator's region");
+	offset_ = e.offset;
+	return {};
+}
+
+void entry_iterator::seek_timestamp(uint64_t ts)
+{
+	seek_first();
+	for (uint64_t t = head_timestamp(); t != 0 && t < ts; t = head_timestamp())
+		offset_ += format::entry_footprint(header_at(s_->impl_->base_, offset_).size);
+	// Past the committed entries the position is the tail, where a later entry (which has a
+	// larger timestamp than any committed one) will appear.
+}
+
+// ==================================================================== region_iterator
+
+region_iterator::region_iterator(const stream *s) : s_(s)
+{
+	seek_first();
+}
+
+void region_iterator::seek_first()
+{
+	uint64_t id = 0;
+	const region_runtime *rt = s_->impl_->catalog_.next_by_id(0, &id);
+	current_ = rt ? region{rt->offset, id} : region{};
+}
+
+bool region_iterator::is_valid() const
+{
+	return current_.id != 0 && s_->impl_->catalog_.live_at(current_.offset, current_.id) != nullptr;
+}
+
+void region_iterator::next()
+{
+	if (current_.id == 0)
+		return;
+	uint64_t id = 0;
+	const region_runtime *rt = s_->impl_->catalog_.next_by_id(current_.id, &id);
+	current_ = rt ? region{rt->offset, id} : region{};
+}
+
+region region_iterator::get() const
+{
+	return current_;
+}
+
+// ==================================================================== stream_reader
+
+// One cursor per live region. Cursors whose region has a committed entry at their position
+// wait in a min-heap by that entry's timestamp; the others are idle and are looked at again
+// when the committed watermark moves (an entry below the watermark is always visible in its
+// region, so idle cursors checked at watermark W hold nothing <= W).
+struct stream_reader::state {
+	const stream *s;
+	std::vector<entry_iterator> cursors;
+	std::vector<uint64_t> ids; // region id of each cursor
+	using item = std::pair<uint64_t, size_t>; // (timestamp, cursor)
+	std::priority_queue<item, std::vector<item>, std::greater<>> heap;
+	std::vector<size_t> idle;
+	uint64_t checked_watermark = 0;
+	uint64_t layout = ~uint64_t{0};
+	uint64_t floor_ts = 0; // yield only entries with timestamps >= this
+	bool have_current = false;
+	size_t current = 0;
+	uint64_t current_ts = 0;
+
+	explicit state(const stream *st) : s(st)
+	{
+	}
+
+	// Cursors for regions allocated since, none for regions freed since.
+	void sync_layout()
+	{
+		const stream::impl &im = *s->impl_;
+		const uint64_t gen = im.vis_.layout_generation.load(std::memory_order_acquire);
+		if (gen == layout)
+			return;
+		layout = gen;
+		std::vector<entry_iterator> keep;
+		std::vector<uint64_t> keep_ids;
+		size_t k = 0;
+		uint64_t id = 0;
+		for (const region_runtime *rt = im.catalog_.next_by_id(0, &id); rt; rt = im.catalog_.next_by_id(id, &id)) {
+			while (k < ids.size() && ids[k] < id)
+				++k;
+			if (k < ids.size() && ids[k] == id) {
+				keep.push_back(cursors[k]);
+			} else {
+				entry_iterator it(s, rt, id);
+				it.seek_timestamp(floor_ts);
+				keep.push_back(it);
+			}
+			keep_ids.push_back(id);
+		}
+		cursors = std::move(keep);
+		ids = std::move(keep_ids);
+		rebuild();
+	}
+
+	void rebuild()
+	{
+		heap = {};
+		idle.clear();
+		for (size_t i = 0; i < cursors.size(); ++i)
+			place(i);
+		checked_watermark = s->impl_->vis_.committed.load(std::memory_order_acquire);
+	}
+
+	void place(size_t i)
+	{
+		if (uint64_t ts = cursors[i].head_timestamp())
+			heap.emplace(ts, i);
+		else
+			idle.push_back(i);
+	}
+
+	bool settle()
+	{
+		if (have_current)
+			return true;
+		sync_layout();
+		const uint64_t w = s->impl_->vis_.committed.load(std::memory_order_acquire);
+		if (w != checked_watermark) {
+			checked_watermark = w;
+			std::vector<size_t> was;
+			was.swap(idle);
+			for (size_t i : was)
+				place(i);
+		}
+		while (!heap.empty()) {
+			auto [ts, i] = heap.top();
+			// The cursor may have lost its region since it was placed.
+			if (cursors[i].head_timestamp() != ts) {
+				heap.pop();
+				place(i);
+				continue;
+			}
+			have_current = true;
+			current = i;
+			current_ts = ts;
+			return true;
+		}
+		return false;
+	}
+};
+
+stream_reader::stream_reader(const stream *s) : st_(std::make_unique<state>(s))
+{
+	seek_first();
+}
+
+stream_reader::stream_reader(stream_reader &&) noexcept = default;
+stream_reader &stream_reader::operator=(stream_reader &&) noexcept = default;
+stream_reader::~stream_reader() = default;
+
+void stream_reader::seek_first()
+{
+	seek_timestamp(0);
+}
+
+void stream_reader::seek_timestamp(uint64_t ts)
+{
+	st_->floor_ts = ts;
+	st_->have_current = false;
+	st_->layout = ~uint64_t{0};
+	st_->cursors.clear();
+	st_->ids.clear();
+	st_->sync_layout();
+}
+
+bool stream_reader::is_valid()
+{
+	return st_->settle();
+}
+
+void stream_reader::next()
+{
+	if (!st_->settle())
+		return;
+	state &st = *st_;
+	st.heap.pop();
+	st.cursors[st.current].next();
+	st.floor_ts = st.current_ts + 1;
+	st.place(st.current);
+	st.have_current = false;
+}
+
+entry stream_reader::get() const
+{
+	return st_->have_current ? st_->cursors[st_->current].get() : entry{};
+}
+
+uint64_t stream_reader::timestamp() const
+{
+	return st_->have_current ? st_->current_ts : 0;
+}
+
+region stream_reader::get_region() const
+{
+	return st_->have_current ? st_->cursors[st_->current].get_region() : region{};
+}
+
+} // namespace pmemstream

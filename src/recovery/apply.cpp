@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Recovery step 3: the writes that make a plan final before anything else is written.
+#include "engine/state_record.hpp"
+#include "recovery/recovery.hpp"
+
+namespace pmemstream::detail {
+
+void apply_recovery(media &m, stream_scan &scan, const recovery_plan &plan, state_record &state)
+{
+	// R5: the slot not in force may hold pieces of an interrupted write; they must not meet
+	// the pieces of a later write that reuses the same sequence number.
+	bool repaired = state.repair_nodrain();
+	for (auto &s : scan.spans) {
+		if (!s.rec.agree) {
+			repair_dual_nodrain(m, s.offset, s.offset + format::span_slot_size, s.rec);
+			repaired = true;
+		}
+	}
+	if (repaired)
+		m.drain();
+
+	bool zeroed = false;
+	for (const auto &o : plan.regions) {
+		if (o.zero_tail) {
+			m.set_nodrain(m.base() + o.tail, 0, sizeof(format::entry_header));
+			zeroed = true;
+		}
+	}
+	if (zeroed)
+		m.drain();
+	// Timestamps found on media are never handed out again: a trimmed entry stays unreachable
+	// behind its zeroed header, and rule E4 rejects it if a shorter new entry exposes it.
+	state.raise_floor(plan.max_seen);
+}
+
+} // namespace pmemstream::detail

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Recovery step 2: rules R1-R4 and S4 as a pure function of the scan (docs/format.md 8).
+#include "recovery/recovery.hpp"
+#include "util/hex.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace pmemstream::detail {
+
+recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable)
+{
+	recovery_plan p;
+	const uint64_t floor = scan.state.value.ts_floor;
+	auto problem = [&](uint64_t reg, uint64_t ent, std::string what) { p.problems.push_back({reg, ent, std::move(what)}); };
+
+	// S4: an id names one region, an epoch belongs to one region. A region that repeats one
+	// is shown only in salvage, and only the first.
+	std::set<uint64_t> ids, epochs;
+	std::vector<size_t> usable;
+	for (size_t i = 0; i < scan.regions.size(); ++i) {
+		const auto &sc = scan.regions[i];
+		const auto &v = scan.spans[sc.span_index].v();
+		if (ids.count(v.id) || epochs.count(v.epoch)) {
+			problem(sc.offset, 0, "region at " + hex(sc.offset) + " repeats the id or epoch of another region");
+			continue;
+		}
+		ids.insert(v.id);
+		epochs.insert(v.epoch);
+		usable.push_back(i);
+	}
+
+	// Timestamps above the floor, with their flags, for R1 and the duplicate check.
+	std::map<uint64_t, uint64_t> flags_of;
+	uint64_t max_seen = floor, acknowledged = floor;
+	for (size_t i : usable) {
+		const auto &sc = scan.regions[i];
+		const auto &v = scan.spans[sc.span_index].v();
+		for (const auto &e : sc.above_floor)
+			if (!flags_of.emplace(e.timestamp, e.flags).second)
+				problem(sc.offset, e.offset, "two entries carry timestamp " + std::to_string(e.timestamp));
+		max_seen = std::max(max_seen, sc.last_ts);
+		// R3: an entry followed by max_in_flight others in its region was acknowledged.
+		const uint64_t w = v.max_in_flight;
+		if (sc.above_floor.size() > w)
+			acknowledged = std::max(acknowledged, sc.above_floor[sc.above_floor.size() - 1 - w].timestamp);
+
+		// R2: a torn append is never followed by a newer entry in its region.
+		if (sc.stop_state == entry_state::invalid && sc.next_valid_ts > floor)
+			problem(sc.offset, sc.stop,
+				"region " + hex(sc.offset) + ": entry at " + hex(sc.stop) + " is damaged (" + sc.stop_why +
+					") and followed by valid entries");
+		// R4: the checkpoint written at the last clean close is present and unchanged.
+		const uint64_t sealed_end = sc.data_begin + v.sealed_tail;
+		if (sc.stop < sealed_end)
+			problem(sc.offset, sc.stop,
+				"region " + hex(sc.offset) + ": entry at " + hex(sc.stop) + " is damaged (" +
+					(sc.stop_why ? sc.stop_why : "missing") + ") inside data sealed at the last clean close");
+		else if (!sc.reached_sealed || sc.count_at_sealed != v.sealed_count ||
+			 sc.last_ts_at_sealed != v.sealed_last_ts)
+			problem(sc.offset, sealed_end,
+				"region " + hex(sc.offset) + ": the entries before " + hex(sealed_end) +
+					" do not match the checkpoint of the last clean close");
+	}
+
+	// R1: the visible timestamps are a prefix: contiguous above the floor up to the first gap.
+	uint64_t prefix = floor;
+	for (auto [t, f] : flags_of) {
+		if (t != prefix + 1)
+			break;
+		prefix = t;
+	}
+	// ... and never end inside a transaction: drop back to just before an unfinished block.
+	if (prefix > floor) {
+		uint64_t t = prefix;
+		while (t > floor) {
+			const uint64_t f = flags_of.at(t);
+			if (!(f & format::flag_tx) || (f & format::flag_tx_end))
+				break;
+			--t;
+		}
+		// t is the block's boundary (an entry that ends one, or the floor); if prefix sat
+		// inside an unfinished block, everything after t goes.
+		if (t != prefix)
+			prefix = t;
+	}
+	if (prefix < acknowledged) {
+		std::string where;
+		for (size_t i : usable)
+			if (scan.regions[i].stop_state == entry_state::invalid)
+				where += (where.empty() ? "" : ", ") + hex(scan.regions[i].stop);
+		problem(0, 0,
+			"entry with timestamp " + std::to_string(prefix + 1) + " is missing although entries up to " +
+				std::to_string(acknowledged) + " were acknowledged" +
+				(where.empty() ? std::string() : " (damaged entries at " + where + ")"));
+	}
+	if (salvage)
+		prefix = max_seen;
+
+	// Each region's visible tail is its first entry above the prefix.
+	for (size_t i : usable) {
+		const auto &sc = scan.regions[i];
+		region_outcome o;
+		o.scan_index = i;
+		o.tail = sc.stop;
+		o.count = sc.visible_entries;
+		o.walked = sc.valid_entries;
+		o.last_ts = sc.last_ts;
+		o.torn = sc.stop_state == entry_state::invalid;
+		for (size_t k = 0; k < sc.above_floor.size(); ++k) {
+			if (sc.above_floor[k].timestamp <= prefix)
+				continue;
+			o.tail = sc.above_floor[k].offset;
+			o.last_ts = k > 0 ? sc.above_floor[k - 1].timestamp : sc.last_floor_ts;
+			o.walked -= sc.above_floor.size() - k;
+			for (size_t j = k; j < sc.above_floor.size(); ++j) {
+				if (sc.above_floor[j].flags & format::flag_padding)
+					continue;
+				--o.count;
+				++p.trimmed_entries;
+			}
+			break;
+		}
+		// The header at the visible tail must read as a clean end before the next append: a
+		// trimmed entry, or the remains of a torn one (whose timestamp the next append may
+		// reuse, since a torn entry's timestamp cannot be read).
+		o.zero_tail = writable && (o.tail != sc.stop || sc.stop_state == entry_state::invalid);
+		if (o.torn)
+			++p.torn_tails;
+		p.entries += o.count;
+		p.regions.push_back(o);
+	}
+
+	p.prefix = prefix;
+	p.max_seen = max_seen;
+	// Writable recovery burns every timestamp found and every one leased (format.hpp).
+	p.last_issued = writable ? std::max({max_seen, floor, scan.state.value.ts_lease}) : prefix;
+	return p;
+}
+
+} // namespace pmemstream::detail

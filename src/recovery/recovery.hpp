@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Recovery in three steps (docs/format.md section 8):
+//  1. scan: read the state record, the span headers and every region's entries; read-only,
+//     applies the structural rules (H, S, E) and records what it found;
+//  2. plan: a pure function of the scan that applies rules R1-R4 (which entries are visible,
+//     what is damage and what is a torn tail) and says what writable recovery must write;
+//     tested on hand-built scans, without a medium;
+//  3. apply: the writes that make the plan final (rule R5, zeroed tails, the raised floor).
+#ifndef PMEMSTREAM_RECOVERY_RECOVERY_HPP
+#define PMEMSTREAM_RECOVERY_RECOVERY_HPP
+
+#include "format/dual_slot.hpp"
+#include "format/entry_codec.hpp"
+#include "format/format.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pmemstream::detail {
+
+class state_record;
+
+// One problem, tied to a region and an entry where it can be (0 otherwise).
+struct scan_problem {
+	uint64_t region_offset = 0;
+	uint64_t entry_offset = 0;
+	std::string what;
+};
+
+// A span header in force.
+struct span_record {
+	uint64_t offset = 0;
+	slot_read<format::span_slot> rec{};
+
+	const format::span_slot &v() const noexcept
+	{
+		return rec.value;
+	}
+};
+
+// An entry the walk accepted whose timestamp is above the floor.
+struct scanned_entry {
+	uint64_t offset = 0;
+	uint64_t timestamp = 0; // without flags
+	uint64_t flags = 0;
+};
+
+// What the walk of one region's entries found.
+struct region_scan {
+	size_t span_index = 0; // in stream_scan::spans
+	uint64_t offset = 0;   // span offset
+	uint64_t data_begin = 0;
+	uint64_t data_end = 0;
+	uint64_t valid_entries = 0;   // accepted by the walk (padding included)
+	uint64_t visible_entries = 0; // of which not padding
+	uint64_t last_ts = 0;	      // timestamp of the last accepted entry (0: none)
+	uint64_t last_floor_ts = 0;   // timestamp of the last accepted entry <= the floor (0: none)
+	std::vector<scanned_entry> above_floor;
+	uint64_t stop = 0; // offset where the walk stopped
+	entry_state stop_state = entry_state::empty;
+	const char *stop_why = nullptr;
+	// Rule R2 evidence: the walk stopped at an invalid entry whose size field fits, and the
+	// position after it holds a valid entry with this timestamp (0: none).
+	uint64_t next_valid_ts = 0;
+	// What the walk had accepted when it passed the checkpoint (data_begin + sealed_tail).
+	bool reached_sealed = false;
+	uint64_t count_at_sealed = 0;
+	uint64_t last_ts_at_sealed = 0;
+};
+
+struct stream_scan {
+	slot_read<format::state_slot> state{};
+	std::vector<span_record> spans; // offset order; ends at the first unreadable span
+	std::vector<region_scan> regions;
+	std::vector<scan_problem> problems; // structural (S1-S3): spans after one are not known
+	uint64_t max_counter = 0;	    // largest epoch or id of any span
+};
+
+// Step 1. `floor` selects which timestamps are collected; the state record is read first and
+// fails the scan (with *problem) when both copies are damaged or the floor is out of range.
+bool scan_stream(const std::byte *base, const format::stream_header &h, stream_scan &out, std::string &problem);
+
+struct region_outcome {
+	size_t scan_index = 0; // in stream_scan::regions
+	uint64_t tail = 0;     // visible tail
+	uint64_t count = 0;    // visible entries
+	uint64_t walked = 0;   // entries before tail, padding included
+	uint64_t last_ts = 0;  // timestamp of the last visible entry (or the last entry <= floor)
+	bool torn = false;     // the walk stopped at an unclean entry
+	bool zero_tail = false; // writable recovery must zero the header at tail
+};
+
+struct recovery_plan {
+	std::vector<scan_problem> problems; // corruption (R2-R4, S4, duplicates); strict fails on any
+	uint64_t prefix = 0;		    // R1: visible timestamps are exactly (floor, prefix]
+	uint64_t max_seen = 0;		    // largest timestamp found (trimmed ones included)
+	std::vector<region_outcome> regions;
+	uint64_t torn_tails = 0;
+	uint64_t trimmed_entries = 0;
+	uint64_t entries = 0;
+	uint64_t last_issued = 0; // the tracker starts after this
+};
+
+// Step 2. Pure. `salvage` shows every reachable entry instead of the prefix.
+recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable);
+
+// Step 3. Writable opens only: R5 repairs, zeroed tails, floor raised to max_seen. Each group
+// of writes is drained before the next.
+void apply_recovery(media &m, stream_scan &scan, const recovery_plan &plan, state_record &state);
+
+} // namespace pmemstream::detail
+
+#endif

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Recovery step 1: read everything recovery decides on. Writes nothing.
+#include "recovery/recovery.hpp"
+#include "util/hex.hpp"
+
+#include <algorithm>
+
+namespace pmemstream::detail {
+
+namespace {
+
+// Rules S2-S3 for one span header; null when it holds.
+const char *span_violation(const format::span_slot &v, uint64_t off, uint64_t arena_end, uint64_t block_size) noexcept
+{
+	const uint64_t data = v.span_size - format::span_header_size;
+	if (v.span_size < format::min_span(block_size) || v.span_size % block_size != 0)
+		return "size is not a whole number of blocks";
+	if (v.span_size > arena_end - off)
+		return "runs past the end of the stream";
+	if (v.state != format::span_free && v.state != format::span_region)
+		return "unknown state";
+	if (v.epoch >= format::max_generation || v.id >= format::max_generation)
+		return "id or epoch out of range";
+	if (v.state == format::span_free)
+		return v.id != 0 || v.max_in_flight != 0 || v.head != 0 || v.sealed_tail != 0 ? "free span with region fields" : nullptr;
+	if (v.id == 0 || v.epoch == 0 || v.epoch < v.id)
+		return "id or epoch out of range";
+	if (v.max_in_flight != 1)
+		return "unsupported number of appends in flight";
+	if (v.head > data || v.head % format::entry_alignment != 0)
+		return "head beyond the region";
+	if (v.sealed_tail > data || v.sealed_tail < v.head || v.sealed_tail % format::entry_alignment != 0)
+		return "sealed tail beyond the region";
+	if (v.sealed_last_ts > format::max_timestamp || v.sealed_count > v.sealed_tail / sizeof(format::entry_header) ||
+	    (v.sealed_count == 0) != (v.sealed_last_ts == 0))
+		return "checkpoint out of range";
+	return nullptr;
+}
+
+void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, region_scan &sc)
+{
+	const auto &v = s.v();
+	sc.offset = s.offset;
+	sc.data_begin = s.offset + format::span_header_size;
+	sc.data_end = s.offset + v.span_size;
+	const uint64_t sealed_end = sc.data_begin + v.sealed_tail;
+	uint64_t pos = sc.data_begin + v.head;
+	for (;;) {
+		if (pos == sealed_end) {
+			sc.reached_sealed = true;
+			sc.count_at_sealed = sc.valid_entries;
+			sc.last_ts_at_sealed = sc.last_ts;
+		}
+		auto c = check_entry(base, pos, sc.data_end, v.epoch, sc.last_ts);
+		if (c.state != entry_state::valid) {
+			sc.stop_state = c.state;
+			sc.stop_why = c.why;
+			if (c.state == entry_state::invalid && c.header.size <= sc.data_end - pos - sizeof(format::entry_header)) {
+				const uint64_t next = pos + format::entry_footprint(c.header.size);
+				if (next < sc.data_end) {
+					auto n = check_entry(base, next, sc.data_end, v.epoch, sc.last_ts);
+					if (n.state == entry_state::valid)
+						sc.next_valid_ts = n.timestamp();
+				}
+			}
+			break;
+		}
+		sc.last_ts = c.timestamp();
+		++sc.valid_entries;
+		if (!(c.flags() & format::flag_padding))
+			++sc.visible_entries;
+		if (c.timestamp() > floor)
+			sc.above_floor.push_back({pos, c.timestamp(), c.flags()});
+		else
+			sc.last_floor_ts = c.timestamp();
+		pos += format::entry_footprint(c.header.size);
+	}
+	sc.stop = pos;
+}
+
+} // namespace
+
+bool scan_stream(const std::byte *base, const format::stream_header &h, stream_scan &out, std::string &problem)
+{
+	auto st = read_dual<format::state_slot>(base, format::state_slot_offset[0], format::state_slot_offset[1]);
+	if (!st) {
+		problem = "stream state record at offset 0x100: both copies damaged";
+		return false;
+	}
+	out.state = *st;
+	const uint64_t floor = st->value.ts_floor;
+	if (floor > format::max_timestamp || st->value.ts_lease > format::max_timestamp) {
+		problem = "stream state record: timestamp floor or lease beyond the format's limit";
+		return false;
+	}
+
+	const uint64_t arena_end = h.arena_offset + h.arena_size;
+	for (uint64_t off = h.arena_offset; off < arena_end;) {
+		auto s = read_dual<format::span_slot>(base, off, off + format::span_slot_size);
+		if (!s) {
+			out.problems.push_back({0, 0, "span header at " + hex(off) + ": both copies damaged"});
+			break;
+		}
+		if (const char *why = span_violation(s->value, off, arena_end, h.block_size)) {
+			out.problems.push_back({0, 0, "span header at " + hex(off) + ": " + why});
+			break;
+		}
+		out.max_counter = std::max({out.max_counter, s->value.epoch, s->value.id});
+		out.spans.push_back({off, *s});
+		off += s->value.span_size;
+	}
+
+	for (size_t i = 0; i < out.spans.size(); ++i) {
+		if (out.spans[i].v().state != format::span_region)
+			continue;
+		region_scan sc;
+		sc.span_index = i;
+		walk_entries(base, out.spans[i], floor, sc);
+		out.regions.push_back(std::move(sc));
+	}
+	return true;
+}
+
+} // namespace pmemstream::detail
