@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Entries: append, reserve and publish, and the accessors of a committed entry.
+#include "c_api.hpp"
+
+using namespace pmemstream::c_api;
+
+extern "C" {
+
+int pmemstream_append(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
+		      const void *data, size_t size, struct pmemstream_entry *new_entry)
+{
+	if (!stream)
+		return invalid_argument("pmemstream_append: stream is NULL");
+	if (!data && size > 0)
+		return invalid_argument("pmemstream_append: data is NULL and size is not 0");
+	return guarded([&] {
+		auto r = cpp(stream)->append(cpp(region), data, size, cpp(runtime));
+		if (!r)
+			return fail(r.err());
+		if (new_entry)
+			new_entry->offset = r->offset;
+		return 0;
+	});
+}
+
+int pmemstream_reserve(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
+		       size_t size, struct pmemstream_entry *reserved_entry, void **data)
+{
+	if (!stream)
+		return invalid_argument("pmemstream_reserve: stream is NULL");
+	if (!reserved_entry)
+		return invalid_argument("pmemstream_reserve: reserved_entry is NULL");
+	if (!data)
+		return invalid_argument("pmemstream_reserve: data is NULL");
+	return guarded([&] {
+		auto r = cpp(stream)->reserve(cpp(region), size, cpp(runtime));
+		if (!r)
+			return fail(r.err());
+		reserved_entry->offset = r->ent.offset;
+		*data = r->data;
+		return 0;
+	});
+}
+
+int pmemstream_publish(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
+		       struct pmemstream_entry entry, size_t size)
+{
+	if (!stream)
+		return invalid_argument("pmemstream_publish: stream is NULL");
+	return guarded([&] {
+		auto r = cpp(stream)->publish(cpp(region), cpp(entry), size, cpp(runtime));
+		return r ? 0 : fail(r.err());
+	});
+}
+
+const void *pmemstream_entry_data(handle *stream, struct pmemstream_entry entry)
+{
+	const void *data = nullptr;
+	if (!stream) {
+		invalid_argument("pmemstream_entry_data: stream is NULL");
+		return nullptr;
+	}
+	guarded([&] {
+		auto r = cpp(stream)->entry_data(cpp(entry));
+		if (!r)
+			return fail(r.err());
+		data = r->data();
+		return 0;
+	});
+	return data;
+}
+
+size_t pmemstream_entry_size(handle *stream, struct pmemstream_entry entry)
+{
+	uint64_t size = 0;
+	if (!stream) {
+		invalid_argument("pmemstream_entry_size: stream is NULL");
+		return 0;
+	}
+	guarded([&] {
+		auto r = cpp(stream)->entry_size(cpp(entry));
+		if (!r)
+			return fail(r.err());
+		size = *r;
+		return 0;
+	});
+	return size;
+}
+
+uint64_t pmemstream_entry_timestamp(handle *stream, struct pmemstream_entry entry)
+{
+	uint64_t ts = 0;
+	if (!stream) {
+		invalid_argument("pmemstream_entry_timestamp: stream is NULL");
+		return 0;
+	}
+	guarded([&] {
+		auto r = cpp(stream)->entry_timestamp(cpp(entry));
+		if (!r)
+			return fail(r.err());
+		ts = *r;
+		return 0;
+	});
+	return ts;
+}
+
+int pmemstream_entry_get_info(handle *stream, struct pmemstream_entry entry, struct pmemstream_entry_info *info)
+{
+	if (!stream)
+		return invalid_argument("pmemstream_entry_get_info: stream is NULL");
+	if (!info)
+		return invalid_argument("pmemstream_entry_get_info: info is NULL");
+	return guarded([&] {
+		auto s = cpp(stream);
+		auto data = s->entry_data(cpp(entry));
+		if (!data)
+			return fail(data.err());
+		auto ts = s->entry_timestamp(cpp(entry));
+		if (!ts)
+			return fail(ts.err());
+		auto region = s->entry_region(cpp(entry));
+		if (!region)
+			return fail(region.err());
+		*info = pmemstream_entry_info{};
+		info->data = data->data();
+		info->size = data->size();
+		info->timestamp = *ts;
+		info->region.offset = region->offset;
+		return 0;
+	});
+}
+
+} // extern "C"

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Error codes, their names and the per-thread message of the C API.
+#include "c_api.hpp"
+
+#include <system_error>
+
+using namespace pmemstream::c_api;
+using pmemstream::errc;
+
+// The header's codes must follow errc, which is never renumbered.
+static_assert(c_code(errc::invalid_argument) == PMEMSTREAM_E_INVALID_ARGUMENT);
+static_assert(c_code(errc::invalid_handle) == PMEMSTREAM_E_INVALID_HANDLE);
+static_assert(c_code(errc::region_full) == PMEMSTREAM_E_REGION_FULL);
+static_assert(c_code(errc::out_of_space) == PMEMSTREAM_E_OUT_OF_SPACE);
+static_assert(c_code(errc::corrupt) == PMEMSTREAM_E_CORRUPT);
+static_assert(c_code(errc::version_mismatch) == PMEMSTREAM_E_VERSION_MISMATCH);
+static_assert(c_code(errc::not_a_stream) == PMEMSTREAM_E_NOT_A_STREAM);
+static_assert(c_code(errc::parameter_mismatch) == PMEMSTREAM_E_PARAMETER_MISMATCH);
+static_assert(c_code(errc::io_error) == PMEMSTREAM_E_IO);
+static_assert(c_code(errc::read_only) == PMEMSTREAM_E_READ_ONLY);
+static_assert(c_code(errc::busy) == PMEMSTREAM_E_BUSY);
+static_assert(c_code(errc::entry_too_large) == PMEMSTREAM_E_ENTRY_TOO_LARGE);
+static_assert(c_code(errc::exists) == PMEMSTREAM_E_EXISTS);
+static_assert(c_code(errc::media_failed) == PMEMSTREAM_E_MEDIA_FAILED);
+// The public structures are ABI: their sizes never change (new facts use reserved fields).
+static_assert(sizeof(pmemstream_region) == 8 && sizeof(pmemstream_entry) == 8);
+static_assert(sizeof(pmemstream_region_info) == 64);
+static_assert(sizeof(pmemstream_entry_info) == 64);
+static_assert(sizeof(pmemstream_info) == 160);
+
+namespace {
+
+thread_local std::string last_message;
+
+} // namespace
+
+namespace pmemstream::c_api {
+
+void record_message(const char *text) noexcept
+{
+	try {
+		last_message = text;
+	} catch (...) {
+		last_message.clear();
+	}
+}
+
+void record_message(const std::string &text) noexcept
+{
+	record_message(text.c_str());
+}
+
+} // namespace pmemstream::c_api
+
+extern "C" {
+
+const char *pmemstream_strerror(int code)
+{
+	if (code == 0)
+		return "success";
+	if (code <= -(PMEMSTREAM_E_BASE + 1) && code >= -(PMEMSTREAM_E_BASE + static_cast<int>(errc::media_failed)))
+		return pmemstream::errc_name(static_cast<errc>(-code - PMEMSTREAM_E_BASE));
+	if (code == PMEMSTREAM_E_INTERNAL)
+		return "internal error";
+	if (code < 0 && code > -PMEMSTREAM_E_BASE) {
+		thread_local std::string text;
+		try {
+			text = std::generic_category().message(-code);
+			return text.c_str();
+		} catch (...) {
+			return "unknown system error";
+		}
+	}
+	return "unknown error";
+}
+
+const char *pmemstream_errormsg(void)
+{
+	return last_message.c_str();
+}
+
+} // extern "C"
