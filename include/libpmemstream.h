@@ -80,6 +80,11 @@ extern "C" {
 #define PMEMSTREAM_E_EXISTS (-1013)
 /* An earlier media error put the stream in a failed state; reopen it. */
 #define PMEMSTREAM_E_MEDIA_FAILED (-1014)
+/* Every timestamp the format can hold (2^56 - 1) is used; the stream takes no more writes. */
+#define PMEMSTREAM_E_TIMESTAMPS_EXHAUSTED (-1015)
+/* A write through a stream opened by another process (the parent of a fork()); open the
+ * stream again in this process. */
+#define PMEMSTREAM_E_WRONG_PROCESS (-1016)
 /* An unexpected failure inside the library (a bug); see pmemstream_errormsg(). */
 #define PMEMSTREAM_E_INTERNAL (-1999)
 

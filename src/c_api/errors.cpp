@@ -22,6 +22,10 @@ static_assert(c_code(errc::busy) == PMEMSTREAM_E_BUSY);
 static_assert(c_code(errc::entry_too_large) == PMEMSTREAM_E_ENTRY_TOO_LARGE);
 static_assert(c_code(errc::exists) == PMEMSTREAM_E_EXISTS);
 static_assert(c_code(errc::media_failed) == PMEMSTREAM_E_MEDIA_FAILED);
+static_assert(c_code(errc::timestamps_exhausted) == PMEMSTREAM_E_TIMESTAMPS_EXHAUSTED);
+static_assert(c_code(errc::wrong_process) == PMEMSTREAM_E_WRONG_PROCESS);
+// The internal code stays out of errc's range however far errc grows.
+static_assert(c_code(errc::last_) > PMEMSTREAM_E_INTERNAL);
 // The public structures are ABI: their sizes never change (new facts use reserved fields).
 static_assert(sizeof(pmemstream_region) == 8 && sizeof(pmemstream_entry) == 8);
 static_assert(sizeof(pmemstream_region_info) == 64);
@@ -58,7 +62,7 @@ const char *pmemstream_strerror(int code)
 {
 	if (code == 0)
 		return "success";
-	if (code <= -(PMEMSTREAM_E_BASE + 1) && code >= -(PMEMSTREAM_E_BASE + static_cast<int>(errc::media_failed)))
+	if (code <= -(PMEMSTREAM_E_BASE + 1) && code > c_code(errc::last_))
 		return pmemstream::errc_name(static_cast<errc>(-code - PMEMSTREAM_E_BASE));
 	if (code == PMEMSTREAM_E_INTERNAL)
 		return "internal error";
