@@ -376,7 +376,8 @@ int pmemstream_stream_get_info(struct pmemstream *stream, struct pmemstream_info
  */
 int pmemstream_region_iterator_new(struct pmemstream_region_iterator **iterator, struct pmemstream *stream);
 /* Returns 0 when the iterator is on a region; PMEMSTREAM_E_INVALID_HANDLE past the last one,
- * PMEMSTREAM_E_INVALID_ARGUMENT for NULL. */
+ * PMEMSTREAM_E_INVALID_ARGUMENT for NULL. Like every failure, "not valid" replaces the
+ * thread's pmemstream_errormsg() with its own message. */
 int pmemstream_region_iterator_is_valid(struct pmemstream_region_iterator *iterator);
 /* Moves to the first region. NULL is ignored. */
 void pmemstream_region_iterator_seek_first(struct pmemstream_region_iterator *iterator);
@@ -399,7 +400,8 @@ void pmemstream_region_iterator_delete(struct pmemstream_region_iterator **itera
 int pmemstream_entry_iterator_new(struct pmemstream_entry_iterator **iterator, struct pmemstream *stream,
 				  struct pmemstream_region region);
 /* Returns 0 when the iterator is on a committed entry; PMEMSTREAM_E_INVALID_HANDLE when not
- * (past the last entry, region freed), PMEMSTREAM_E_INVALID_ARGUMENT for NULL. */
+ * (past the last entry, region freed: the message says which), PMEMSTREAM_E_INVALID_ARGUMENT
+ * for NULL. Like every failure, "not valid" replaces the thread's pmemstream_errormsg(). */
 int pmemstream_entry_iterator_is_valid(struct pmemstream_entry_iterator *iterator);
 /* Moves to the region's first entry. NULL is ignored. */
 void pmemstream_entry_iterator_seek_first(struct pmemstream_entry_iterator *iterator);

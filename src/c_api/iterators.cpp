@@ -3,6 +3,7 @@
 // entries of one region in append order).
 #include "c_api.hpp"
 
+#include <cstdio>
 #include <utility>
 
 using namespace pmemstream::c_api;
@@ -11,9 +12,33 @@ struct pmemstream_region_iterator {
 	pmemstream::region_iterator it;
 };
 
+// The stream and region are kept so that is_valid() can say why the iterator is not valid.
 struct pmemstream_entry_iterator {
 	pmemstream::entry_iterator it;
+	const pmemstream::stream *s;
+	pmemstream::region r;
 };
+
+namespace {
+
+int not_on_a_region() noexcept
+{
+	return fail(pmemstream::errc::invalid_handle,
+		    "pmemstream_region_iterator_is_valid: the iterator is past the last region (or its region was freed)");
+}
+
+int not_on_an_entry(const pmemstream_entry_iterator &iterator) noexcept
+{
+	char text[128];
+	const bool live = guarded([&] { return iterator.s->region_size(iterator.r) ? 0 : 1; }) == 0;
+	std::snprintf(text, sizeof(text),
+		      live ? "pmemstream_entry_iterator_is_valid: the iterator is past the last entry of region 0x%llx"
+			   : "pmemstream_entry_iterator_is_valid: the iterator's region 0x%llx was freed",
+		      static_cast<unsigned long long>(iterator.r.offset));
+	return fail(pmemstream::errc::invalid_handle, text);
+}
+
+} // namespace
 
 extern "C" {
 
@@ -35,7 +60,7 @@ int pmemstream_region_iterator_is_valid(struct pmemstream_region_iterator *itera
 {
 	if (!iterator)
 		return invalid_argument("pmemstream_region_iterator_is_valid: iterator is NULL");
-	return iterator->it.is_valid() ? 0 : to_c_code(pmemstream::errc::invalid_handle);
+	return iterator->it.is_valid() ? 0 : not_on_a_region();
 }
 
 void pmemstream_region_iterator_seek_first(struct pmemstream_region_iterator *iterator)
@@ -77,7 +102,7 @@ int pmemstream_entry_iterator_new(struct pmemstream_entry_iterator **iterator, h
 		auto r = cpp(stream)->entries(cpp(region));
 		if (!r)
 			return fail(r.err());
-		*iterator = new pmemstream_entry_iterator{std::move(r).value()};
+		*iterator = new pmemstream_entry_iterator{std::move(r).value(), cpp(stream), cpp(region)};
 		(*iterator)->it.seek_first();
 		return 0;
 	});
@@ -87,7 +112,7 @@ int pmemstream_entry_iterator_is_valid(struct pmemstream_entry_iterator *iterato
 {
 	if (!iterator)
 		return invalid_argument("pmemstream_entry_iterator_is_valid: iterator is NULL");
-	return iterator->it.is_valid() ? 0 : to_c_code(pmemstream::errc::invalid_handle);
+	return iterator->it.is_valid() ? 0 : not_on_an_entry(*iterator);
 }
 
 void pmemstream_entry_iterator_seek_first(struct pmemstream_entry_iterator *iterator)

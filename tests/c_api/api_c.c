@@ -602,6 +602,64 @@ static void entry_iterator(void)
 	teardown(&fx);
 }
 
+/* An unrelated failure first, so a stale message would show. */
+static void fail_unrelated(void)
+{
+	pmemstream_region_free(NULL, (struct pmemstream_region){1});
+}
+
+static int message_has(const char *part)
+{
+	return strstr(pmemstream_errormsg(), part) != NULL;
+}
+
+/* is_valid() reporting "not valid" leaves a message about the iterator, never the message of
+ * an older failure. */
+static void is_valid_message_belongs_to_its_error(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "validmsg"));
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &r));
+	struct pmemstream_entry_iterator *it = NULL;
+	REQUIRE_OK(pmemstream_entry_iterator_new(&it, fx.s, r));
+
+	fail_unrelated();
+	CHECK(pmemstream_entry_iterator_is_valid(it) != 0);
+	CHECK(!message_has("pmemstream_region_free"));
+	CHECK(message_has("pmemstream_entry_iterator_is_valid") && message_has("past the last"));
+
+	REQUIRE_OK(pmemstream_append(fx.s, r, NULL, "x", 1, NULL));
+	CHECK_EQ(pmemstream_entry_iterator_is_valid(it), 0);
+	pmemstream_entry_iterator_next(it);
+	fail_unrelated();
+	CHECK(pmemstream_entry_iterator_is_valid(it) != 0);
+	CHECK(message_has("pmemstream_entry_iterator_is_valid") && message_has("past the last"));
+
+	REQUIRE_OK(pmemstream_region_free(fx.s, r));
+	pmemstream_entry_iterator_seek_first(it);
+	fail_unrelated();
+	CHECK(pmemstream_entry_iterator_is_valid(it) != 0);
+	CHECK(message_has("pmemstream_entry_iterator_is_valid") && message_has("freed"));
+	pmemstream_entry_iterator_delete(&it);
+
+	fail_unrelated();
+	CHECK(pmemstream_entry_iterator_is_valid(NULL) != 0);
+	CHECK(message_has("pmemstream_entry_iterator_is_valid") && message_has("NULL"));
+
+	struct pmemstream_region_iterator *rit = NULL;
+	REQUIRE_OK(pmemstream_region_iterator_new(&rit, fx.s));
+	fail_unrelated();
+	CHECK(pmemstream_region_iterator_is_valid(rit) != 0);
+	CHECK(!message_has("pmemstream_region_free"));
+	CHECK(message_has("pmemstream_region_iterator_is_valid") && message_has("past the last"));
+	pmemstream_region_iterator_delete(&rit);
+	fail_unrelated();
+	CHECK(pmemstream_region_iterator_is_valid(NULL) != 0);
+	CHECK(message_has("pmemstream_region_iterator_is_valid") && message_has("NULL"));
+	teardown(&fx);
+}
+
 static void null_stream_everywhere(void)
 {
 	struct pmemstream_region r = {4096};
@@ -876,6 +934,7 @@ int main(int argc, char **argv)
 		{"region_runtime", region_runtime},
 		{"region_iterator", region_iterator},
 		{"entry_iterator", entry_iterator},
+		{"is_valid_message_belongs_to_its_error", is_valid_message_belongs_to_its_error},
 		{"null_stream_everywhere", null_stream_everywhere},
 		{"open_by_path", open_by_path},
 		{"errormsg_is_per_thread_and_sticky", errormsg_is_per_thread_and_sticky},
