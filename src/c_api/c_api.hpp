@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // What every file of the C API shares: the C handle under a name C++ can live with, the casts
-// between C handles and C++ objects, the one error translation (to_c_code) and the guard that
-// keeps exceptions out of C. Each concept of libpmemstream.h has its own .cpp beside this one.
+// between C handles and C++ objects, the one error translation (fail() records a code, its
+// errno and its message together) and the guard that keeps exceptions out of C. Each concept of libpmemstream.h has its own .cpp beside this one.
 #ifndef PMEMSTREAM_C_API_HPP
 #define PMEMSTREAM_C_API_HPP
 
@@ -30,9 +30,14 @@ constexpr int c_code(errc e)
 	return -(PMEMSTREAM_E_BASE + static_cast<int>(e));
 }
 
-// The message of the calling thread's last failure (errors.cpp).
-void record_message(const char *text) noexcept;
-void record_message(const std::string &text) noexcept;
+// Records the calling thread's last failure (errors.cpp): its specific code for
+// pmemstream_errno(), its message for pmemstream_errormsg(), and errno = posix_errno(code).
+void record_error(int code, const char *text) noexcept;
+void record_error(int code, const std::string &text) noexcept;
+
+// The one translation from a specific code (PMEMSTREAM_E_* or -errno) to the POSIX errno the
+// C API sets (errors.cpp; the table is in docs/c_api.md).
+int posix_errno(int code) noexcept;
 
 inline int to_c_code(errc code) noexcept
 {
@@ -41,19 +46,34 @@ inline int to_c_code(errc code) noexcept
 
 inline int fail(const error &err) noexcept
 {
-	record_message(err.message().empty() ? errc_name(err.code()) : err.message());
-	return to_c_code(err.code());
+	const int code = to_c_code(err.code());
+	if (err.message().empty())
+		record_error(code, errc_name(err.code()));
+	else
+		record_error(code, err.message());
+	return code;
 }
 
 inline int fail(errc code, const char *text) noexcept
 {
-	record_message(text);
+	record_error(to_c_code(code), text);
 	return to_c_code(code);
 }
 
 inline int invalid_argument(const char *text) noexcept
 {
 	return fail(errc::invalid_argument, text);
+}
+
+// The drop-in face of a function that returns int: the original returned -1 for every
+// error. The function's _errc variant returns `code` itself. errno is set again here because
+// destructors that ran since the failure was recorded are allowed to change it.
+inline int drop_in(int code) noexcept
+{
+	if (code == 0)
+		return 0;
+	errno = posix_errno(code);
+	return -1;
 }
 
 // Runs f, turning anything thrown (only allocation failure is expected) into a code.
@@ -63,13 +83,13 @@ int guarded(F &&f) noexcept
 	try {
 		return f();
 	} catch (const std::bad_alloc &) {
-		record_message("out of memory");
+		record_error(-ENOMEM, "out of memory");
 		return -ENOMEM;
 	} catch (const std::exception &e) {
-		record_message(e.what());
+		record_error(PMEMSTREAM_E_INTERNAL, e.what());
 		return PMEMSTREAM_E_INTERNAL;
 	} catch (...) {
-		record_message("unknown exception");
+		record_error(PMEMSTREAM_E_INTERNAL, "unknown exception");
 		return PMEMSTREAM_E_INTERNAL;
 	}
 }

@@ -6,8 +6,8 @@ using namespace pmemstream::c_api;
 
 extern "C" {
 
-int pmemstream_append(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
-		      const void *data, size_t size, struct pmemstream_entry *new_entry)
+int pmemstream_append_errc(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
+			   const void *data, size_t size, struct pmemstream_entry *new_entry)
 {
 	if (!stream)
 		return invalid_argument("pmemstream_append: stream is NULL");
@@ -23,8 +23,14 @@ int pmemstream_append(handle *stream, struct pmemstream_region region, struct pm
 	});
 }
 
-int pmemstream_reserve(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
-		       size_t size, struct pmemstream_entry *reserved_entry, void **data)
+int pmemstream_append(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
+		      const void *data, size_t size, struct pmemstream_entry *new_entry)
+{
+	return drop_in(pmemstream_append_errc(stream, region, runtime, data, size, new_entry));
+}
+
+int pmemstream_reserve_errc(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
+			    size_t size, struct pmemstream_entry *reserved_entry, void **data)
 {
 	if (!stream)
 		return invalid_argument("pmemstream_reserve: stream is NULL");
@@ -42,8 +48,14 @@ int pmemstream_reserve(handle *stream, struct pmemstream_region region, struct p
 	});
 }
 
-int pmemstream_publish(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
-		       struct pmemstream_entry entry, size_t size)
+int pmemstream_reserve(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
+		       size_t size, struct pmemstream_entry *reserved_entry, void **data)
+{
+	return drop_in(pmemstream_reserve_errc(stream, region, runtime, size, reserved_entry, data));
+}
+
+int pmemstream_publish_errc(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
+			    struct pmemstream_entry entry, size_t size)
 {
 	if (!stream)
 		return invalid_argument("pmemstream_publish: stream is NULL");
@@ -51,6 +63,12 @@ int pmemstream_publish(handle *stream, struct pmemstream_region region, struct p
 		auto r = cpp(stream)->publish(cpp(region), cpp(entry), size, cpp(runtime));
 		return r ? 0 : fail(r.err());
 	});
+}
+
+int pmemstream_publish(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
+		       struct pmemstream_entry entry, size_t size)
+{
+	return drop_in(pmemstream_publish_errc(stream, region, runtime, entry, size));
 }
 
 const void *pmemstream_entry_data(handle *stream, struct pmemstream_entry entry)
@@ -104,7 +122,7 @@ uint64_t pmemstream_entry_timestamp(handle *stream, struct pmemstream_entry entr
 	return ts;
 }
 
-int pmemstream_entry_get_info(handle *stream, struct pmemstream_entry entry, struct pmemstream_entry_info *info)
+int pmemstream_entry_get_info_errc(handle *stream, struct pmemstream_entry entry, struct pmemstream_entry_info *info)
 {
 	if (!stream)
 		return invalid_argument("pmemstream_entry_get_info: stream is NULL");
@@ -128,6 +146,11 @@ int pmemstream_entry_get_info(handle *stream, struct pmemstream_entry entry, str
 		info->region.offset = region->offset;
 		return 0;
 	});
+}
+
+int pmemstream_entry_get_info(handle *stream, struct pmemstream_entry entry, struct pmemstream_entry_info *info)
+{
+	return drop_in(pmemstream_entry_get_info_errc(stream, entry, info));
 }
 
 } // extern "C"

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Error codes, their names and the per-thread message of the C API.
+// Error codes, their names and errno values, and the per-thread last error of the C API.
 #include "c_api.hpp"
 
+#include <cerrno>
 #include <system_error>
 
 using namespace pmemstream::c_api;
@@ -34,24 +35,58 @@ static_assert(sizeof(pmemstream_info) == 160);
 
 namespace {
 
+// The calling thread's last failure; successful calls leave both alone.
+thread_local int last_code;
 thread_local std::string last_message;
 
 } // namespace
 
 namespace pmemstream::c_api {
 
-void record_message(const char *text) noexcept
+void record_error(int code, const char *text) noexcept
 {
+	last_code = code;
 	try {
 		last_message = text;
 	} catch (...) {
 		last_message.clear();
 	}
+	errno = posix_errno(code);
 }
 
-void record_message(const std::string &text) noexcept
+void record_error(int code, const std::string &text) noexcept
 {
-	record_message(text.c_str());
+	record_error(code, text.c_str());
+}
+
+int posix_errno(int code) noexcept
+{
+	if (code < 0 && code > -PMEMSTREAM_E_BASE)
+		return -code; // already a negated errno (-ENOMEM)
+	if (code == PMEMSTREAM_E_INTERNAL)
+		return ENOTRECOVERABLE;
+	// No default: a new errc fails to compile (-Wswitch) until it has an errno here.
+	switch (static_cast<errc>(-code - PMEMSTREAM_E_BASE)) {
+	case errc::ok: return 0;
+	case errc::invalid_argument: return EINVAL;
+	case errc::invalid_handle: return EINVAL;
+	case errc::region_full: return ENOSPC;
+	case errc::out_of_space: return ENOSPC;
+	case errc::corrupt: return EILSEQ;
+	case errc::version_mismatch: return ENOTSUP;
+	case errc::not_a_stream: return EINVAL;
+	case errc::parameter_mismatch: return EINVAL;
+	case errc::io_error: return EIO;
+	case errc::read_only: return EROFS;
+	case errc::busy: return EBUSY;
+	case errc::entry_too_large: return EMSGSIZE;
+	case errc::exists: return EEXIST;
+	case errc::media_failed: return EIO;
+	case errc::timestamps_exhausted: return EOVERFLOW;
+	case errc::wrong_process: return EBADF;
+	case errc::last_: break;
+	}
+	return EINVAL;
 }
 
 } // namespace pmemstream::c_api
@@ -62,6 +97,9 @@ const char *pmemstream_strerror(int code)
 {
 	if (code == 0)
 		return "success";
+	// What every failing function returns in the drop-in mode; -EPERM is never a code here.
+	if (code == -1)
+		return "failed (pmemstream_errno() has the specific code)";
 	if (code <= -(PMEMSTREAM_E_BASE + 1) && code > c_code(errc::last_))
 		return pmemstream::errc_name(static_cast<errc>(-code - PMEMSTREAM_E_BASE));
 	if (code == PMEMSTREAM_E_INTERNAL)
@@ -81,6 +119,11 @@ const char *pmemstream_strerror(int code)
 const char *pmemstream_errormsg(void)
 {
 	return last_message.c_str();
+}
+
+int pmemstream_errno(void)
+{
+	return last_code;
 }
 
 } // extern "C"

@@ -42,7 +42,7 @@ int not_on_an_entry(const pmemstream_entry_iterator &iterator) noexcept
 
 extern "C" {
 
-int pmemstream_region_iterator_new(struct pmemstream_region_iterator **iterator, handle *stream)
+int pmemstream_region_iterator_new_errc(struct pmemstream_region_iterator **iterator, handle *stream)
 {
 	if (!iterator)
 		return invalid_argument("pmemstream_region_iterator_new: iterator is NULL");
@@ -56,11 +56,21 @@ int pmemstream_region_iterator_new(struct pmemstream_region_iterator **iterator,
 	});
 }
 
-int pmemstream_region_iterator_is_valid(struct pmemstream_region_iterator *iterator)
+int pmemstream_region_iterator_new(struct pmemstream_region_iterator **iterator, handle *stream)
+{
+	return drop_in(pmemstream_region_iterator_new_errc(iterator, stream));
+}
+
+int pmemstream_region_iterator_is_valid_errc(struct pmemstream_region_iterator *iterator)
 {
 	if (!iterator)
 		return invalid_argument("pmemstream_region_iterator_is_valid: iterator is NULL");
 	return iterator->it.is_valid() ? 0 : not_on_a_region();
+}
+
+int pmemstream_region_iterator_is_valid(struct pmemstream_region_iterator *iterator)
+{
+	return drop_in(pmemstream_region_iterator_is_valid_errc(iterator));
 }
 
 void pmemstream_region_iterator_seek_first(struct pmemstream_region_iterator *iterator)
@@ -77,8 +87,14 @@ void pmemstream_region_iterator_next(struct pmemstream_region_iterator *iterator
 
 struct pmemstream_region pmemstream_region_iterator_get(struct pmemstream_region_iterator *iterator)
 {
-	if (!iterator || !iterator->it.is_valid())
-		return pmemstream_region{0};
+	if (!iterator) {
+		invalid_argument("pmemstream_region_iterator_get: iterator is NULL");
+		return pmemstream_region{PMEMSTREAM_INVALID_OFFSET};
+	}
+	if (!iterator->it.is_valid()) {
+		fail(pmemstream::errc::invalid_handle, "pmemstream_region_iterator_get: the iterator is not on a region");
+		return pmemstream_region{PMEMSTREAM_INVALID_OFFSET};
+	}
 	return pmemstream_region{iterator->it.get().offset};
 }
 
@@ -90,8 +106,8 @@ void pmemstream_region_iterator_delete(struct pmemstream_region_iterator **itera
 	*iterator = nullptr;
 }
 
-int pmemstream_entry_iterator_new(struct pmemstream_entry_iterator **iterator, handle *stream,
-				  struct pmemstream_region region)
+int pmemstream_entry_iterator_new_errc(struct pmemstream_entry_iterator **iterator, handle *stream,
+				       struct pmemstream_region region)
 {
 	if (!iterator)
 		return invalid_argument("pmemstream_entry_iterator_new: iterator is NULL");
@@ -108,11 +124,22 @@ int pmemstream_entry_iterator_new(struct pmemstream_entry_iterator **iterator, h
 	});
 }
 
-int pmemstream_entry_iterator_is_valid(struct pmemstream_entry_iterator *iterator)
+int pmemstream_entry_iterator_new(struct pmemstream_entry_iterator **iterator, handle *stream,
+				  struct pmemstream_region region)
+{
+	return drop_in(pmemstream_entry_iterator_new_errc(iterator, stream, region));
+}
+
+int pmemstream_entry_iterator_is_valid_errc(struct pmemstream_entry_iterator *iterator)
 {
 	if (!iterator)
 		return invalid_argument("pmemstream_entry_iterator_is_valid: iterator is NULL");
 	return iterator->it.is_valid() ? 0 : not_on_an_entry(*iterator);
+}
+
+int pmemstream_entry_iterator_is_valid(struct pmemstream_entry_iterator *iterator)
+{
+	return drop_in(pmemstream_entry_iterator_is_valid_errc(iterator));
 }
 
 void pmemstream_entry_iterator_seek_first(struct pmemstream_entry_iterator *iterator)
@@ -130,8 +157,14 @@ void pmemstream_entry_iterator_next(struct pmemstream_entry_iterator *iterator)
 
 struct pmemstream_entry pmemstream_entry_iterator_get(struct pmemstream_entry_iterator *iterator)
 {
-	if (!iterator || !iterator->it.is_valid())
-		return pmemstream_entry{0};
+	if (!iterator) {
+		invalid_argument("pmemstream_entry_iterator_get: iterator is NULL");
+		return pmemstream_entry{PMEMSTREAM_INVALID_OFFSET};
+	}
+	if (!iterator->it.is_valid()) {
+		fail(pmemstream::errc::invalid_handle, "pmemstream_entry_iterator_get: the iterator is not on an entry");
+		return pmemstream_entry{PMEMSTREAM_INVALID_OFFSET};
+	}
 	return pmemstream_entry{iterator->it.get().offset};
 }
 

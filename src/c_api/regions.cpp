@@ -6,7 +6,7 @@ using namespace pmemstream::c_api;
 
 extern "C" {
 
-int pmemstream_region_allocate(handle *stream, size_t size, struct pmemstream_region *region)
+int pmemstream_region_allocate_errc(handle *stream, size_t size, struct pmemstream_region *region)
 {
 	if (!stream)
 		return invalid_argument("pmemstream_region_allocate: stream is NULL");
@@ -20,7 +20,12 @@ int pmemstream_region_allocate(handle *stream, size_t size, struct pmemstream_re
 	});
 }
 
-int pmemstream_region_free(handle *stream, struct pmemstream_region region)
+int pmemstream_region_allocate(handle *stream, size_t size, struct pmemstream_region *region)
+{
+	return drop_in(pmemstream_region_allocate_errc(stream, size, region));
+}
+
+int pmemstream_region_free_errc(handle *stream, struct pmemstream_region region)
 {
 	if (!stream)
 		return invalid_argument("pmemstream_region_free: stream is NULL");
@@ -28,6 +33,11 @@ int pmemstream_region_free(handle *stream, struct pmemstream_region region)
 		auto r = cpp(stream)->region_free(cpp(region));
 		return r ? 0 : fail(r.err());
 	});
+}
+
+int pmemstream_region_free(handle *stream, struct pmemstream_region region)
+{
+	return drop_in(pmemstream_region_free_errc(stream, region));
 }
 
 size_t pmemstream_region_size(handle *stream, struct pmemstream_region region)
@@ -64,8 +74,8 @@ size_t pmemstream_region_usable_size(handle *stream, struct pmemstream_region re
 	return size;
 }
 
-int pmemstream_region_runtime_initialize(handle *stream, struct pmemstream_region region,
-					 struct pmemstream_region_runtime **runtime)
+int pmemstream_region_runtime_initialize_errc(handle *stream, struct pmemstream_region region,
+					      struct pmemstream_region_runtime **runtime)
 {
 	if (!stream)
 		return invalid_argument("pmemstream_region_runtime_initialize: stream is NULL");
@@ -79,7 +89,13 @@ int pmemstream_region_runtime_initialize(handle *stream, struct pmemstream_regio
 	});
 }
 
-int pmemstream_region_entry_count(handle *stream, struct pmemstream_region region, uint64_t *count)
+int pmemstream_region_runtime_initialize(handle *stream, struct pmemstream_region region,
+					 struct pmemstream_region_runtime **runtime)
+{
+	return drop_in(pmemstream_region_runtime_initialize_errc(stream, region, runtime));
+}
+
+int pmemstream_region_entry_count_errc(handle *stream, struct pmemstream_region region, uint64_t *count)
 {
 	if (!stream)
 		return invalid_argument("pmemstream_region_entry_count: stream is NULL");
@@ -94,7 +110,12 @@ int pmemstream_region_entry_count(handle *stream, struct pmemstream_region regio
 	});
 }
 
-int pmemstream_region_get_info(handle *stream, struct pmemstream_region region, struct pmemstream_region_info *info)
+int pmemstream_region_entry_count(handle *stream, struct pmemstream_region region, uint64_t *count)
+{
+	return drop_in(pmemstream_region_entry_count_errc(stream, region, count));
+}
+
+int pmemstream_region_get_info_errc(handle *stream, struct pmemstream_region region, struct pmemstream_region_info *info)
 {
 	if (!stream)
 		return invalid_argument("pmemstream_region_get_info: stream is NULL");
@@ -117,6 +138,11 @@ int pmemstream_region_get_info(handle *stream, struct pmemstream_region region, 
 		info->entry_count = *count;
 		return 0;
 	});
+}
+
+int pmemstream_region_get_info(handle *stream, struct pmemstream_region region, struct pmemstream_region_info *info)
+{
+	return drop_in(pmemstream_region_get_info_errc(stream, region, info));
 }
 
 } // extern "C"

@@ -21,7 +21,7 @@ int adopt(handle **out, pmemstream::result<std::unique_ptr<pmemstream::stream>> 
 
 extern "C" {
 
-int pmemstream_from_map(handle **stream, size_t block_size, struct pmem2_map *map)
+int pmemstream_from_map_errc(handle **stream, size_t block_size, struct pmem2_map *map)
 {
 	if (!stream)
 		return invalid_argument("pmemstream_from_map: stream is NULL");
@@ -31,7 +31,12 @@ int pmemstream_from_map(handle **stream, size_t block_size, struct pmem2_map *ma
 	return guarded([&] { return adopt(stream, pmemstream::stream::from_map(map, block_size)); });
 }
 
-int pmemstream_create(handle **stream, const char *path, uint64_t size, uint64_t block_size)
+int pmemstream_from_map(handle **stream, size_t block_size, struct pmem2_map *map)
+{
+	return drop_in(pmemstream_from_map_errc(stream, block_size, map));
+}
+
+int pmemstream_create_errc(handle **stream, const char *path, uint64_t size, uint64_t block_size)
 {
 	if (!stream)
 		return invalid_argument("pmemstream_create: stream is NULL");
@@ -47,7 +52,12 @@ int pmemstream_create(handle **stream, const char *path, uint64_t size, uint64_t
 	});
 }
 
-int pmemstream_open(handle **stream, const char *path, uint64_t block_size, unsigned flags)
+int pmemstream_create(handle **stream, const char *path, uint64_t size, uint64_t block_size)
+{
+	return drop_in(pmemstream_create_errc(stream, path, size, block_size));
+}
+
+int pmemstream_open_errc(handle **stream, const char *path, uint64_t block_size, unsigned flags)
 {
 	if (!stream)
 		return invalid_argument("pmemstream_open: stream is NULL");
@@ -66,6 +76,11 @@ int pmemstream_open(handle **stream, const char *path, uint64_t block_size, unsi
 								     : pmemstream::recovery_mode::strict;
 		return adopt(stream, pmemstream::stream::open(path, options));
 	});
+}
+
+int pmemstream_open(handle **stream, const char *path, uint64_t block_size, unsigned flags)
+{
+	return drop_in(pmemstream_open_errc(stream, path, block_size, flags));
 }
 
 void pmemstream_delete(handle **stream)
@@ -94,7 +109,7 @@ uint64_t pmemstream_persisted_timestamp(handle *stream)
 	return cpp(stream)->persisted_timestamp();
 }
 
-int pmemstream_stream_get_info(handle *stream, struct pmemstream_info *info)
+int pmemstream_stream_get_info_errc(handle *stream, struct pmemstream_info *info)
 {
 	if (!stream)
 		return invalid_argument("pmemstream_stream_get_info: stream is NULL");
@@ -117,6 +132,11 @@ int pmemstream_stream_get_info(handle *stream, struct pmemstream_info *info)
 		info->read_only = i.read_only ? 1 : 0;
 		return 0;
 	});
+}
+
+int pmemstream_stream_get_info(handle *stream, struct pmemstream_info *info)
+{
+	return drop_in(pmemstream_stream_get_info_errc(stream, info));
 }
 
 } // extern "C"
