@@ -123,10 +123,12 @@ const char *pmemstream_strerror(int code);
 int pmemstream_errno(void);
 
 /*
- * Returns the message of the calling thread's last failed call (what failed and where, e.g.
- * "entry of 5000 bytes does not fit: 1200 bytes left in region 0x1000"), or "" when no call
- * has failed in this thread. Successful calls do not clear it. The string is valid until the
- * thread's next failing call. Never NULL.
+ * Returns the message of the calling thread's last failed call (what failed and where), or ""
+ * when no call has failed in this thread. For example, a 5000-byte append to a fresh
+ * one-block region at offset 0x1000 (4 KiB blocks) leaves
+ *   "region 0x1000 has 3968 bytes left; the entry needs 5016"
+ * (tests/c_api checks that this example is what the library prints). Successful calls do not
+ * clear it. The string is valid until the thread's next failing call. Never NULL.
  */
 const char *pmemstream_errormsg(void);
 

@@ -893,6 +893,75 @@ static void errormsg_is_per_thread_and_sticky(void)
 	teardown(&fx);
 }
 
+/* Reads a whole text file into a NUL-terminated buffer (free() it), or NULL. */
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	if (fseek(f, 0, SEEK_END) == 0) {
+		long n = ftell(f);
+		if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
+			len = fread(buf, 1, (size_t)n, f);
+			buf[len] = 0;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/* The example message that libpmemstream.h quotes for pmemstream_errormsg(), and the one in
+ * docs/c_api.md, are what the library prints in the scenario they describe: a 5000-byte
+ * append to a fresh one-block region, the stream's first, with 4 KiB blocks. */
+static void errormsg_examples_are_real(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "msgexample"));
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 100, &r));
+	static char big[5000];
+	CHECK_ERR(pmemstream_append(fx.s, r, NULL, big, sizeof(big), NULL), PMEMSTREAM_E_REGION_FULL);
+	const char *actual = pmemstream_errormsg();
+
+	char *header = read_text(PMEMSTREAM_C_HEADER_PATH);
+	REQUIRE(header != NULL);
+	char *decl = strstr(header, "const char *pmemstream_errormsg(void);");
+	REQUIRE(decl != NULL);
+	*decl = 0;
+	char *comment = decl; /* the comment that documents the declaration */
+	while (comment > header && !(comment[0] == '/' && comment[1] == '*'))
+		comment--;
+	REQUIRE(comment > header);
+	char *open_quote = strchr(comment, '"');
+	while (open_quote && open_quote[1] == '"') /* skip "" (the message when nothing failed) */
+		open_quote = strchr(open_quote + 2, '"');
+	REQUIRE(open_quote != NULL);
+	char *close_quote = strchr(open_quote + 1, '"');
+	REQUIRE(close_quote != NULL);
+	*close_quote = 0;
+	if (strcmp(open_quote + 1, actual) != 0) {
+		c_test_failed++;
+		fprintf(stderr, "libpmemstream.h quotes \"%s\" for pmemstream_errormsg(); the library says \"%s\"\n",
+			open_quote + 1, actual);
+	} else {
+		c_test_passed++;
+	}
+	free(header);
+
+	char *guide = read_text(PMEMSTREAM_C_GUIDE_PATH);
+	REQUIRE(guide != NULL);
+	if (strstr(guide, actual) == NULL) {
+		c_test_failed++;
+		fprintf(stderr, "docs/c_api.md does not quote the library's message \"%s\"\n", actual);
+	} else {
+		c_test_passed++;
+	}
+	free(guide);
+	teardown(&fx);
+}
+
 static void region_free_with_outstanding_reservation(void)
 {
 	struct fixture fx;
@@ -1058,6 +1127,7 @@ int main(int argc, char **argv)
 		{"null_stream_everywhere", null_stream_everywhere},
 		{"open_by_path", open_by_path},
 		{"errormsg_is_per_thread_and_sticky", errormsg_is_per_thread_and_sticky},
+		{"errormsg_examples_are_real", errormsg_examples_are_real},
 		{"region_free_with_outstanding_reservation", region_free_with_outstanding_reservation},
 		{"concurrent_appends_to_one_region", concurrent_appends_to_one_region},
 		{"free_while_appending", free_while_appending},
