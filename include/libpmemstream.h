@@ -312,6 +312,23 @@ int pmemstream_append(struct pmemstream *stream, struct pmemstream_region region
 		      struct pmemstream_entry *new_entry);
 
 /*
+ * As pmemstream_append(), and also returns the new entry's timestamp: its place in the
+ * stream's one order across regions, without a second call (pmemstream_entry_timestamp() on
+ * the entry gives the same value as long as its region lives).
+ *  new_entry: out, optional; the new entry
+ *  timestamp: out, required; the new entry's timestamp (>= 1)
+ * Outputs are written only on success. Returns 0, or fails with the errors of
+ * pmemstream_append(), and with PMEMSTREAM_E_INVALID_ARGUMENT when timestamp is NULL (nothing
+ * is appended then). When another thread frees the region during the call it can fail with
+ * PMEMSTREAM_E_INVALID_HANDLE after appending; the entry is gone with its region.
+ * Durability: as pmemstream_append(): on return every entry with a timestamp <= *timestamp
+ * is committed and persisted.
+ */
+int pmemstream_append_with_timestamp(struct pmemstream *stream, struct pmemstream_region region,
+				     struct pmemstream_region_runtime *runtime, const void *data, size_t size,
+				     struct pmemstream_entry *new_entry, uint64_t *timestamp);
+
+/*
  * Reserves `size` bytes at the end of the region for the caller to write at *data, then
  * publish with pmemstream_publish(). One reservation per region at a time: a second reserve
  * replaces the first. Nothing is visible or durable until published.
@@ -472,6 +489,9 @@ int pmemstream_region_get_info_errc(struct pmemstream *stream, struct pmemstream
 int pmemstream_append_errc(struct pmemstream *stream, struct pmemstream_region region,
 			   struct pmemstream_region_runtime *runtime, const void *data, size_t size,
 			   struct pmemstream_entry *new_entry);
+int pmemstream_append_with_timestamp_errc(struct pmemstream *stream, struct pmemstream_region region,
+					  struct pmemstream_region_runtime *runtime, const void *data, size_t size,
+					  struct pmemstream_entry *new_entry, uint64_t *timestamp);
 int pmemstream_reserve_errc(struct pmemstream *stream, struct pmemstream_region region,
 			    struct pmemstream_region_runtime *runtime, size_t size,
 			    struct pmemstream_entry *reserved_entry, void **data);
@@ -496,6 +516,7 @@ int pmemstream_entry_iterator_is_valid_errc(struct pmemstream_entry_iterator *it
 #define pmemstream_region_entry_count pmemstream_region_entry_count_errc
 #define pmemstream_region_get_info pmemstream_region_get_info_errc
 #define pmemstream_append pmemstream_append_errc
+#define pmemstream_append_with_timestamp pmemstream_append_with_timestamp_errc
 #define pmemstream_reserve pmemstream_reserve_errc
 #define pmemstream_publish pmemstream_publish_errc
 #define pmemstream_entry_get_info pmemstream_entry_get_info_errc

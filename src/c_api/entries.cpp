@@ -2,31 +2,80 @@
 // Entries: append, reserve and publish, and the accessors of a committed entry.
 #include "c_api.hpp"
 
+#include <cstdio>
+
 using namespace pmemstream::c_api;
 
-extern "C" {
+namespace {
 
-int pmemstream_append_errc(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
-			   const void *data, size_t size, struct pmemstream_entry *new_entry)
+// pmemstream_append and pmemstream_append_with_timestamp; `name` for the messages.
+int append(const char *name, handle *stream, pmemstream_region region, pmemstream_region_runtime *runtime,
+	   const void *data, size_t size, pmemstream_entry *new_entry, uint64_t *timestamp) noexcept
 {
+	char text[160];
+	auto invalid = [&](const char *what) {
+		std::snprintf(text, sizeof(text), "%s: %s", name, what);
+		return invalid_argument(text);
+	};
 	if (!stream)
-		return invalid_argument("pmemstream_append: stream is NULL");
+		return invalid("stream is NULL");
 	if (!data && size > 0)
-		return invalid_argument("pmemstream_append: data is NULL and size is not 0");
+		return invalid("data is NULL and size is not 0");
 	return guarded([&] {
-		auto r = cpp(stream)->append(cpp(region), data, size, cpp(runtime));
+		auto s = cpp(stream);
+		auto r = s->append(cpp(region), data, size, cpp(runtime));
 		if (!r)
 			return fail(r.err());
+		if (timestamp) {
+			// Read back until the C++ append returns the timestamp it assigned: the entry is
+			// committed, so only a concurrent free of its region can make this fail.
+			auto ts = s->entry_timestamp(*r);
+			if (!ts) {
+				std::snprintf(text, sizeof(text),
+					      "%s: entry 0x%llx was appended, but region 0x%llx was freed before its "
+					      "timestamp was read",
+					      name, static_cast<unsigned long long>(r->offset),
+					      static_cast<unsigned long long>(region.offset));
+				return fail(pmemstream::errc::invalid_handle, text);
+			}
+			*timestamp = *ts;
+		}
 		if (new_entry)
 			new_entry->offset = r->offset;
 		return 0;
 	});
 }
 
+} // namespace
+
+extern "C" {
+
+int pmemstream_append_errc(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
+			   const void *data, size_t size, struct pmemstream_entry *new_entry)
+{
+	return append("pmemstream_append", stream, region, runtime, data, size, new_entry, nullptr);
+}
+
 int pmemstream_append(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
 		      const void *data, size_t size, struct pmemstream_entry *new_entry)
 {
 	return drop_in(pmemstream_append_errc(stream, region, runtime, data, size, new_entry));
+}
+
+int pmemstream_append_with_timestamp_errc(handle *stream, struct pmemstream_region region,
+					  struct pmemstream_region_runtime *runtime, const void *data, size_t size,
+					  struct pmemstream_entry *new_entry, uint64_t *timestamp)
+{
+	if (!timestamp)
+		return invalid_argument("pmemstream_append_with_timestamp: timestamp is NULL");
+	return append("pmemstream_append_with_timestamp", stream, region, runtime, data, size, new_entry, timestamp);
+}
+
+int pmemstream_append_with_timestamp(handle *stream, struct pmemstream_region region,
+				     struct pmemstream_region_runtime *runtime, const void *data, size_t size,
+				     struct pmemstream_entry *new_entry, uint64_t *timestamp)
+{
+	return drop_in(pmemstream_append_with_timestamp_errc(stream, region, runtime, data, size, new_entry, timestamp));
 }
 
 int pmemstream_reserve_errc(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,

@@ -290,6 +290,57 @@ static void append_and_read_back(void)
 	teardown(&fx);
 }
 
+/* pmemstream_append_with_timestamp() returns the entry and its timestamp in one call. */
+static void append_with_timestamp(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "appendts"));
+	struct pmemstream_region r1, r2;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 100, &r1));
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 100, &r2));
+	struct pmemstream_region_runtime *rt2;
+	REQUIRE_OK(pmemstream_region_runtime_initialize(fx.s, r2, &rt2));
+	struct pmemstream_entry e = {0};
+	uint64_t ts = 0;
+	for (uint64_t i = 1; i <= 4; i++) {
+		REQUIRE_OK(pmemstream_append_with_timestamp(fx.s, i % 2 ? r1 : r2, i % 2 ? NULL : rt2, "abc", 3, &e, &ts));
+		CHECK_EQ(ts, i);
+		CHECK_EQ(pmemstream_entry_timestamp(fx.s, e), ts);
+		CHECK(pmemstream_persisted_timestamp(fx.s) >= ts);
+	}
+	/* new_entry is optional; a 0-byte entry may have no data. */
+	REQUIRE_OK(pmemstream_append_with_timestamp(fx.s, r1, NULL, NULL, 0, NULL, &ts));
+	CHECK_EQ(ts, 5);
+
+	/* Failures write neither output and append nothing. */
+	struct pmemstream_entry untouched = {777};
+	uint64_t ts_untouched = 999;
+	CHECK_ERR(pmemstream_append_with_timestamp(fx.s, r1, NULL, "x", 1, &untouched, NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_ERR(pmemstream_append_with_timestamp(NULL, r1, NULL, "x", 1, &untouched, &ts_untouched),
+		  PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_ERR(pmemstream_append_with_timestamp(fx.s, r1, NULL, NULL, 1, &untouched, &ts_untouched),
+		  PMEMSTREAM_E_INVALID_ARGUMENT);
+	struct pmemstream_region bogus = {r1.offset + 64};
+	CHECK_ERR(pmemstream_append_with_timestamp(fx.s, bogus, NULL, "x", 1, &untouched, &ts_untouched),
+		  PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK_ERR(pmemstream_append_with_timestamp(fx.s, r1, rt2, "x", 1, &untouched, &ts_untouched),
+		  PMEMSTREAM_E_INVALID_HANDLE);
+	static char big[BLOCK];
+	CHECK_ERR(pmemstream_append_with_timestamp(fx.s, r1, NULL, big, sizeof(big), &untouched, &ts_untouched),
+		  PMEMSTREAM_E_REGION_FULL);
+	CHECK_EQ(untouched.offset, 777);
+	CHECK_EQ(ts_untouched, 999);
+	CHECK_EQ(pmemstream_committed_timestamp(fx.s), 5);
+	uint64_t count = 0;
+	REQUIRE_OK(pmemstream_region_entry_count(fx.s, r1, &count));
+	CHECK_EQ(count, 3);
+
+	/* The timestamps survive a reopen. */
+	REQUIRE_OK(reopen(&fx, BLOCK));
+	CHECK_EQ(pmemstream_entry_timestamp(fx.s, e), 4);
+	teardown(&fx);
+}
+
 static void entry_errors(void)
 {
 	struct fixture fx;
@@ -1112,6 +1163,7 @@ int main(int argc, char **argv)
 		{"region_allocate_and_free", region_allocate_and_free},
 		{"region_errors", region_errors},
 		{"append_and_read_back", append_and_read_back},
+		{"append_with_timestamp", append_with_timestamp},
 		{"entry_errors", entry_errors},
 		{"region_full_leaves_region_unchanged", region_full_leaves_region_unchanged},
 		{"zero_size_entry", zero_size_entry},
