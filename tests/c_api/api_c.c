@@ -547,6 +547,42 @@ static void region_runtime(void)
 	teardown(&fx);
 }
 
+/* A region runtime belongs to one stream. Passed to another stream with a region at the same
+ * offset it must be refused, not used to append to its own stream behind the caller's back.
+ * The owner check is the core's (region runtimes know their stream); until it lands this
+ * test fails, and the all-cases runs skip it (tests/c_api/CMakeLists.txt). */
+static void runtime_of_another_stream_is_refused(void)
+{
+	struct fixture a, b;
+	REQUIRE_OK(setup(&a, "owner_a"));
+	REQUIRE_OK(setup(&b, "owner_b"));
+	struct pmemstream_region ra, rb;
+	REQUIRE_OK(pmemstream_region_allocate(a.s, 100, &ra));
+	REQUIRE_OK(pmemstream_region_allocate(b.s, 100, &rb));
+	REQUIRE(ra.offset == rb.offset);
+	REQUIRE_OK(pmemstream_append(a.s, ra, NULL, "a0", 2, NULL));
+	REQUIRE_OK(pmemstream_append(b.s, rb, NULL, "b0", 2, NULL));
+	struct pmemstream_region_runtime *rt_a;
+	REQUIRE_OK(pmemstream_region_runtime_initialize(a.s, ra, &rt_a));
+
+	CHECK_ERR(pmemstream_append(b.s, rb, rt_a, "b?", 2, NULL), PMEMSTREAM_E_INVALID_HANDLE);
+	struct pmemstream_entry e;
+	void *data;
+	CHECK_ERR(pmemstream_reserve(b.s, rb, rt_a, 8, &e, &data), PMEMSTREAM_E_INVALID_HANDLE);
+
+	uint64_t count_a = 0, count_b = 0;
+	REQUIRE_OK(pmemstream_region_entry_count(a.s, ra, &count_a));
+	REQUIRE_OK(pmemstream_region_entry_count(b.s, rb, &count_b));
+	CHECK_EQ(count_a, 1);
+	CHECK_EQ(count_b, 1);
+	CHECK_EQ(pmemstream_committed_timestamp(a.s), 1);
+	CHECK_EQ(pmemstream_committed_timestamp(b.s), 1);
+	/* A's runtime still works for A, and A's region can still be appended to. */
+	REQUIRE_OK(pmemstream_append(a.s, ra, rt_a, "a1", 2, NULL));
+	teardown(&b);
+	teardown(&a);
+}
+
 static void region_iterator(void)
 {
 	struct fixture fx;
@@ -1170,6 +1206,7 @@ int main(int argc, char **argv)
 		{"entry_fills_region_exactly", entry_fills_region_exactly},
 		{"reserve_then_publish_smaller", reserve_then_publish_smaller},
 		{"region_runtime", region_runtime},
+		{"runtime_of_another_stream_is_refused", runtime_of_another_stream_is_refused},
 		{"region_iterator", region_iterator},
 		{"entry_iterator", entry_iterator},
 		{"is_valid_message_belongs_to_its_error", is_valid_message_belongs_to_its_error},

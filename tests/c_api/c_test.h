@@ -176,12 +176,22 @@ struct c_test_case {
 static char c_test_files[C_TEST_MAX_FILES][256];
 static int c_test_file_count;
 
-/* Runs the test named by argv[1], or every test without an argument. */
+static inline int c_test_listed(int argc, char **argv, const char *name)
+{
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Runs the test named by argv[1]; every test without an argument; with `--skip name...`
+ * every test but those named. */
 static inline int c_test_main(int argc, char **argv, const struct c_test_case *cases, size_t count)
 {
+	const int skip = argc > 1 && strcmp(argv[1], "--skip") == 0;
 	int found = 0;
 	for (size_t i = 0; i < count; i++) {
-		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
+		if (skip ? c_test_listed(argc, argv, cases[i].name) : argc > 1 && strcmp(argv[1], cases[i].name) != 0)
 			continue;
 		found = 1;
 		int failed_before = c_test_failed;
