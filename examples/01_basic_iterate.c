@@ -21,7 +21,8 @@ int main(int argc, char **argv)
 	struct pmemstream *stream;
 	int ret = pmemstream_from_map(&stream, 4096, file.map);
 	if (ret != 0) {
-		fprintf(stderr, "pmemstream_from_map: %s (%s)\n", pmemstream_strerror(ret), pmemstream_errormsg());
+		fprintf(stderr, "pmemstream_from_map: %s (%s)\n", pmemstream_strerror(pmemstream_errno()),
+			pmemstream_errormsg());
 		example_unmap(&file);
 		return 1;
 	}

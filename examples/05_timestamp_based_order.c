@@ -28,6 +28,7 @@ struct worker {
 	struct pmemstream_region region;
 	uint64_t id;
 	int ret;
+	int code; /* pmemstream_errno() of the thread's failed call: it is per thread */
 };
 
 static void *append_entries(void *arg)
@@ -39,6 +40,8 @@ static void *append_entries(void *arg)
 		struct payload p = {w->id, i};
 		w->ret = pmemstream_append(w->stream, w->region, rt, &p, sizeof(p), NULL);
 	}
+	if (w->ret != 0)
+		w->code = pmemstream_errno();
 	return NULL;
 }
 
@@ -131,7 +134,7 @@ int main(int argc, char **argv)
 	for (int t = 0; t < THREADS; t++) {
 		pthread_join(workers[t].tid, NULL);
 		if (workers[t].ret != 0) {
-			fprintf(stderr, "thread %d: %s\n", t, pmemstream_strerror(workers[t].ret));
+			fprintf(stderr, "thread %d: %s\n", t, pmemstream_strerror(workers[t].code));
 			ret = workers[t].ret;
 		}
 	}

@@ -18,14 +18,31 @@
  *  is durable.
  *
  * Errors
- *  Functions that return int return 0 on success and a negative code on failure:
- *   - PMEMSTREAM_E_* (-1001 .. -1999): errors of the library, listed below;
- *   - -errno (-1 .. -999): errors of the system; today only -ENOMEM (out of memory).
- *  pmemstream_strerror() names any code; pmemstream_errormsg() gives a message that says
- *  what exactly went wrong in the calling thread's last failed call. Functions that return a
- *  value instead of a code signal an error with a documented value (0 or NULL) and set the
- *  message; where that value is also a legal result, a pmemstream_*_get_info() function returns
- *  the same facts with a code.
+ *  Functions that return an int status (all that return int but pmemstream_errno()) return 0
+ *  on success and -1 on failure, as the original did. A failure also
+ *   - sets errno to the closest POSIX code (EINVAL, ENOSPC, EIO, ...; the table is in
+ *     docs/c_api.md);
+ *   - keeps its specific code for pmemstream_errno(): one of PMEMSTREAM_E_* (-1001 .. -1999)
+ *     below, or a negated errno (-1 .. -999; today only -ENOMEM, out of memory);
+ *   - keeps a message for pmemstream_errormsg() that says what exactly went wrong.
+ *  "Fails with CODE" below means all of that with pmemstream_errno() == CODE. Any function
+ *  may also fail with -ENOMEM, and with PMEMSTREAM_E_INTERNAL (a bug in the library).
+ *  pmemstream_errno() and the message are per thread and kept until the thread's next
+ *  failure: successful calls do not clear them (errno, as always in C, means something only
+ *  right after a failure). pmemstream_strerror() names any code.
+ *  Functions that return a value instead of a code signal an error with a documented value
+ *  (0, NULL or PMEMSTREAM_INVALID_OFFSET) and set errno, pmemstream_errno() and the message
+ *  the same way; where that value is also a legal result, a pmemstream_*_get_info() function
+ *  returns the same facts with a code.
+ *
+ * Specific codes as return values (opt-in)
+ *  A translation unit that defines PMEMSTREAM_SPECIFIC_ERRORS before it includes this header
+ *  gets the specific code (what pmemstream_errno() would return) as the return value of every
+ *  function that returns an int status, instead of -1; errno, pmemstream_errno() and the
+ *  message are set as in the default mode. The macro maps each such name to a variant with
+ *  the suffix _errc (pmemstream_append -> pmemstream_append_errc), declared at the end of this
+ *  header; the variants can also be called by name without the macro. Both sets are
+ *  exported, so the choice is per translation unit.
  *
  * Thread safety
  *  A stream may be used from many threads at once. Appends to different regions run in
@@ -80,22 +97,38 @@ extern "C" {
 #define PMEMSTREAM_E_EXISTS (-1013)
 /* An earlier media error put the stream in a failed state; reopen it. */
 #define PMEMSTREAM_E_MEDIA_FAILED (-1014)
+/* Every timestamp the format can hold (2^56 - 1) is used; the stream takes no more writes. */
+#define PMEMSTREAM_E_TIMESTAMPS_EXHAUSTED (-1015)
+/* A write through a stream opened by another process (the parent of a fork()); open the
+ * stream again in this process. */
+#define PMEMSTREAM_E_WRONG_PROCESS (-1016)
 /* An unexpected failure inside the library (a bug); see pmemstream_errormsg(). */
 #define PMEMSTREAM_E_INTERNAL (-1999)
 
 /*
  * Returns a short fixed description of any code returned by this library ("region full",
- * "Cannot allocate memory", "success" for 0), never NULL. The string is static for library
+ * "Cannot allocate memory", "success" for 0), never NULL. -1, the drop-in failure value, is
+ * described as a failure whose code pmemstream_errno() has. The string is static for library
  * codes and thread-local for -errno codes (valid until the next call in the thread).
  * Thread safety: any thread.
  */
 const char *pmemstream_strerror(int code);
 
 /*
- * Returns the message of the calling thread's last failed call (what failed and where, e.g.
- * "entry of 5000 bytes does not fit: 1200 bytes left in region 0x1000"), or "" when no call
- * has failed in this thread. Successful calls do not clear it. The string is valid until the
- * thread's next failing call. Never NULL.
+ * Returns the specific code of the calling thread's last failed call (PMEMSTREAM_E_*, or a
+ * negated errno such as -ENOMEM), or 0 when no call has failed in this thread. Successful
+ * calls do not clear it.
+ * Thread safety: any thread; each thread sees its own.
+ */
+int pmemstream_errno(void);
+
+/*
+ * Returns the message of the calling thread's last failed call (what failed and where), or ""
+ * when no call has failed in this thread. For example, a 5000-byte append to a fresh
+ * one-block region at offset 0x1000 (4 KiB blocks) leaves
+ *   "region 0x1000 has 3968 bytes left; the entry needs 5016"
+ * (tests/c_api checks that this example is what the library prints). Successful calls do not
+ * clear it. The string is valid until the thread's next failing call. Never NULL.
  */
 const char *pmemstream_errormsg(void);
 
@@ -120,6 +153,10 @@ struct pmemstream_entry {
 	uint64_t offset;
 };
 
+/* The offset of the region or entry an iterator returns when it is not on one; it never names
+ * a region or an entry. */
+#define PMEMSTREAM_INVALID_OFFSET UINT64_MAX
+
 /* ---- opening and closing ---- */
 
 /*
@@ -128,7 +165,7 @@ struct pmemstream_entry {
  *  block_size: a power of two, at least 64; regions start and end on block boundaries. When
  *              reopening it must equal the block size the stream was created with.
  *  map:        the mapping (pmem2_map_new()); it must outlive the stream
- * Returns 0, or
+ * Returns 0, or fails with
  *  PMEMSTREAM_E_INVALID_ARGUMENT   stream or map NULL, block_size not a power of two >= 64,
  *                                  an all-zero mapping too small for the header and one block
  *  PMEMSTREAM_E_PARAMETER_MISMATCH reopening with another block size (the stream is untouched)
@@ -147,8 +184,8 @@ int pmemstream_from_map(struct pmemstream **stream, size_t block_size, struct pm
  *  size:       total file size in bytes; must hold the header area (4 KiB, rounded up to the
  *              block size) and one block
  *  block_size: a power of two, at least 64; 0 means 4096
- * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer, bad size or block size),
- * PMEMSTREAM_E_EXISTS (the file holds data), PMEMSTREAM_E_IO, -ENOMEM.
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer, bad size or block
+ * size), PMEMSTREAM_E_EXISTS (the file holds data), PMEMSTREAM_E_IO, -ENOMEM.
  * Durability: on success the stream's header is persisted.
  */
 int pmemstream_create(struct pmemstream **stream, const char *path, uint64_t size, uint64_t block_size);
@@ -165,7 +202,7 @@ int pmemstream_create(struct pmemstream **stream, const char *path, uint64_t siz
  *  stream:     out; the new handle (set to NULL on failure)
  *  block_size: 0 accepts the stream's block size; anything else must equal it
  *  flags:      0 or a combination of PMEMSTREAM_OPEN_*
- * Returns 0, or
+ * Returns 0, or fails with
  *  PMEMSTREAM_E_INVALID_ARGUMENT   NULL pointer, unknown flag, SALVAGE without READ_ONLY
  *  PMEMSTREAM_E_PARAMETER_MISMATCH block_size differs from the stream's
  *  PMEMSTREAM_E_IO                 missing file, no permission, mapping failed
@@ -188,17 +225,18 @@ void pmemstream_delete(struct pmemstream **stream);
  * Allocates a region with at least `size` usable bytes (rounded up so the region with its
  * 128-byte header fills whole blocks).
  *  region: out, optional (NULL allowed); the new region
- * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL, size 0), PMEMSTREAM_E_OUT_OF_SPACE
- * (no free span large enough), PMEMSTREAM_E_READ_ONLY, PMEMSTREAM_E_MEDIA_FAILED, -ENOMEM.
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL, size 0),
+ * PMEMSTREAM_E_OUT_OF_SPACE (no free span large enough), PMEMSTREAM_E_READ_ONLY,
+ * PMEMSTREAM_E_MEDIA_FAILED, -ENOMEM.
  * Durability: the region is persisted on return.
  */
 int pmemstream_region_allocate(struct pmemstream *stream, size_t size, struct pmemstream_region *region);
 
 /*
  * Frees a region and all its entries; its space can be allocated again.
- * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL), PMEMSTREAM_E_INVALID_HANDLE (not
- * a live region, e.g. already freed), PMEMSTREAM_E_BUSY (a reservation is outstanding in it),
- * PMEMSTREAM_E_READ_ONLY, PMEMSTREAM_E_MEDIA_FAILED.
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL),
+ * PMEMSTREAM_E_INVALID_HANDLE (not a live region, e.g. already freed), PMEMSTREAM_E_BUSY (a
+ * reservation is outstanding in it), PMEMSTREAM_E_READ_ONLY, PMEMSTREAM_E_MEDIA_FAILED.
  * Durability: persisted on return.
  */
 int pmemstream_region_free(struct pmemstream *stream, struct pmemstream_region region);
@@ -224,15 +262,16 @@ size_t pmemstream_region_usable_size(struct pmemstream *stream, struct pmemstrea
  * runtime is owned by the stream and valid until pmemstream_delete(). Passed with another
  * region, or after its region was freed, it is refused with PMEMSTREAM_E_INVALID_HANDLE.
  *  runtime: out, optional (NULL: only prepares the region)
- * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL), PMEMSTREAM_E_INVALID_HANDLE,
- * -ENOMEM.
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL),
+ * PMEMSTREAM_E_INVALID_HANDLE, -ENOMEM.
  */
 int pmemstream_region_runtime_initialize(struct pmemstream *stream, struct pmemstream_region region,
 					 struct pmemstream_region_runtime **runtime);
 
 /*
  * Number of committed entries in the region, in *count.
- * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), PMEMSTREAM_E_INVALID_HANDLE.
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer),
+ * PMEMSTREAM_E_INVALID_HANDLE.
  */
 int pmemstream_region_entry_count(struct pmemstream *stream, struct pmemstream_region region, uint64_t *count);
 
@@ -245,7 +284,8 @@ struct pmemstream_region_info {
 
 /*
  * Facts about a region, in *info.
- * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), PMEMSTREAM_E_INVALID_HANDLE.
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer),
+ * PMEMSTREAM_E_INVALID_HANDLE.
  */
 int pmemstream_region_get_info(struct pmemstream *stream, struct pmemstream_region region,
 			   struct pmemstream_region_info *info);
@@ -257,7 +297,7 @@ int pmemstream_region_get_info(struct pmemstream *stream, struct pmemstream_regi
  *  runtime:   optional (NULL: looked up)
  *  data:      may be NULL only when size is 0
  *  new_entry: out, optional; the new entry
- * Returns 0, or
+ * Returns 0, or fails with
  *  PMEMSTREAM_E_INVALID_ARGUMENT  stream NULL, data NULL with size > 0
  *  PMEMSTREAM_E_INVALID_HANDLE    not a live region
  *  PMEMSTREAM_E_REGION_FULL       the entry does not fit (the region is unchanged)
@@ -272,13 +312,30 @@ int pmemstream_append(struct pmemstream *stream, struct pmemstream_region region
 		      struct pmemstream_entry *new_entry);
 
 /*
+ * As pmemstream_append(), and also returns the new entry's timestamp: its place in the
+ * stream's one order across regions, without a second call (pmemstream_entry_timestamp() on
+ * the entry gives the same value as long as its region lives).
+ *  new_entry: out, optional; the new entry
+ *  timestamp: out, required; the new entry's timestamp (>= 1)
+ * Outputs are written only on success. Returns 0, or fails with the errors of
+ * pmemstream_append(), and with PMEMSTREAM_E_INVALID_ARGUMENT when timestamp is NULL (nothing
+ * is appended then). When another thread frees the region during the call it can fail with
+ * PMEMSTREAM_E_INVALID_HANDLE after appending; the entry is gone with its region.
+ * Durability: as pmemstream_append(): on return every entry with a timestamp <= *timestamp
+ * is committed and persisted.
+ */
+int pmemstream_append_with_timestamp(struct pmemstream *stream, struct pmemstream_region region,
+				     struct pmemstream_region_runtime *runtime, const void *data, size_t size,
+				     struct pmemstream_entry *new_entry, uint64_t *timestamp);
+
+/*
  * Reserves `size` bytes at the end of the region for the caller to write at *data, then
  * publish with pmemstream_publish(). One reservation per region at a time: a second reserve
  * replaces the first. Nothing is visible or durable until published.
  *  runtime:        optional
  *  reserved_entry: out, required; pass it to pmemstream_publish()
  *  data:           out, required; where to write up to `size` bytes
- * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL stream, reserved_entry or data),
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (NULL stream, reserved_entry or data),
  * PMEMSTREAM_E_INVALID_HANDLE, PMEMSTREAM_E_REGION_FULL, PMEMSTREAM_E_ENTRY_TOO_LARGE,
  * PMEMSTREAM_E_READ_ONLY, PMEMSTREAM_E_MEDIA_FAILED.
  */
@@ -289,8 +346,8 @@ int pmemstream_reserve(struct pmemstream *stream, struct pmemstream_region regio
 /*
  * Publishes a reserved entry with `size` bytes (at most the reserved size; the unused rest of
  * the reservation is returned to the region).
- * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL, size above the reservation),
- * PMEMSTREAM_E_INVALID_HANDLE (not the region's outstanding reservation),
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL, size above the
+ * reservation), PMEMSTREAM_E_INVALID_HANDLE (not the region's outstanding reservation),
  * PMEMSTREAM_E_READ_ONLY, PMEMSTREAM_E_MEDIA_FAILED.
  * Durability: as pmemstream_append().
  */
@@ -333,7 +390,8 @@ struct pmemstream_entry_info {
 
 /*
  * Facts about a committed entry, in *info.
- * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), PMEMSTREAM_E_INVALID_HANDLE.
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer),
+ * PMEMSTREAM_E_INVALID_HANDLE.
  */
 int pmemstream_entry_get_info(struct pmemstream *stream, struct pmemstream_entry entry, struct pmemstream_entry_info *info);
 
@@ -358,7 +416,7 @@ struct pmemstream_info {
 
 /*
  * Facts about the stream, in *info.
- * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), -ENOMEM.
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), -ENOMEM.
  */
 int pmemstream_stream_get_info(struct pmemstream *stream, struct pmemstream_info *info);
 
@@ -367,17 +425,20 @@ int pmemstream_stream_get_info(struct pmemstream *stream, struct pmemstream_info
 /*
  * Creates an iterator positioned at the first region (if any).
  *  iterator: out; set to NULL on failure
- * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), -ENOMEM.
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), -ENOMEM.
  */
 int pmemstream_region_iterator_new(struct pmemstream_region_iterator **iterator, struct pmemstream *stream);
-/* Returns 0 when the iterator is on a region; PMEMSTREAM_E_INVALID_HANDLE past the last one,
- * PMEMSTREAM_E_INVALID_ARGUMENT for NULL. */
+/* Returns 0 when the iterator is on a region. Past the last one it fails with
+ * PMEMSTREAM_E_INVALID_HANDLE (returns -1, as the original did), for NULL with
+ * PMEMSTREAM_E_INVALID_ARGUMENT. Like every failure, "not valid" replaces the thread's
+ * pmemstream_errormsg() with its own message. */
 int pmemstream_region_iterator_is_valid(struct pmemstream_region_iterator *iterator);
 /* Moves to the first region. NULL is ignored. */
 void pmemstream_region_iterator_seek_first(struct pmemstream_region_iterator *iterator);
 /* Moves to the next region. NULL is ignored. */
 void pmemstream_region_iterator_next(struct pmemstream_region_iterator *iterator);
-/* Returns the current region; {0} when not valid. */
+/* Returns the current region; {PMEMSTREAM_INVALID_OFFSET} when not valid (fails with
+ * PMEMSTREAM_E_INVALID_HANDLE) or NULL (PMEMSTREAM_E_INVALID_ARGUMENT). */
 struct pmemstream_region pmemstream_region_iterator_get(struct pmemstream_region_iterator *iterator);
 /* Deletes the iterator and sets *iterator to NULL. NULL is ignored. */
 void pmemstream_region_iterator_delete(struct pmemstream_region_iterator **iterator);
@@ -388,22 +449,83 @@ void pmemstream_region_iterator_delete(struct pmemstream_region_iterator **itera
  * Creates an iterator positioned at the region's first entry (if any). After the last entry
  * it becomes invalid; an entry appended later makes it valid again at that entry (tailing).
  *  iterator: out; set to NULL on failure
- * Returns 0, or PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), PMEMSTREAM_E_INVALID_HANDLE
- * (not a live region), -ENOMEM.
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer),
+ * PMEMSTREAM_E_INVALID_HANDLE (not a live region), -ENOMEM.
  */
 int pmemstream_entry_iterator_new(struct pmemstream_entry_iterator **iterator, struct pmemstream *stream,
 				  struct pmemstream_region region);
-/* Returns 0 when the iterator is on a committed entry; PMEMSTREAM_E_INVALID_HANDLE when not
- * (past the last entry, region freed), PMEMSTREAM_E_INVALID_ARGUMENT for NULL. */
+/* Returns 0 when the iterator is on a committed entry. When not (past the last entry, region
+ * freed: the message says which) it fails with PMEMSTREAM_E_INVALID_HANDLE (returns -1, as
+ * the original did), for NULL with PMEMSTREAM_E_INVALID_ARGUMENT. Like every failure, "not
+ * valid" replaces the thread's pmemstream_errormsg(). */
 int pmemstream_entry_iterator_is_valid(struct pmemstream_entry_iterator *iterator);
 /* Moves to the region's first entry. NULL is ignored. */
 void pmemstream_entry_iterator_seek_first(struct pmemstream_entry_iterator *iterator);
 /* Moves to the next entry. NULL is ignored. */
 void pmemstream_entry_iterator_next(struct pmemstream_entry_iterator *iterator);
-/* Returns the current entry; {0} when not valid. */
+/* Returns the current entry; {PMEMSTREAM_INVALID_OFFSET} when not valid (fails with
+ * PMEMSTREAM_E_INVALID_HANDLE) or NULL (PMEMSTREAM_E_INVALID_ARGUMENT). */
 struct pmemstream_entry pmemstream_entry_iterator_get(struct pmemstream_entry_iterator *iterator);
 /* Deletes the iterator and sets *iterator to NULL. NULL is ignored. */
 void pmemstream_entry_iterator_delete(struct pmemstream_entry_iterator **iterator);
+
+/* ---- specific error codes as return values ---- */
+
+/*
+ * The functions above that return int, with the same parameters and meaning, returning the
+ * specific code (PMEMSTREAM_E_* or -ENOMEM) on failure instead of -1. Defining
+ * PMEMSTREAM_SPECIFIC_ERRORS before including this header makes the usual names call these.
+ */
+int pmemstream_from_map_errc(struct pmemstream **stream, size_t block_size, struct pmem2_map *map);
+int pmemstream_create_errc(struct pmemstream **stream, const char *path, uint64_t size, uint64_t block_size);
+int pmemstream_open_errc(struct pmemstream **stream, const char *path, uint64_t block_size, unsigned flags);
+int pmemstream_region_allocate_errc(struct pmemstream *stream, size_t size, struct pmemstream_region *region);
+int pmemstream_region_free_errc(struct pmemstream *stream, struct pmemstream_region region);
+int pmemstream_region_runtime_initialize_errc(struct pmemstream *stream, struct pmemstream_region region,
+					      struct pmemstream_region_runtime **runtime);
+int pmemstream_region_entry_count_errc(struct pmemstream *stream, struct pmemstream_region region, uint64_t *count);
+int pmemstream_region_get_info_errc(struct pmemstream *stream, struct pmemstream_region region,
+				    struct pmemstream_region_info *info);
+int pmemstream_append_errc(struct pmemstream *stream, struct pmemstream_region region,
+			   struct pmemstream_region_runtime *runtime, const void *data, size_t size,
+			   struct pmemstream_entry *new_entry);
+int pmemstream_append_with_timestamp_errc(struct pmemstream *stream, struct pmemstream_region region,
+					  struct pmemstream_region_runtime *runtime, const void *data, size_t size,
+					  struct pmemstream_entry *new_entry, uint64_t *timestamp);
+int pmemstream_reserve_errc(struct pmemstream *stream, struct pmemstream_region region,
+			    struct pmemstream_region_runtime *runtime, size_t size,
+			    struct pmemstream_entry *reserved_entry, void **data);
+int pmemstream_publish_errc(struct pmemstream *stream, struct pmemstream_region region,
+			    struct pmemstream_region_runtime *runtime, struct pmemstream_entry entry, size_t size);
+int pmemstream_entry_get_info_errc(struct pmemstream *stream, struct pmemstream_entry entry,
+				   struct pmemstream_entry_info *info);
+int pmemstream_stream_get_info_errc(struct pmemstream *stream, struct pmemstream_info *info);
+int pmemstream_region_iterator_new_errc(struct pmemstream_region_iterator **iterator, struct pmemstream *stream);
+int pmemstream_region_iterator_is_valid_errc(struct pmemstream_region_iterator *iterator);
+int pmemstream_entry_iterator_new_errc(struct pmemstream_entry_iterator **iterator, struct pmemstream *stream,
+				       struct pmemstream_region region);
+int pmemstream_entry_iterator_is_valid_errc(struct pmemstream_entry_iterator *iterator);
+
+#ifdef PMEMSTREAM_SPECIFIC_ERRORS
+#define pmemstream_from_map pmemstream_from_map_errc
+#define pmemstream_create pmemstream_create_errc
+#define pmemstream_open pmemstream_open_errc
+#define pmemstream_region_allocate pmemstream_region_allocate_errc
+#define pmemstream_region_free pmemstream_region_free_errc
+#define pmemstream_region_runtime_initialize pmemstream_region_runtime_initialize_errc
+#define pmemstream_region_entry_count pmemstream_region_entry_count_errc
+#define pmemstream_region_get_info pmemstream_region_get_info_errc
+#define pmemstream_append pmemstream_append_errc
+#define pmemstream_append_with_timestamp pmemstream_append_with_timestamp_errc
+#define pmemstream_reserve pmemstream_reserve_errc
+#define pmemstream_publish pmemstream_publish_errc
+#define pmemstream_entry_get_info pmemstream_entry_get_info_errc
+#define pmemstream_stream_get_info pmemstream_stream_get_info_errc
+#define pmemstream_region_iterator_new pmemstream_region_iterator_new_errc
+#define pmemstream_region_iterator_is_valid pmemstream_region_iterator_is_valid_errc
+#define pmemstream_entry_iterator_new pmemstream_entry_iterator_new_errc
+#define pmemstream_entry_iterator_is_valid pmemstream_entry_iterator_is_valid_errc
+#endif /* PMEMSTREAM_SPECIFIC_ERRORS */
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 
 #include <libpmemstream.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <libpmem2.h>
 #include <stdint.h>
@@ -53,10 +54,105 @@ static int c_test_failed;
 		if (c_test_rc != 0) {                                                                                  \
 			c_test_failed++;                                                                               \
 			fprintf(stderr, "%s:%d: %s returned %d (%s): %s\n", __FILE__, __LINE__, #call, c_test_rc,    \
-				pmemstream_strerror(c_test_rc), pmemstream_errormsg());                                \
+				pmemstream_strerror(pmemstream_errno()), pmemstream_errormsg());                       \
 			return;                                                                                        \
 		}                                                                                                      \
 		c_test_passed++;                                                                                       \
+	} while (0)
+
+/* The errno that docs/c_api.md promises for each specific code; -1 for a code it does not
+ * know. */
+static inline int c_test_errno_of(int code)
+{
+	switch (code) {
+	case PMEMSTREAM_E_INVALID_ARGUMENT: return EINVAL;
+	case PMEMSTREAM_E_INVALID_HANDLE: return EINVAL;
+	case PMEMSTREAM_E_REGION_FULL: return ENOSPC;
+	case PMEMSTREAM_E_OUT_OF_SPACE: return ENOSPC;
+	case PMEMSTREAM_E_CORRUPT: return EILSEQ;
+	case PMEMSTREAM_E_VERSION_MISMATCH: return ENOTSUP;
+	case PMEMSTREAM_E_NOT_A_STREAM: return EINVAL;
+	case PMEMSTREAM_E_PARAMETER_MISMATCH: return EINVAL;
+	case PMEMSTREAM_E_IO: return EIO;
+	case PMEMSTREAM_E_READ_ONLY: return EROFS;
+	case PMEMSTREAM_E_BUSY: return EBUSY;
+	case PMEMSTREAM_E_ENTRY_TOO_LARGE: return EMSGSIZE;
+	case PMEMSTREAM_E_EXISTS: return EEXIST;
+	case PMEMSTREAM_E_MEDIA_FAILED: return EIO;
+	case PMEMSTREAM_E_TIMESTAMPS_EXHAUSTED: return EOVERFLOW;
+	case PMEMSTREAM_E_WRONG_PROCESS: return EBADF;
+	case PMEMSTREAM_E_INTERNAL: return ENOTRECOVERABLE;
+	case -ENOMEM: return ENOMEM;
+	default: return -1;
+	}
+}
+
+/* What a function that returns an int status returns when it fails with `code`: -1, as the
+ * original did, or the code itself with PMEMSTREAM_SPECIFIC_ERRORS. */
+#ifdef PMEMSTREAM_SPECIFIC_ERRORS
+#define C_TEST_RETURN_OF(code) (code)
+#else
+#define C_TEST_RETURN_OF(code) (-1)
+#endif
+
+/* Makes pmemstream_errno() hold a code other than `code`, so that a check after the next call
+ * sees what that call recorded, not an older failure. */
+static inline void c_test_prime(int code)
+{
+	if (code != PMEMSTREAM_E_INVALID_ARGUMENT) {
+		pmemstream_region_free(NULL, (struct pmemstream_region){1});
+	} else {
+		struct pmemstream *s = NULL;
+		pmemstream_open(&s, "/nonexistent/pmemstream_c_test", 0, 0);
+	}
+}
+
+static inline void c_test_check_failure(long long got, long long expected, int code, const char *what, const char *file,
+					int line)
+{
+	const int err = errno;
+	const int specific = pmemstream_errno();
+	if (got == expected && specific == code && err == c_test_errno_of(code)) {
+		c_test_passed++;
+		return;
+	}
+	c_test_failed++;
+	fprintf(stderr,
+		"%s:%d: %s: got %lld (want %lld), pmemstream_errno() %d '%s' (want %d '%s'), errno %d '%s' (want %d); "
+		"last error: %s\n",
+		file, line, what, got, expected, specific, pmemstream_strerror(specific), code, pmemstream_strerror(code),
+		err, strerror(err), c_test_errno_of(code), pmemstream_errormsg());
+}
+
+/* A call returning an int status that must fail with `code`: it returns C_TEST_RETURN_OF(code),
+ * pmemstream_errno() is `code` and errno is the code's POSIX errno. */
+#define CHECK_ERR(call, code)                                                                                          \
+	do {                                                                                                           \
+		c_test_prime(code);                                                                                    \
+		errno = 0;                                                                                             \
+		long long c_test_got = (long long)(call);                                                              \
+		c_test_check_failure(c_test_got, C_TEST_RETURN_OF(code), code, "CHECK_ERR(" #call ", " #code ")",      \
+				     __FILE__, __LINE__);                                                              \
+	} while (0)
+
+/* A call returning a value that must return `value` and fail with `code` (errno and
+ * pmemstream_errno() as CHECK_ERR). */
+#define CHECK_VALUE_ERR(call, value, code)                                                                             \
+	do {                                                                                                           \
+		c_test_prime(code);                                                                                    \
+		errno = 0;                                                                                             \
+		long long c_test_got = (long long)(call);                                                              \
+		c_test_check_failure(c_test_got, (long long)(value), code,                                             \
+				     "CHECK_VALUE_ERR(" #call ", " #value ", " #code ")", __FILE__, __LINE__);         \
+	} while (0)
+
+/* A call returning a pointer that must return NULL and fail with `code`. */
+#define CHECK_NULL_ERR(call, code)                                                                                     \
+	do {                                                                                                           \
+		c_test_prime(code);                                                                                    \
+		errno = 0;                                                                                             \
+		long long c_test_got = (call) == NULL ? 0 : 1;                                                         \
+		c_test_check_failure(c_test_got, 0, code, "CHECK_NULL_ERR(" #call ", " #code ")", __FILE__, __LINE__); \
 	} while (0)
 
 #define REQUIRE(cond)                                                                                                  \
@@ -80,12 +176,22 @@ struct c_test_case {
 static char c_test_files[C_TEST_MAX_FILES][256];
 static int c_test_file_count;
 
-/* Runs the test named by argv[1], or every test without an argument. */
+static inline int c_test_listed(int argc, char **argv, const char *name)
+{
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Runs the test named by argv[1]; every test without an argument; with `--skip name...`
+ * every test but those named. */
 static inline int c_test_main(int argc, char **argv, const struct c_test_case *cases, size_t count)
 {
+	const int skip = argc > 1 && strcmp(argv[1], "--skip") == 0;
 	int found = 0;
 	for (size_t i = 0; i < count; i++) {
-		if (argc > 1 && strcmp(argv[1], cases[i].name) != 0)
+		if (skip ? c_test_listed(argc, argv, cases[i].name) : argc > 1 && strcmp(argv[1], cases[i].name) != 0)
 			continue;
 		found = 1;
 		int failed_before = c_test_failed;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the dynamic symbol table of libpmemstream.so: every function declared in
-# libpmemstream.h is exported, no other C symbol is, and the C++ symbols are the public API
-# only (no pmemstream::detail, stream::impl, anonymous namespaces or standard library code).
+# libpmemstream.h is exported, no other C symbol is, every PMEMSTREAM_SPECIFIC_ERRORS mapping
+# names two exported functions, and the C++ symbols are the public API only (no
+# pmemstream::detail, stream::impl, anonymous namespaces or standard library code).
 # usage: check_exports.sh <libpmemstream.so> <libpmemstream.h>
 set -euo pipefail
 lib=$1
@@ -45,6 +46,19 @@ while IFS= read -r sym; do
 	*) fail "unexpected symbol exported: $sym" ;;
 	esac
 done <<<"$exported"
+
+# PMEMSTREAM_SPECIFIC_ERRORS maps each drop-in name to its _errc variant: both ends exported,
+# and every declared variant mapped.
+mappings=$(grep -E '^#define pmemstream_[a-z0-9_]+ pmemstream_[a-z0-9_]+$' "$header" | awk '{print $2, $3}')
+[ "$(echo "$mappings" | wc -l)" -ge 18 ] || fail "found only $(echo "$mappings" | wc -l) PMEMSTREAM_SPECIFIC_ERRORS mappings"
+while read -r from to; do
+	[ "$to" = "${from}_errc" ] || fail "PMEMSTREAM_SPECIFIC_ERRORS maps $from to $to, not ${from}_errc"
+	grep -qx "$from" <<<"$exported" || fail "$from is mapped but not exported"
+	grep -qx "$to" <<<"$exported" || fail "$to is mapped to but not exported"
+done <<<"$mappings"
+for v in $(grep -E '_errc$' <<<"$declared"); do
+	grep -qx "${v%_errc} $v" <<<"$mappings" || fail "$v is declared but ${v%_errc} is not mapped to it"
+done
 
 for needed in "pmemstream::stream::open(" "pmemstream::stream::append(" "pmemstream::error_category()"; do
 	grep -qF "$needed" <<<"$exported" || fail "C++ API symbol $needed is not exported"

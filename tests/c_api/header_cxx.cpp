@@ -3,6 +3,7 @@
 // translation unit as docs/c_api.md prescribes.
 #include <libpmemstream.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -24,7 +25,9 @@ int main()
 		rc = pmemstream_append(s, r, nullptr, "c++", 3, &e);
 	const bool ok = rc == 0 && pmemstream_entry_size(s, e) == 3 &&
 			std::memcmp(pmemstream_entry_data(s, e), "c++", 3) == 0 &&
-			pmemstream_region_free(s, pmemstream_region{r.offset + 8}) == PMEMSTREAM_E_INVALID_HANDLE;
+			pmemstream_region_free(s, pmemstream_region{r.offset + 8}) == -1 && errno == EINVAL &&
+			pmemstream_errno() == PMEMSTREAM_E_INVALID_HANDLE &&
+			pmemstream_region_free_errc(s, pmemstream_region{r.offset + 8}) == PMEMSTREAM_E_INVALID_HANDLE;
 	pmemstream_delete(&s);
 	unlink(path.c_str());
 	std::printf("%s\n", ok ? "header_cxx OK" : "header_cxx FAILED");
