@@ -126,7 +126,7 @@ int pmemstream_errno(void);
  * Returns the message of the calling thread's last failed call (what failed and where), or ""
  * when no call has failed in this thread. For example, a 5000-byte append to a fresh
  * one-block region at offset 0x1000 (4 KiB blocks) leaves
- *   "region 0x1000 has 3968 bytes left; the entry needs 5016"
+ *   "region 0x1000 has 3840 bytes left; the entry needs 5016"
  * (tests/c_api checks that this example is what the library prints). Successful calls do not
  * clear it. The string is valid until the thread's next failing call. Never NULL.
  */
@@ -223,7 +223,7 @@ void pmemstream_delete(struct pmemstream **stream);
 
 /*
  * Allocates a region with at least `size` usable bytes (rounded up so the region with its
- * 128-byte header fills whole blocks).
+ * 256-byte header fills whole blocks).
  *  region: out, optional (NULL allowed); the new region
  * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL, size 0),
  * PMEMSTREAM_E_OUT_OF_SPACE (no free span large enough), PMEMSTREAM_E_READ_ONLY,

@@ -26,20 +26,8 @@ int append(const char *name, handle *stream, pmemstream_region region, pmemstrea
 		auto r = s->append(cpp(region), data, size, cpp(runtime));
 		if (!r)
 			return fail(r.err());
-		if (timestamp) {
-			// Read back until the C++ append returns the timestamp it assigned: the entry is
-			// committed, so only a concurrent free of its region can make this fail.
-			auto ts = s->entry_timestamp(*r);
-			if (!ts) {
-				std::snprintf(text, sizeof(text),
-					      "%s: entry 0x%llx was appended, but region 0x%llx was freed before its "
-					      "timestamp was read",
-					      name, static_cast<unsigned long long>(r->offset),
-					      static_cast<unsigned long long>(region.offset));
-				return fail(pmemstream::errc::invalid_handle, text);
-			}
-			*timestamp = *ts;
-		}
+		if (timestamp)
+			*timestamp = r->timestamp;
 		if (new_entry)
 			new_entry->offset = r->offset;
 		return 0;
