@@ -295,7 +295,11 @@ std::unique_ptr<pmemstream::stream> open_stream(const std::string &path, bool wr
 	pmemstream::open_options o;
 	o.read_only = !writable;
 	o.recovery = mode;
-	auto s = pmemstream::stream::open(path, o);
+	return opened(pmemstream::stream::open(path, o), path);
+}
+
+std::unique_ptr<pmemstream::stream> opened(pmemstream::result<std::unique_ptr<pmemstream::stream>> s, const std::string &path)
+{
 	if (!s && s.code() == pmemstream::errc::corrupt)
 		fail(exit_corrupt, path + ": " + pmemstream::errc_name(s.code()) + ": " + s.err().message() + " (run 'pmemstream check " +
 					   path + "' for a full report)");

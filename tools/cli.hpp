@@ -24,6 +24,7 @@ enum exit_code : int {
 	exit_corrupt = 3,     // damage found (check, or a strict open)
 	exit_space = 4,	      // region full, stream out of space, entry too large
 	exit_no_region = 5,   // REGION names no live region
+	exit_interrupted = 6, // append stopped by SIGINT/SIGTERM before its input ended (what it appended stays)
 };
 
 // Thrown by commands, caught in main(): printed as one line on stderr, then exit(code).
@@ -91,6 +92,8 @@ void check_file(const std::string &path);
 // Opening and looking up. Errors are thrown with the path as context.
 std::unique_ptr<pmemstream::stream> open_stream(const std::string &path, bool writable,
 						 pmemstream::recovery_mode mode = pmemstream::recovery_mode::strict);
+// The stream of an open's result, or the failure open_stream() would report for it.
+std::unique_ptr<pmemstream::stream> opened(pmemstream::result<std::unique_ptr<pmemstream::stream>> s, const std::string &path);
 // Fails with exit_no_region unless `offset` names a live region.
 pmemstream::region find_region(const pmemstream::stream &s, const std::string &path, uint64_t offset);
 

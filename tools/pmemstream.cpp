@@ -42,8 +42,11 @@ const std::vector<command_spec> &commands()
 		  json_opt},
 		 2, SIZE_MAX, run_append,
 		 "Each DATA argument becomes one entry. Without DATA, standard input becomes one entry\n"
-		 "(or one per line with --lines). Every entry is persisted before the next is written;\n"
-		 "when the region fills up, the entries before the failing one stay appended."},
+		 "(or one per line with --lines, each appended as soon as its newline arrives). Every\n"
+		 "entry is persisted before the next is written; when the region fills up, the entries\n"
+		 "before the failing one stay appended. While input pauses for a second the stream is\n"
+		 "closed, so other writers can open it. SIGINT/SIGTERM stop after the current entry\n"
+		 "(exit 6)."},
 		{"cat", "FILE REGION", "Print the payloads of a region's entries, in append order.",
 		 {{"raw", 0, nullptr, "payloads one after another, unseparated (the default)"},
 		  {"lines", 'l', nullptr, "end every payload with a newline"},
@@ -99,7 +102,7 @@ void print_main_help()
 	     "Run 'pmemstream COMMAND --help' for a command's options.\n\n"
 	     "exit status: 0 ok, 1 usage error, 2 file unusable (missing, not a stream, I/O error),\n"
 	     "3 corruption found, 4 out of space (region full, stream full, entry too large),\n"
-	     "5 no such region.\n";
+	     "5 no such region, 6 append interrupted by SIGINT/SIGTERM.\n";
 	out(s);
 }
 

@@ -97,6 +97,8 @@ expect_ok "help COMMAND" "$BIN" help region add
 expect_contains "help COMMAND shows usage" "$OUT" "usage: pmemstream region add"
 expect_ok "version" "$BIN" --version
 expect_contains "version text" "$OUT" "pmemstream "
+run "$BIN" --help
+expect_contains "help lists exit status 6" "$OUT" "6 append interrupted"
 
 # ---- create and info ----
 expect_ok "create" "$BIN" create "$F" --size 1M
@@ -289,6 +291,102 @@ wait_for "$DIR/tail2.out" '"timestamp":6' && ok || bad "tail -f --json sees a ne
 kill -TERM "$TP"
 wait "$TP"
 expect_eq "tail -f exits 0 on SIGTERM" "$?" "0"
+
+# ---- append --lines appends each line as it arrives ----
+A=$DIR/append
+"$BIN" create "$A" --size 96M
+RA=$("$BIN" region add "$A" --size 80M)
+mkfifo "$DIR/lines"
+"$BIN" append "$A" "$RA" --lines --json <"$DIR/lines" >"$DIR/append.out" 2>"$DIR/append.err" &
+AP=$!
+bg_pids+=("$AP")
+exec 9>"$DIR/lines"
+wait_cat() { # wait_cat FILE REGION LINE: up to 5 s for LINE to be one of the region's entries
+	for _ in $(seq 100); do
+		"$BIN" cat "$1" "$2" --lines 2>/dev/null | grep -qx -- "$3" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+echo first-line >&9
+wait_cat "$A" "$RA" first-line && ok || bad "a line written to the pipe is visible while append --lines runs"
+kill -0 "$AP" 2>/dev/null && ok || bad "append --lines waits for more input"
+# While the input pauses the stream is closed, so another writer gets in.
+other=busy
+for _ in $(seq 40); do
+	if "$BIN" append "$A" "$RA" other-writer 2>/dev/null; then other=ok; break; fi
+	sleep 0.1
+done
+expect_eq "another writer can append while append --lines waits for input" "$other" "ok"
+echo second-line >&9
+wait_cat "$A" "$RA" second-line && ok || bad "append --lines reopens the stream for the next line"
+# 50 MB of input in 1000-byte lines: the input is not held in memory.
+yes "$(printf '%0999d' 7)" | head -n 50000 >&9
+anon=$(awk '/^RssAnon:/ {print $2}' "/proc/$AP/status" 2>/dev/null)
+if [ -n "$anon" ]; then
+	[ "$anon" -lt 16384 ] && ok || bad "append --lines holds under 16 MiB of memory after 50 MB of input" "RssAnon: $anon kB"
+fi
+# SIGTERM while the input goes on: stops cleanly, everything appended so far stays.
+kill -TERM "$AP"
+wait "$AP"
+expect_eq "append --lines exits 6 on SIGTERM" "$?" "6"
+exec 9>&-
+ours=$(grep -o '"timestamp"' "$DIR/append.out" | wc -l)
+expect_eq "append --json listed every line" "$ours" "50002"
+expect_eq "append --json is closed after SIGTERM" "$(tail -c 2 "$DIR/append.out")" "]"
+expect_eq "one error line after SIGTERM" "$(wc -l <"$DIR/append.err")" "1"
+expect_contains "the error line says how many were appended" "$(cat "$DIR/append.err")" "pmemstream: append: $A: stopped by SIGTERM after 50002 entries"
+run "$BIN" region ls "$A" --json
+expect_eq "the region holds every line appended before SIGTERM" "$(json_field "$OUT" entries 1)" "50003"
+expect_ok "check after SIGTERM" "$BIN" check "$A"
+expect_contains "check after SIGTERM is clean" "$OUT" "clean"
+# A line longer than the read buffer, and a last line without a newline.
+RL=$("$BIN" region add "$A" --size 1M)
+{ head -c 200000 /dev/zero | tr '\0' L; printf '\nshort\nno-newline'; } >"$DIR/long"
+run bash -c "'$BIN' append '$A' '$RL' --lines <'$DIR/long'"
+expect_eq "append --lines of a long line" "$RC" "0"
+"$BIN" cat "$A" "$RL" --lines | cmp -s - <(cat "$DIR/long"; echo) && ok ||
+	bad "a line longer than the read buffer is one entry, a last line without newline another"
+run "$BIN" region ls "$A" --json
+expect_eq "the long line, a short one and the unterminated one" "$(json_field "$OUT" entries 2)" "3"
+rm -f "$A"
+# SIGTERM while a fast producer writes: the region holds exactly a prefix of the input.
+Q=$DIR/term
+"$BIN" create "$Q" --size 64M
+RQ=$("$BIN" region add "$Q" --size 48M)
+"$BIN" append "$Q" "$RQ" --lines --json < <(seq 1 5000000) >"$DIR/term.out" 2>"$DIR/term.err" &
+AP=$!
+bg_pids+=("$AP")
+for _ in $(seq 100); do
+	n=$("$BIN" region ls "$Q" --json 2>/dev/null | grep -o '"entries":[0-9]*' | cut -d: -f2)
+	[ "${n:-0}" -gt 1000 ] && break
+	sleep 0.05
+done
+kill -TERM "$AP"
+wait "$AP"
+expect_eq "append --lines stopped by SIGTERM mid-input exits 6" "$?" "6"
+appended=$(grep -o '"timestamp"' "$DIR/term.out" | wc -l)
+[ "$appended" -gt 1000 ] && [ "$appended" -lt 5000000 ] && ok || bad "SIGTERM came mid-input" "$appended entries appended"
+expect_contains "the error line counts what --json listed" "$(cat "$DIR/term.err")" "after $appended entries"
+"$BIN" cat "$Q" "$RQ" --lines >"$DIR/term.lines"
+seq 1 "$appended" | cmp -s - "$DIR/term.lines" && ok || bad "the region holds exactly the lines appended before SIGTERM"
+expect_ok "check after SIGTERM mid-input" "$BIN" check "$Q"
+rm -f "$Q"
+# SIGINT between DATA arguments ends the same way; a plain stdin entry that never ends too.
+Q2=$DIR/term2
+"$BIN" create "$Q2" --size 1M
+RQ2=$("$BIN" region add "$Q2" --size 64K)
+"$BIN" append "$Q2" "$RQ2" < <(sleep 30) 2>"$DIR/term2.err" &
+AP=$!
+bg_pids+=("$AP")
+sleep 0.3
+kill -INT "$AP"
+wait "$AP"
+expect_eq "append of unending stdin exits 6 on SIGINT" "$?" "6"
+expect_contains "SIGINT is named" "$(cat "$DIR/term2.err")" "stopped by SIGINT after 0 entries"
+run "$BIN" region ls "$Q2" --json
+expect_eq "nothing appended from unfinished stdin" "$(json_field "$OUT" entries 1)" "0"
+rm -f "$Q2"
 
 # ---- bench ----
 expect_ok "bench" "$BIN" bench "$DIR/bench" --count 300 --size 64,1K
