@@ -72,6 +72,9 @@ struct command_spec {
 	size_t max_positional; // SIZE_MAX for no limit
 	int (*run)(const command_spec &, const parsed_args &);
 	const char *details; // extra help text, may be nullptr
+	// Only reads FILE (the first positional): runs under guarded_read(), so a SIGBUS from a
+	// file that shrank under its mapping is an error (exit_file), not a crash.
+	bool guard_mapping = false;
 };
 
 // Parses argv (after the subcommand words) against the spec; throws failure(exit_usage).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Entry subcommands: append, cat, tail.
 #include "commands.hpp"
+#include "mapping_guard.hpp"
 #include "output.hpp"
 #include "stop_signals.hpp"
 
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace cli {
@@ -52,9 +54,9 @@ void json_entry(json &j, const entry_view &e, bool base64)
 void print_entry(const entry_view &e, entry_format f, bool base64)
 {
 	switch (f) {
-	case entry_format::raw: out_bytes(e.data.data(), e.data.size()); break;
+	case entry_format::raw: out_payload(e.data); break;
 	case entry_format::lines:
-		out_bytes(e.data.data(), e.data.size());
+		out_payload(e.data);
 		out("\n");
 		break;
 	case entry_format::hex:
@@ -370,9 +372,10 @@ int run_tail(const command_spec &, const parsed_args &a)
 	if (follow)
 		install_stop_handlers();
 
-	uint64_t last_ts = 0;
+	uint64_t last_ts = 0, stream_size = 0;
 	{
 		auto s = open_stream(path, false);
+		stream_size = s->info().size;
 		auto entries = read_entries(*s, find_region(*s, path, offset), path);
 		size_t first = last_n && *last_n < entries.size() ? entries.size() - static_cast<size_t>(*last_n) : 0;
 		for (size_t k = 0; k < entries.size(); k++) {
@@ -390,6 +393,12 @@ int run_tail(const command_spec &, const parsed_args &a)
 	while (!stop_requested()) {
 		if (wait_readable(-1, static_cast<int64_t>(std::min<uint64_t>(interval, INT64_MAX))) == wait_result::stopped)
 			break;
+		// A file cut below the stream's size will not heal: end instead of warning forever.
+		// (A cut while a poll reads the mapping raises SIGBUS; guarded_read reports that.)
+		struct stat st;
+		if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) < stream_size)
+			fail(exit_file, path + ": the file shrank to " + std::to_string(st.st_size) + " bytes while followed; the stream has " +
+						std::to_string(stream_size) + " (truncated by another process?)");
 		std::unique_ptr<pmemstream::stream> s;
 		std::vector<entry_view> entries;
 		try {

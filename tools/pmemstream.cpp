@@ -2,6 +2,7 @@
 // pmemstream(1): create, inspect, append to, read, follow and check stream files through the
 // public C++ API. Subcommands live in cmd_*.cpp; this file holds the command table and main().
 #include "commands.hpp"
+#include "mapping_guard.hpp"
 
 #include <cerrno>
 #include <cstdint>
@@ -28,12 +29,12 @@ const std::vector<command_spec> &commands()
 		 1, 1, run_create,
 		 "Fails if FILE exists and holds any non-zero byte (an all-zero file is initialised)."},
 		{"info", "FILE", "Show the format version, sizes, space use and timestamps of a stream.",
-		 {json_opt, salvage_opt}, 1, 1, run_info, nullptr},
+		 {json_opt, salvage_opt}, 1, 1, run_info, nullptr, true},
 		{"region add", "FILE --size SIZE", "Allocate a region of at least SIZE usable bytes; print its offset.",
 		 {{"size", 's', "SIZE", "usable bytes (rounded up to whole blocks) (required)"}, json_opt}, 1, 1, run_region_add,
 		 nullptr},
 		{"region ls", "FILE", "List regions: offset, usable size, used and free bytes, entries.", {json_opt}, 1, 1,
-		 run_region_ls, nullptr},
+		 run_region_ls, nullptr, true},
 		{"region rm", "FILE REGION", "Free the region at offset REGION (decimal or 0x hex) and all its entries.", {}, 2, 2,
 		 run_region_rm, nullptr},
 		{"append", "FILE REGION [DATA...]", "Append entries to a region.",
@@ -54,10 +55,10 @@ const std::vector<command_spec> &commands()
 		  {"json", 0, nullptr, "a JSON array of {offset, size, timestamp, hex}"},
 		  {"base64", 0, nullptr, "with --json: payload as base64 instead of hex"},
 		  salvage_opt},
-		 2, 2, run_cat, "Without an option the payloads are written raw, one after another."},
+		 2, 2, run_cat, "Without an option the payloads are written raw, one after another.", true},
 		{"dump", "FILE", "Show the whole stream as a tree: regions and their entries.",
 		 {{"bytes", 0, "N", "leading payload bytes shown per entry (default 8)"}, json_opt, salvage_opt}, 1, 1, run_dump,
-		 nullptr},
+		 nullptr, true},
 		{"tail", "FILE REGION", "Print a region's entries; with -f keep printing new ones.",
 		 {{"follow", 'f', nullptr, "wait for new entries until interrupted (SIGINT/SIGTERM: exit 0)"},
 		  {"entries", 'n', "N", "start with the last N existing entries only"},
@@ -68,11 +69,14 @@ const std::vector<command_spec> &commands()
 		  {"base64", 0, nullptr, "with --json: payload as base64 instead of hex"}},
 		 2, 2, run_tail,
 		 "By default each payload is printed followed by a newline. With -f the file is reopened\n"
-		 "read-only every interval and entries above the last timestamp seen are printed."},
+		 "read-only every interval and entries above the last timestamp seen are printed; a file\n"
+		 "that shrinks below the stream's size ends it with exit 2.",
+		 true},
 		{"check", "FILE", "Verify a stream: open strictly, then walk every region and entry in salvage mode.",
 		 {json_opt, {"quiet", 'q', nullptr, "print nothing; only the exit code tells"}}, 1, 1, run_check,
 		 "Exit status 0 when clean, 3 when damage was found; every problem is reported with its\n"
-		 "region and entry offset. A progress bar is drawn on stderr when it is a terminal."},
+		 "region and entry offset. A progress bar is drawn on stderr when it is a terminal.",
+		 true},
 		{"bench", "FILE", "Measure appends and iteration for a few entry sizes.",
 		 {{"count", 'c', "N", "entries per size (default 10000)"},
 		  {"size", 's', "SIZES", "comma-separated entry sizes (default 64,1K,4K)"},
@@ -100,9 +104,9 @@ void print_main_help()
 	s += "\nSIZE accepts K, M, G and T suffixes (powers of 1024); REGION is the offset printed by\n"
 	     "'region add' or 'region ls', in decimal or 0x hex.\n"
 	     "Run 'pmemstream COMMAND --help' for a command's options.\n\n"
-	     "exit status: 0 ok, 1 usage error, 2 file unusable (missing, not a stream, I/O error),\n"
-	     "3 corruption found, 4 out of space (region full, stream full, entry too large),\n"
-	     "5 no such region, 6 append interrupted by SIGINT/SIGTERM.\n";
+	     "exit status: 0 ok, 1 usage error, 2 file unusable (missing, not a stream, I/O error,\n"
+	     "shrank while read), 3 corruption found, 4 out of space (region full, stream full, entry\n"
+	     "too large), 5 no such region, 6 append interrupted by SIGINT/SIGTERM.\n";
 	out(s);
 }
 
@@ -159,6 +163,8 @@ int dispatch(int argc, char **argv)
 			print_command_help(c);
 			return exit_ok;
 		}
+		if (c.guard_mapping)
+			return guarded_read(args.positional[0], [&] { return c.run(c, args); });
 		return c.run(c, args);
 	}
 	fail(exit_usage, "unknown command '" + name + "' (see 'pmemstream --help')");

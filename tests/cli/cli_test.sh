@@ -388,6 +388,68 @@ run "$BIN" region ls "$Q2" --json
 expect_eq "nothing appended from unfinished stdin" "$(json_field "$OUT" entries 1)" "0"
 rm -f "$Q2"
 
+# ---- a file truncated under a reader: an error, not SIGBUS ----
+S=$DIR/shrink
+"$BIN" create "$DIR/shrink.orig" --size 8M
+RSH=$("$BIN" region add "$DIR/shrink.orig" --size 6M)
+seq -f '%0999g' 1 5000 | "$BIN" append "$DIR/shrink.orig" "$RSH" --lines
+mkfifo "$DIR/slow"
+# truncated_under CMD...: runs CMD with its output into a pipe nobody reads yet, so that it stops
+# early with the file mapped, cuts the file to half, then drains the pipe. Sets RC, ERR, OUTSIZE.
+truncated_under() {
+	cp "$DIR/shrink.orig" "$S"
+	"$@" >"$DIR/slow" 2>"$DIR/err" &
+	local p=$!
+	exec 8<"$DIR/slow"
+	head -c 1 <&8 >/dev/null
+	sleep 0.2
+	truncate -s 4M "$S"
+	OUTSIZE=$(cat <&8 | wc -c)
+	exec 8<&-
+	wait "$p"
+	RC=$?
+	ERR=$(cat "$DIR/err")
+}
+expect_shrank() { # NAME: RC and ERR of a reader that met a truncated file
+	if [ "$RC" -eq 2 ] && [ "$(wc -l <"$DIR/err")" -eq 1 ] && [[ "$ERR" == "pmemstream: $S: the file shrank"* ]]; then
+		ok
+	else
+		bad "$1" "expected exit 2 and one 'the file shrank' line" "got exit $RC: $ERR"
+	fi
+}
+truncated_under "$BIN" cat "$S" "$RSH" --lines
+expect_shrank "cat of a file truncated under it"
+[ $(((OUTSIZE + 1) % 1000)) -eq 0 ] && ok || bad "cat printed whole entries before the truncation" "$((OUTSIZE + 1)) bytes"
+truncated_under "$BIN" cat "$S" "$RSH" --hex
+expect_shrank "cat --hex of a file truncated under it"
+truncated_under "$BIN" dump "$S" --bytes 64
+expect_shrank "dump of a file truncated under it"
+truncated_under "$BIN" tail "$S" "$RSH"
+expect_shrank "tail of a file truncated under it"
+truncated_under "$BIN" tail -f "$S" "$RSH"
+expect_shrank "tail -f of a file truncated under it while it prints"
+cp "$DIR/shrink.orig" "$S"
+"$BIN" tail -f --interval 20 "$S" "$RSH" >/dev/null 2>"$DIR/err" &
+TP=$!
+bg_pids+=("$TP")
+sleep 0.5
+truncate -s 4M "$S"
+for _ in $(seq 100); do
+	kill -0 "$TP" 2>/dev/null || break
+	sleep 0.05
+done
+if kill -0 "$TP" 2>/dev/null; then
+	kill -KILL "$TP"
+	bad "tail -f ends when the file is truncated to half" "still running after 5 s: $(head -3 "$DIR/err")"
+	wait "$TP" 2>/dev/null
+else
+	wait "$TP"
+	RC=$?
+	ERR=$(cat "$DIR/err")
+	expect_shrank "tail -f of a file truncated to half while it polls"
+fi
+rm -f "$S" "$DIR/shrink.orig"
+
 # ---- bench ----
 expect_ok "bench" "$BIN" bench "$DIR/bench" --count 300 --size 64,1K
 expect_contains "bench table" "$OUT" "appends/s"
