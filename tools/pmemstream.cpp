@@ -125,7 +125,7 @@ int dispatch(int argc, char **argv)
 		fail(exit_usage, "missing command (see 'pmemstream --help')");
 	std::string name = argv[1];
 	if (name == "--help" || name == "-h" || name == "help") {
-		if (name == "help" && argc > 2) {
+		if (argc > 2) {
 			std::string topic = argv[2];
 			if (topic == "region" && argc > 3)
 				topic += std::string(" ") + argv[3];
@@ -136,12 +136,14 @@ int dispatch(int argc, char **argv)
 					print_command_help(c);
 					return exit_ok;
 				}
-			fail(exit_usage, "help: unknown command '" + topic + "'");
+			fail(exit_usage, "help: unknown command '" + topic + "' (see 'pmemstream --help')");
 		}
 		print_main_help();
 		return exit_ok;
 	}
 	if (name == "--version" || name == "-V") {
+		if (argc > 2)
+			fail(exit_usage, name + ": unexpected argument '" + argv[2] + "' (see 'pmemstream --help')");
 		out(std::string("pmemstream ") + PMEMSTREAM_VERSION_STRING + "\n");
 		return exit_ok;
 	}

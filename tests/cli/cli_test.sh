@@ -97,6 +97,11 @@ expect_ok "help COMMAND" "$BIN" help region add
 expect_contains "help COMMAND shows usage" "$OUT" "usage: pmemstream region add"
 expect_ok "version" "$BIN" --version
 expect_contains "version text" "$OUT" "pmemstream "
+expect_fail "--version refuses an extra argument" 1 "$BIN" --version extra
+expect_fail "-V refuses an extra argument" 1 "$BIN" -V extra
+expect_ok "--help COMMAND" "$BIN" --help tail
+expect_contains "--help COMMAND shows the command's usage" "$OUT" "usage: pmemstream tail"
+expect_fail "help of an unknown command" 1 "$BIN" help frobnicate
 run "$BIN" --help
 expect_contains "help lists exit status 6" "$OUT" "6 append interrupted"
 
@@ -229,9 +234,13 @@ expect_contains "check names the entry" "$OUT" "$E2HEX"
 expect_contains "check says corrupt" "$OUT" "CORRUPT"
 expect_contains "check reports the strict open failure" "$OUT" "strict open: failed"
 expect_contains "check error line names the entry" "$ERR" "$E2HEX"
+expect_not_contains "check does not tell the user to run check" "$ERR" "pmemstream check"
+expect_contains "check counts the damaged region" "$OUT" "0 torn tail(s), 0 trimmed entries, 1 damaged region(s)"
 expect_fail "check --json on corruption" 3 "$BIN" check "$C" --json
 expect_contains "check --json not clean" "$OUT" '"clean":false'
 expect_contains "check --json entry offset" "$OUT" "\"entry\":$E2"
+expect_eq "check --json: damage is not a torn tail" "$(json_field "$OUT" torn_tails 1)" "0"
+expect_eq "check --json: one damaged region" "$(json_field "$OUT" damaged_regions 1)" "1"
 expect_fail "check -q" 3 "$BIN" check -q "$C"
 expect_eq "check -q prints nothing" "$OUT" ""
 expect_fail "info on a corrupt stream" 3 "$BIN" info "$C"
@@ -241,6 +250,39 @@ expect_eq "cat --salvage shows what precedes the damage" "$OUT" "first"
 expect_ok "dump --salvage" "$BIN" dump --salvage "$C"
 flip_byte "$C" $((E2 + 16))
 expect_ok "check after repairing the byte" "$BIN" check "$C"
+
+# A torn tail in one region, damage in another: counted apart.
+RC2=$("$BIN" region add "$C" --size 4K)
+"$BIN" append "$C" "$RC2" x y
+run "$BIN" cat "$C" "$RC2" --json
+EY=$(json_field "$OUT" offset 2)
+# Stale bytes after the last entry (past its sealed tail) are a torn tail, not damage.
+printf '\xab%.0s' $(seq 16) | dd of="$C" bs=1 seek=$((EY + 24)) conv=notrunc status=none
+expect_ok "check with a torn tail is clean" "$BIN" check "$C" --json
+expect_eq "check --json counts the torn tail" "$(json_field "$OUT" torn_tails 1)" "1"
+expect_eq "check --json: a torn tail is no damage" "$(json_field "$OUT" damaged_regions 1)" "0"
+flip_byte "$C" $((E2 + 16))
+expect_fail "check with a torn tail and damage" 3 "$BIN" check "$C" --json
+expect_eq "check --json: one torn tail beside the damage" "$(json_field "$OUT" torn_tails 1)" "1"
+expect_eq "check --json: one damaged region beside the torn tail" "$(json_field "$OUT" damaged_regions 1)" "1"
+expect_ok "info --salvage with a torn tail and damage" "$BIN" info --salvage --json "$C"
+expect_eq "info --salvage: one torn tail" "$(json_field "$OUT" torn_tails 1)" "1"
+expect_eq "info --salvage: one damaged region" "$(json_field "$OUT" damaged_regions 1)" "1"
+flip_byte "$C" $((E2 + 16))
+
+# Damage that salvage cannot get past: the stream header.
+H=$DIR/header
+cp "$C" "$H"
+flip_byte "$H" 8
+expect_fail "check of a damaged header" 3 "$BIN" check "$H"
+expect_not_contains "check of a damaged header does not tell the user to run check" "$ERR" "pmemstream check"
+expect_contains "check of a damaged header reports" "$OUT" "CORRUPT"
+expect_contains "check of a damaged header says salvage failed" "$OUT" "salvage open failed"
+expect_fail "check --json of a damaged header" 3 "$BIN" check "$H" --json
+expect_contains "check --json of a damaged header" "$OUT" '"clean":false'
+expect_fail "info of a damaged header still points to check" 3 "$BIN" info "$H"
+expect_contains "info of a damaged header points to check" "$ERR" "run 'pmemstream check"
+rm -f "$H"
 
 # ---- a writer killed mid-stream leaves no corruption ----
 K=$DIR/killed
