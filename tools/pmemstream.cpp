@@ -84,7 +84,9 @@ const std::vector<command_spec> &commands()
 		  json_opt},
 		 1, 1, run_bench,
 		 "Uses FILE if it is a stream (its regions are untouched: bench frees what it allocates),\n"
-		 "otherwise creates it and removes it afterwards. Put FILE on the medium to measure."},
+		 "otherwise creates it and removes it afterwards. Put FILE on the medium to measure.\n"
+		 "The report starts with the persistence path (PMEM2_FORCE_GRANULARITY, the file\n"
+		 "system and whether it is mounted with DAX) and the CPU model."},
 	};
 	return table;
 }
@@ -104,6 +106,7 @@ void print_main_help()
 	s += "\nSIZE accepts K, M, G and T suffixes (powers of 1024); REGION is the offset printed by\n"
 	     "'region add' or 'region ls', in decimal or 0x hex.\n"
 	     "Run 'pmemstream COMMAND --help' for a command's options.\n\n"
+	     "Offsets are printed in hex (0x1000) by every command; JSON output gives them as numbers.\n\n"
 	     "exit status: 0 ok, 1 usage error, 2 file unusable (missing, not a stream, I/O error,\n"
 	     "shrank while read), 3 corruption found, 4 out of space (region full, stream full, entry\n"
 	     "too large), 5 no such region, 6 append interrupted by SIGINT/SIGTERM.\n";

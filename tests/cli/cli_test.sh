@@ -103,6 +103,7 @@ expect_ok "--help COMMAND" "$BIN" --help tail
 expect_contains "--help COMMAND shows the command's usage" "$OUT" "usage: pmemstream tail"
 expect_fail "help of an unknown command" 1 "$BIN" help frobnicate
 run "$BIN" --help
+expect_contains "help states how offsets are printed" "$OUT" "Offsets are printed in hex"
 expect_contains "help lists exit status 6" "$OUT" "6 append interrupted"
 
 # ---- create and info ----
@@ -334,6 +335,36 @@ kill -TERM "$TP"
 wait "$TP"
 expect_eq "tail -f exits 0 on SIGTERM" "$?" "0"
 
+# ---- offsets: hex in human output, JSON numbers in --json ----
+run "$BIN" region ls "$F" --json
+expect_eq "region ls --json offset is the number region add printed in hex" "$(printf '0x%x' "$(json_field "$OUT" offset 1)")" "$R1"
+run "$BIN" region ls "$F"
+expect_contains "region ls prints the offset in hex" "$OUT" "$R1 "
+RO=$("$BIN" region add "$F" --size 4K)
+run "$BIN" region add "$F" --size 4K --json
+RO2=$(json_field "$OUT" offset 1)
+[[ "$RO2" =~ ^[0-9]+$ ]] && ok || bad "region add --json gives the offset as a number" "$OUT"
+run "$BIN" append "$F" "$RO" -v hexed
+OV=${OUT%% *}
+run "$BIN" append "$F" "$RO" --json jsoned
+OJ=$(json_field "$OUT" offset 1)
+run "$BIN" cat "$F" "$RO" --json
+expect_eq "append -v offset in hex" "$OV" "$(printf '0x%x' "$(json_field "$OUT" offset 1)")"
+expect_eq "append --json offset as a number" "$OJ" "$(json_field "$OUT" offset 2)"
+run "$BIN" cat "$F" "$RO" --hex
+expect_contains "cat --hex names the entry in hex" "$OUT" "entry $(printf '0x%x' "$OJ"): 6 bytes"
+run "$BIN" dump "$F"
+expect_contains "dump names the region in hex" "$OUT" "region $RO: "
+expect_contains "dump names the entry in hex" "$OUT" "$(printf '0x%x' "$OJ") "
+run "$BIN" dump "$F" --json
+expect_contains "dump --json gives the region as a number" "$OUT" "\"offset\":$((RO)),"
+run "$BIN" info "$F" --json
+AO=$(json_field "$OUT" arena_offset 1)
+run "$BIN" info "$F"
+expect_contains "info prints the arena offset in hex" "$OUT" "offset $(printf '0x%x' "$AO"),"
+"$BIN" region rm "$F" "$RO"
+"$BIN" region rm "$F" "$RO2"
+
 # ---- append --lines appends each line as it arrives ----
 A=$DIR/append
 "$BIN" create "$A" --size 96M
@@ -495,10 +526,24 @@ rm -f "$S" "$DIR/shrink.orig"
 # ---- bench ----
 expect_ok "bench" "$BIN" bench "$DIR/bench" --count 300 --size 64,1K
 expect_contains "bench table" "$OUT" "appends/s"
-expect_eq "bench rows" "$(wc -l <<<"$OUT")" "3"
+expect_eq "bench rows" "$(grep -cE '^ +[0-9]+ +300 ' <<<"$OUT")" "2"
+expect_contains "bench names the persistence path" "$OUT" "persistence:  "
+expect_contains "bench shows PMEM2_FORCE_GRANULARITY" "$OUT" "granularity:  PMEM2_FORCE_GRANULARITY=CACHE_LINE"
+expect_contains "bench says what the forced granularity means" "$OUT" "cache-line granularity, forced by PMEM2_FORCE_GRANULARITY"
+expect_contains "bench names the file system" "$OUT" "file system:  "
+expect_contains "bench names the CPU" "$OUT" "cpu:  "
 [ ! -e "$DIR/bench" ] && ok || bad "bench removes the file it created"
 expect_ok "bench --json on an existing stream" "$BIN" bench "$F" --count 100 --size 16 --json
 expect_contains "bench --json" "$OUT" '"entry_size":16'
+expect_contains "bench --json granularity" "$OUT" '"force_granularity":"CACHE_LINE"'
+expect_contains "bench --json file system" "$OUT" '"file_system":"'
+expect_contains "bench --json CPU" "$OUT" '"cpu":"'
+expect_contains "bench --json results" "$OUT" '"results":[{'
+run env -u PMEM2_FORCE_GRANULARITY "$BIN" bench "$DIR/bench" --count 10 --size 16 --json
+expect_contains "bench --json without PMEM2_FORCE_GRANULARITY" "$OUT" '"force_granularity":null'
+if [ "$(stat -f -c %T "$DIR")" = tmpfs ]; then
+	expect_contains "bench on tmpfs without a forced granularity measures msync" "$OUT" '"persistence":"msync per append'
+fi
 expect_ok "bench leaves an existing stream's regions alone" "$BIN" region ls "$F" --json
 expect_eq "bench freed its regions" "$(grep -o '"offset"' <<<"$OUT" | wc -l)" "2"
 
