@@ -6,6 +6,7 @@
 set -u
 
 BIN=${1:?usage: cli_test.sh PATH_TO_PMEMSTREAM_BINARY}
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export PMEM2_FORCE_GRANULARITY=${PMEM2_FORCE_GRANULARITY:-CACHE_LINE}
 base=/dev/shm
 [ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
@@ -362,6 +363,9 @@ run "$BIN" info "$F" --json
 AO=$(json_field "$OUT" arena_offset 1)
 run "$BIN" info "$F"
 expect_contains "info prints the arena offset in hex" "$OUT" "offset $(printf '0x%x' "$AO"),"
+grep -q '^## Offsets' "$SRC/docs/cli.md" && ok || bad "docs/cli.md documents how offsets are printed"
+grep -q '^Offsets (of regions, entries and the arena) are printed in hexadecimal' "$SRC/tools/pmemstream.1" && ok ||
+	bad "pmemstream.1 documents how offsets are printed"
 "$BIN" region rm "$F" "$RO"
 "$BIN" region rm "$F" "$RO2"
 
@@ -522,6 +526,58 @@ else
 	expect_shrank "tail -f of a file truncated to half while it polls"
 fi
 rm -f "$S" "$DIR/shrink.orig"
+
+# ---- the man page and docs/cli.md list every option of every command ----
+MAN=$SRC/tools/pmemstream.1
+DOC=$SRC/docs/cli.md
+deroff() { sed -e 's/\\f[BIRP]//g' -e 's/\\-/-/g'; }
+man_section() { # CMD: the man page's .SS section of CMD, fonts stripped
+	awk -v c="$1" '/^\.S[SH] / { n = $0; sub(/^\.S[SH] /, "", n); gsub(/"/, "", n); on = ($1 == ".SS" && n == c); next } on' "$MAN" | deroff
+}
+doc_section() { # CMD: the docs/cli.md section whose synopsis starts "pmemstream CMD "
+	awk -v c="pmemstream $1 " '
+		/^#/ { if (found) { printf "%s", s; done = 1; exit } s = "" }
+		{ s = s $0 "\n" }
+		index($0, c) == 1 { found = 1 }
+		END { if (found && !done) printf "%s", s }' "$DOC"
+}
+tokens() { tr '[]|' '   ' | tr -s ' ' | sed 's/^/ /; s/$/ /'; }
+run "$BIN" --help
+commands=$(sed -n '/^commands:/,/^$/p' <<<"$OUT" | awk 'NR > 1 && NF { n = ""; for (i = 1; i <= NF && $i ~ /^[a-z]+$/; i++) n = n (n == "" ? "" : " ") $i; print n }')
+expect_eq "the help lists every command" "$(wc -l <<<"$commands")" "11"
+while read -r c; do
+	# shellcheck disable=SC2086
+	help=$("$BIN" $c --help)
+	args=$(head -1 <<<"$help" | sed -e "s/^usage: pmemstream $c //" -e 's/ \[OPTIONS\]$//')
+	opts=$(sed -n '/^options:/,$p' <<<"$help" | grep -E '^  (-., |    )--' | grep -v -- '--help ')
+	longs=$(sed -nE 's/^  (-., |    )--([a-z0-9-]+).*/--\2/p' <<<"$opts")
+	for doc in man docs; do
+		if [ $doc = man ]; then
+			sect=$(man_section "$c")
+			syn=$(grep -m1 -v '^\.' <<<"$sect")
+		else
+			sect=$(doc_section "$c")
+			syn=$(grep -m1 "^pmemstream $c " <<<"$sect")
+		fi
+		[[ "$syn" == "pmemstream $c $args"* ]] && ok || bad "$doc synopsis of '$c' starts like its --help usage" "usage: $c $args" "synopsis: $syn"
+		st=$(tokens <<<"$syn")
+		while read -r line; do
+			[ -n "$line" ] || continue
+			long=$(sed -nE 's/^ *(-., )?(--[a-z0-9-]+).*/\2/p' <<<"$line")
+			value=$(sed -nE 's/^ *(-., )?--[a-z0-9-]+ ([A-Z]+) .*/\2/p' <<<"$line")
+			short=$(sed -nE 's/^ *-(.), .*/\1/p' <<<"$line")
+			want="$long${value:+ $value}"
+			[[ "$st" == *" $want "* ]] && ok || bad "$doc synopsis of '$c' lists $want" "synopsis: $syn"
+			if [ -n "$short" ]; then
+				grep -qE -- "(^|[^[:alnum:]-])-$short([^[:alnum:]-]|\$)" <<<"$sect" && ok ||
+					bad "$doc section of '$c' names the short option -$short"
+			fi
+		done <<<"$opts"
+		for o in $(grep -oE -- '--[a-z0-9-]+' <<<"$syn"); do
+			grep -qx -- "$o" <<<"$longs" && ok || bad "$doc synopsis of '$c' lists $o, which --help does not"
+		done
+	done
+done <<<"$commands"
 
 # ---- bench ----
 expect_ok "bench" "$BIN" bench "$DIR/bench" --count 300 --size 64,1K
