@@ -295,7 +295,11 @@ std::unique_ptr<pmemstream::stream> open_stream(const std::string &path, bool wr
 	pmemstream::open_options o;
 	o.read_only = !writable;
 	o.recovery = mode;
-	auto s = pmemstream::stream::open(path, o);
+	return opened(pmemstream::stream::open(path, o), path);
+}
+
+std::unique_ptr<pmemstream::stream> opened(pmemstream::result<std::unique_ptr<pmemstream::stream>> s, const std::string &path)
+{
 	if (!s && s.code() == pmemstream::errc::corrupt)
 		fail(exit_corrupt, path + ": " + pmemstream::errc_name(s.code()) + ": " + s.err().message() + " (run 'pmemstream check " +
 					   path + "' for a full report)");
@@ -308,6 +312,23 @@ pmemstream::region find_region(const pmemstream::stream &s, const std::string &p
 		if (r.offset == offset)
 			return r;
 	fail(exit_no_region, path + ": no region at offset " + hex(offset) + " (see 'pmemstream region ls " + path + "')");
+}
+
+uint64_t damaged_regions(const pmemstream::recovery_report &rec)
+{
+	std::set<uint64_t> regions;
+	for (auto &p : rec.problems)
+		if (p.region_offset != 0 && p.entry_offset != 0)
+			regions.insert(p.region_offset);
+	return regions.size();
+}
+
+uint64_t torn_tails_only(const pmemstream::recovery_report &rec)
+{
+	// Recovery stops a region's scan at its first invalid entry and reports damage only there,
+	// so each damaged region accounts for at most one of the torn tails.
+	uint64_t damaged = damaged_regions(rec);
+	return rec.torn_tails > damaged ? rec.torn_tails - damaged : 0;
 }
 
 void out_bytes(const void *data, size_t n)

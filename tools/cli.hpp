@@ -24,6 +24,7 @@ enum exit_code : int {
 	exit_corrupt = 3,     // damage found (check, or a strict open)
 	exit_space = 4,	      // region full, stream out of space, entry too large
 	exit_no_region = 5,   // REGION names no live region
+	exit_interrupted = 6, // append stopped by SIGINT/SIGTERM before its input ended (what it appended stays)
 };
 
 // Thrown by commands, caught in main(): printed as one line on stderr, then exit(code).
@@ -71,6 +72,9 @@ struct command_spec {
 	size_t max_positional; // SIZE_MAX for no limit
 	int (*run)(const command_spec &, const parsed_args &);
 	const char *details; // extra help text, may be nullptr
+	// Only reads FILE (the first positional): runs under guarded_read(), so a SIGBUS from a
+	// file that shrank under its mapping is an error (exit_file), not a crash.
+	bool guard_mapping = false;
 };
 
 // Parses argv (after the subcommand words) against the spec; throws failure(exit_usage).
@@ -91,6 +95,8 @@ void check_file(const std::string &path);
 // Opening and looking up. Errors are thrown with the path as context.
 std::unique_ptr<pmemstream::stream> open_stream(const std::string &path, bool writable,
 						 pmemstream::recovery_mode mode = pmemstream::recovery_mode::strict);
+// The stream of an open's result, or the failure open_stream() would report for it.
+std::unique_ptr<pmemstream::stream> opened(pmemstream::result<std::unique_ptr<pmemstream::stream>> s, const std::string &path);
 // Fails with exit_no_region unless `offset` names a live region.
 pmemstream::region find_region(const pmemstream::stream &s, const std::string &path, uint64_t offset);
 
@@ -102,6 +108,11 @@ T check(pmemstream::result<T> r, const std::string &context)
 	return std::move(r).value();
 }
 void check(const pmemstream::status &s, const std::string &context);
+
+// Recovery counts a region whose entries end at damage as a torn tail too. These tell the two
+// apart: a region with a problem tied to one of its entries is damaged, not torn.
+uint64_t damaged_regions(const pmemstream::recovery_report &rec);
+uint64_t torn_tails_only(const pmemstream::recovery_report &rec);
 
 // Writes to stdout; a failed write (disk full, closed pipe) fails with exit_file.
 void out(const std::string &s);

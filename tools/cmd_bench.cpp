@@ -4,9 +4,18 @@
 #include "commands.hpp"
 #include "output.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 namespace cli {
@@ -42,6 +51,129 @@ double seconds_since(std::chrono::steady_clock::time_point t0)
 double per_second(double n, double seconds)
 {
 	return seconds > 0 ? n / seconds : 0;
+}
+
+// What a figure was measured on: the persistence path and the CPU.
+struct bench_environment {
+	std::optional<std::string> force_granularity; // PMEM2_FORCE_GRANULARITY, when set
+	std::string file_system = "unknown";
+	std::string dax = "no"; // "yes", "no", or the mount's dax= value ("inode": per file)
+	std::string persistence;
+	std::string cpu = "unknown";
+};
+
+bool has_option(const std::string &options, const std::string &name, std::string *value)
+{
+	std::stringstream ss(options);
+	std::string o;
+	while (std::getline(ss, o, ',')) {
+		if (o == name) {
+			*value = "";
+			return true;
+		}
+		if (o.rfind(name + "=", 0) == 0) {
+			*value = o.substr(name.size() + 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+// The file system holding `path` and its DAX setting, from the mount whose device is the file's.
+void describe_file_system(const std::string &path, bench_environment &env)
+{
+	struct stat st;
+	if (::stat(path.c_str(), &st) != 0)
+		return;
+	std::ifstream mi("/proc/self/mountinfo");
+	std::string line;
+	std::string dev = std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+	while (std::getline(mi, line)) {
+		// ID PARENT MAJOR:MINOR ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
+		std::stringstream ss(line);
+		std::vector<std::string> f;
+		for (std::string w; ss >> w;)
+			f.push_back(w);
+		auto sep = std::find(f.begin(), f.end(), "-");
+		if (f.size() < 6 || f[2] != dev || sep == f.end() || f.end() - sep < 4)
+			continue;
+		env.file_system = sep[1];
+		std::string v;
+		if (has_option(sep[3], "dax", &v) || has_option(f[5], "dax", &v))
+			env.dax = v.empty() || v == "always" ? "yes" : v == "never" ? "no" : v;
+		return;
+	}
+	struct statfs fs;
+	if (::statfs(path.c_str(), &fs) == 0) {
+		char buf[32];
+		std::snprintf(buf, sizeof(buf), "magic 0x%lx", static_cast<unsigned long>(fs.f_type));
+		env.file_system = buf;
+	}
+}
+
+std::string cpu_model()
+{
+	std::ifstream in("/proc/cpuinfo");
+	std::string line;
+	for (const char *key : {"model name", "Hardware", "cpu model", "Processor"}) {
+		in.clear();
+		in.seekg(0);
+		while (std::getline(in, line)) {
+			auto colon = line.find(':');
+			if (line.rfind(key, 0) != 0 || colon == std::string::npos)
+				continue;
+			auto v = line.substr(colon + 1);
+			v.erase(0, v.find_first_not_of(" \t"));
+			if (!v.empty())
+				return v;
+		}
+	}
+	return "unknown";
+}
+
+// The store granularity the library reports for its mapping, when its stream_info has it.
+template <typename Info>
+std::optional<std::string> reported_granularity(const Info &i)
+{
+	if constexpr (requires { std::string(i.store_granularity); })
+		return std::string(i.store_granularity);
+	else
+		return std::nullopt;
+}
+
+// libpmem2 persists by msync for page granularity, by cache-line flushes and a fence for cache
+// line, by a fence alone for byte; PMEM2_FORCE_GRANULARITY overrides what it detects.
+std::string persistence_of(const std::string &granularity, const char *why)
+{
+	std::string g = granularity;
+	for (auto &c : g)
+		c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+	if (g == "PAGE")
+		return std::string("msync per append (page granularity, ") + why + ")";
+	if (g == "CACHE_LINE")
+		return std::string("CPU cache flushes and a fence per append (cache-line granularity, ") + why + ")";
+	if (g == "BYTE")
+		return std::string("a fence per append (byte granularity, ") + why + ")";
+	return "granularity '" + granularity + "' (" + why + ")";
+}
+
+bench_environment describe_environment(const std::string &path, const pmemstream::stream_info &info)
+{
+	bench_environment env;
+	if (const char *v = std::getenv("PMEM2_FORCE_GRANULARITY"))
+		env.force_granularity = v;
+	describe_file_system(path, env);
+	env.cpu = cpu_model();
+	if (auto g = reported_granularity(info))
+		env.persistence = persistence_of(*g, "reported by the library");
+	else if (env.force_granularity)
+		env.persistence = persistence_of(*env.force_granularity, "forced by PMEM2_FORCE_GRANULARITY");
+	else if (env.dax == "no")
+		env.persistence = persistence_of("PAGE", "libpmem2's choice on a file system without DAX");
+	else
+		env.persistence = "cache-line flushes and a fence per append, or a fence alone on a platform with eADR "
+				  "(libpmem2 detects which on a DAX file system)";
+	return env;
 }
 
 } // namespace
@@ -88,6 +220,7 @@ int run_bench(const command_spec &, const parsed_args &a)
 	} cleanup{path, created && !a.has("keep")};
 
 	auto s = open_stream(path, true);
+	auto env = describe_environment(path, s->info());
 	std::vector<bench_result> results;
 	progress bar("bench", count * sizes.size() * 2);
 	uint64_t done = 0;
@@ -134,7 +267,12 @@ int run_bench(const command_spec &, const parsed_args &a)
 
 	if (a.has("json")) {
 		json j;
-		j.begin_array();
+		j.begin_object().field("file_system", env.file_system).field("dax", env.dax).key("force_granularity");
+		if (env.force_granularity)
+			j.value(*env.force_granularity);
+		else
+			j.value(nullptr);
+		j.field("persistence", env.persistence).field("cpu", env.cpu).key("results").begin_array();
 		for (auto &r : results) {
 			double n = static_cast<double>(r.count), bytes = n * static_cast<double>(r.entry_size);
 			j.begin_object()
@@ -147,10 +285,15 @@ int run_bench(const command_spec &, const parsed_args &a)
 				.field("iterate_mb_per_second", per_second(bytes, r.iterate_seconds) / 1e6)
 				.end_object();
 		}
-		j.end_array();
+		j.end_array().end_object();
 		out(j.str() + "\n");
 		return exit_ok;
 	}
+	out("file system:  " + env.file_system + (env.dax == "no" ? " (no DAX)" : " (DAX: " + env.dax + ")") + "\n");
+	out("granularity:  " + (env.force_granularity ? "PMEM2_FORCE_GRANULARITY=" + *env.force_granularity : "PMEM2_FORCE_GRANULARITY unset") +
+	    "\n");
+	out("persistence:  " + env.persistence + "\n");
+	out("cpu:          " + env.cpu + "\n\n");
 	char buf[160];
 	std::snprintf(buf, sizeof(buf), "%10s %10s %12s %10s %11s %14s %12s\n", "entry size", "count", "appends/s", "append MB/s",
 		      "append us", "iterate ent/s", "iterate MB/s");

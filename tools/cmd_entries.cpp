@@ -1,55 +1,25 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Entry subcommands: append, cat, tail.
 #include "commands.hpp"
+#include "mapping_guard.hpp"
 #include "output.hpp"
+#include "stop_signals.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cinttypes>
-#include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
+#include <functional>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace cli {
 
 using pmemstream::recovery_mode;
 
 namespace {
-
-std::string read_stdin()
-{
-	std::string data;
-	char buf[65536];
-	for (;;) {
-		size_t n = std::fread(buf, 1, sizeof(buf), stdin);
-		data.append(buf, n);
-		if (n < sizeof(buf)) {
-			if (std::ferror(stdin))
-				fail(exit_file, std::string("reading standard input: ") + std::strerror(errno));
-			break;
-		}
-	}
-	return data;
-}
-
-// One entry per line; the newline is not stored, and a final newline ends the last line
-// rather than starting an empty one.
-std::vector<std::string> split_lines(const std::string &text)
-{
-	std::vector<std::string> lines;
-	size_t start = 0;
-	while (start < text.size()) {
-		size_t nl = text.find('\n', start);
-		if (nl == std::string::npos) {
-			lines.push_back(text.substr(start));
-			break;
-		}
-		lines.push_back(text.substr(start, nl - start));
-		start = nl + 1;
-	}
-	return lines;
-}
 
 enum class entry_format { raw, lines, hex, json };
 
@@ -84,9 +54,9 @@ void json_entry(json &j, const entry_view &e, bool base64)
 void print_entry(const entry_view &e, entry_format f, bool base64)
 {
 	switch (f) {
-	case entry_format::raw: out_bytes(e.data.data(), e.data.size()); break;
+	case entry_format::raw: out_payload(e.data); break;
 	case entry_format::lines:
-		out_bytes(e.data.data(), e.data.size());
+		out_payload(e.data);
 		out("\n");
 		break;
 	case entry_format::hex:
@@ -102,31 +72,223 @@ void print_entry(const entry_view &e, entry_format f, bool base64)
 	}
 }
 
-volatile std::sig_atomic_t stop_requested = 0;
-
-extern "C" void on_stop_signal(int)
-{
-	stop_requested = 1;
-}
-
-void install_stop_handlers()
-{
-	struct sigaction sa;
-	std::memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	// No SA_RESTART: the signal must cut the sleep short.
-	sigaction(SIGINT, &sa, nullptr);
-	sigaction(SIGTERM, &sa, nullptr);
-}
-
-void sleep_ms(uint64_t ms)
-{
-	struct timespec ts;
-	ts.tv_sec = static_cast<time_t>(ms / 1000);
-	ts.tv_nsec = static_cast<long>((ms % 1000) * 1000000);
-	while (!stop_requested && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+// The stream an append writes to. It stays open while input flows and is released (closed,
+// which frees the writer lock for other processes) when input pauses; the next entry reopens it.
+class region_writer {
+public:
+	region_writer(std::string path, uint64_t offset) : path_(std::move(path)), offset_(offset)
+	{
+		open(false);
 	}
+
+	// Appends one entry, persisted on return. `which` names it in an error ("entry 3 of 5").
+	std::pair<pmemstream::entry, uint64_t> append(std::span<const std::byte> p, const std::string &which)
+	{
+		if (!s_)
+			open(true);
+		auto e = s_->append(region_, p, rt_);
+		if (!e)
+			fail_with(e.err(), where() + ": " + which + " (" + std::to_string(p.size()) + " bytes, " +
+						   std::to_string(appended_) + " appended before it)");
+		appended_++;
+		return {*e, check(s_->entry_timestamp(*e), path_)};
+	}
+
+	void release() noexcept
+	{
+		s_.reset();
+		rt_ = nullptr;
+	}
+
+	uint64_t appended() const noexcept
+	{
+		return appended_;
+	}
+
+	[[noreturn]] void interrupted() const
+	{
+		fail(exit_interrupted, "append: " + path_ + ": stopped by " + stop_signal_name() + " after " + std::to_string(appended_) +
+					       " entries (each one persisted); the input after them was not appended");
+	}
+
+	// How long input may pause before the stream is released: a second, or longer when
+	// opening (which walks every entry) is slow, so that a slow producer does not pay a reopen
+	// per line.
+	int64_t idle_ms() const noexcept
+	{
+		return std::max<int64_t>(1000, 4 * open_ms_);
+	}
+
+private:
+	std::string where() const
+	{
+		return path_ + ": region " + hex(offset_);
+	}
+
+	void open(bool again)
+	{
+		auto t0 = std::chrono::steady_clock::now();
+		// Reopening after a pause waits up to 10 s for another writer to close the stream.
+		for (int tries = 0;; tries++) {
+			check_file(path_);
+			auto s = pmemstream::stream::open(path_);
+			if (s || !again || s.code() != pmemstream::errc::busy || tries >= 200) {
+				s_ = opened(std::move(s), path_);
+				break;
+			}
+			if (wait_readable(-1, 50) == wait_result::stopped)
+				interrupted();
+		}
+		if (again) {
+			bool found = false;
+			for (auto r : s_->regions())
+				found = found || r.offset == offset_;
+			if (!found)
+				fail(exit_no_region, where() + " was freed while append waited for input");
+		}
+		region_ = find_region(*s_, path_, offset_);
+		rt_ = check(s_->get_region_runtime(region_), where());
+		open_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+	}
+
+	std::string path_;
+	uint64_t offset_;
+	std::unique_ptr<pmemstream::stream> s_;
+	pmemstream::region region_{};
+	pmemstream::region_runtime *rt_ = nullptr;
+	uint64_t appended_ = 0;
+	int64_t open_ms_ = 0;
+};
+
+// Prints each new entry as -v or --json ask; the JSON array is written as it grows.
+class append_report {
+public:
+	append_report(bool verbose, bool as_json) : verbose_(verbose), json_(as_json)
+	{
+		if (json_)
+			out("[");
+	}
+
+	void entry(uint64_t offset, size_t size, uint64_t ts)
+	{
+		if (json_) {
+			json j;
+			j.begin_object().field("offset", offset).field("size", static_cast<uint64_t>(size)).field("timestamp", ts).end_object();
+			out((first_ ? "" : ",") + j.str());
+			first_ = false;
+		} else if (verbose_) {
+			char buf[96];
+			std::snprintf(buf, sizeof(buf), "%s %zu bytes, timestamp %" PRIu64 "\n", hex(offset).c_str(), size, ts);
+			out(buf);
+		}
+	}
+
+	// Closes the JSON array, also when the append fails or is stopped: what was printed
+	// stays valid JSON and lists exactly the entries appended.
+	void finish()
+	{
+		if (json_ && !finished_)
+			out("]\n");
+		finished_ = true;
+	}
+
+private:
+	bool verbose_, json_;
+	bool first_ = true;
+	bool finished_ = false;
+};
+
+// Reads what standard input has, waiting for it if need be. Returns the number of bytes read (0
+// at the end of input), or nullopt when a stop signal arrived. Before it waits it flushes
+// standard output (so -v and --json show every entry appended so far), and when the input has
+// been quiet for idle_ms it calls on_idle once.
+std::optional<size_t> read_input(char *buf, size_t size, int64_t idle_ms, const std::function<void()> &on_idle)
+{
+	wait_result w = wait_readable(STDIN_FILENO, 0);
+	if (w == wait_result::timeout) {
+		if (std::fflush(stdout) != 0)
+			fail(exit_file, std::string("writing to standard output: ") + std::strerror(errno));
+		w = wait_readable(STDIN_FILENO, idle_ms);
+		if (w == wait_result::timeout) {
+			on_idle();
+			while ((w = wait_readable(STDIN_FILENO, -1)) == wait_result::timeout) {
+			}
+		}
+	}
+	if (w == wait_result::stopped)
+		return std::nullopt;
+	for (;;) {
+		ssize_t n = ::read(STDIN_FILENO, buf, size);
+		if (n >= 0)
+			return static_cast<size_t>(n);
+		if (errno != EINTR)
+			fail(exit_file, std::string("reading standard input: ") + std::strerror(errno));
+		if (stop_requested())
+			return std::nullopt;
+	}
+}
+
+std::span<const std::byte> bytes_of(const char *p, size_t n)
+{
+	return {reinterpret_cast<const std::byte *>(p), n};
+}
+
+// One entry per line of standard input, each appended as soon as its newline has been read;
+// memory holds one read buffer and the longest line. The newline is not stored, and a final
+// newline ends the last line rather than starting an empty one.
+void append_lines(region_writer &w, append_report &report)
+{
+	std::vector<char> buf(65536);
+	std::string partial; // the start of a line that the buffer could not hold whole
+	auto add = [&](std::span<const std::byte> line) {
+		auto [e, ts] = w.append(line, "entry " + std::to_string(w.appended() + 1));
+		report.entry(e.offset, line.size(), ts);
+	};
+	while (!stop_requested()) {
+		auto n = read_input(buf.data(), buf.size(), w.idle_ms(), [&] { w.release(); });
+		if (!n)
+			return;
+		if (*n == 0) {
+			if (!partial.empty())
+				add(bytes_of(partial.data(), partial.size()));
+			return;
+		}
+		const char *p = buf.data(), *end = buf.data() + *n;
+		while (p < end && !stop_requested()) {
+			auto nl = static_cast<const char *>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+			if (!nl) {
+				partial.append(p, end);
+				break;
+			}
+			if (partial.empty()) {
+				add(bytes_of(p, static_cast<size_t>(nl - p)));
+			} else {
+				partial.append(p, nl);
+				add(bytes_of(partial.data(), partial.size()));
+				partial.clear();
+			}
+			p = nl + 1;
+		}
+	}
+}
+
+// All of standard input as one entry (held in memory until its end).
+void append_all_input(region_writer &w, append_report &report)
+{
+	std::string data;
+	std::vector<char> buf(65536);
+	for (;;) {
+		auto n = read_input(buf.data(), buf.size(), w.idle_ms(), [&] { w.release(); });
+		if (!n)
+			return;
+		if (*n == 0)
+			break;
+		data.append(buf.data(), *n);
+	}
+	if (stop_requested())
+		return;
+	auto [e, ts] = w.append(bytes_of(data.data(), data.size()), "standard input");
+	report.entry(e.offset, data.size(), ts);
 }
 
 } // namespace
@@ -142,40 +304,29 @@ int run_append(const command_spec &, const parsed_args &a)
 	if (a.has("verbose") && a.has("json"))
 		fail(exit_usage, "append: choose one of --verbose, --json");
 
-	auto s = open_stream(path, true);
-	auto r = find_region(*s, path, offset);
-	auto rt = check(s->get_region_runtime(r), path + ": region " + hex(offset));
-	if (payloads.empty()) {
-		std::string in = read_stdin();
-		if (lines)
-			payloads = split_lines(in);
-		else
-			payloads.push_back(std::move(in));
-	}
-
-	json j;
-	j.begin_array();
-	for (size_t k = 0; k < payloads.size(); k++) {
-		auto &p = payloads[k];
-		auto e = s->append(r, p.data(), p.size(), rt);
-		if (!e) {
-			std::string ctx = path + ": region " + hex(offset) + ": entry " + std::to_string(k + 1) + " of " +
-				std::to_string(payloads.size()) + " (" + std::to_string(p.size()) + " bytes, " + std::to_string(k) +
-				" appended before it)";
-			fail_with(e.err(), ctx);
+	install_stop_handlers();
+	region_writer w(path, offset);
+	append_report report(a.has("verbose"), a.has("json"));
+	try {
+		if (lines) {
+			append_lines(w, report);
+		} else if (payloads.empty()) {
+			append_all_input(w, report);
+		} else {
+			for (size_t k = 0; k < payloads.size() && !stop_requested(); k++) {
+				auto &p = payloads[k];
+				auto [e, ts] = w.append(bytes_of(p.data(), p.size()),
+							"entry " + std::to_string(k + 1) + " of " + std::to_string(payloads.size()));
+				report.entry(e.offset, p.size(), ts);
+			}
 		}
-		uint64_t ts = check(s->entry_timestamp(*e), path);
-		if (a.has("json")) {
-			j.begin_object().field("offset", e->offset).field("size", static_cast<uint64_t>(p.size())).field("timestamp", ts).end_object();
-		} else if (a.has("verbose")) {
-			char buf[96];
-			std::snprintf(buf, sizeof(buf), "%s %zu bytes, timestamp %" PRIu64 "\n", hex(e->offset).c_str(), p.size(), ts);
-			out(buf);
-		}
+		report.finish();
+	} catch (const failure &) {
+		report.finish();
+		throw;
 	}
-	j.end_array();
-	if (a.has("json"))
-		out(j.str() + "\n");
+	if (stop_requested())
+		w.interrupted();
 	return exit_ok;
 }
 
@@ -221,9 +372,10 @@ int run_tail(const command_spec &, const parsed_args &a)
 	if (follow)
 		install_stop_handlers();
 
-	uint64_t last_ts = 0;
+	uint64_t last_ts = 0, stream_size = 0;
 	{
 		auto s = open_stream(path, false);
+		stream_size = s->info().size;
 		auto entries = read_entries(*s, find_region(*s, path, offset), path);
 		size_t first = last_n && *last_n < entries.size() ? entries.size() - static_cast<size_t>(*last_n) : 0;
 		for (size_t k = 0; k < entries.size(); k++) {
@@ -238,10 +390,15 @@ int run_tail(const command_spec &, const parsed_args &a)
 
 	// Each poll reopens read-only: the mapping then shows what the writer has persisted.
 	std::string last_warning;
-	while (!stop_requested) {
-		sleep_ms(interval);
-		if (stop_requested)
+	while (!stop_requested()) {
+		if (wait_readable(-1, static_cast<int64_t>(std::min<uint64_t>(interval, INT64_MAX))) == wait_result::stopped)
 			break;
+		// A file cut below the stream's size will not heal: end instead of warning forever.
+		// (A cut while a poll reads the mapping raises SIGBUS; guarded_read reports that.)
+		struct stat st;
+		if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) < stream_size)
+			fail(exit_file, path + ": the file shrank to " + std::to_string(st.st_size) + " bytes while followed; the stream has " +
+						std::to_string(stream_size) + " (truncated by another process?)");
 		std::unique_ptr<pmemstream::stream> s;
 		std::vector<entry_view> entries;
 		try {

@@ -109,8 +109,9 @@ int run_info(const command_spec &, const parsed_args &a)
 			.field("largest_free", i.largest_free)
 			.key("recovery")
 			.begin_object()
-			.field("torn_tails", rec.torn_tails)
+			.field("torn_tails", torn_tails_only(rec))
 			.field("trimmed_entries", rec.trimmed_entries)
+			.field("damaged_regions", damaged_regions(rec))
 			.field("problems", static_cast<uint64_t>(rec.problems.size()))
 			.end_object()
 			.end_object();
@@ -137,8 +138,8 @@ int run_info(const command_spec &, const parsed_args &a)
 	line("persisted timestamp:", std::to_string(i.persisted_timestamp));
 	std::string r = "clean";
 	if (rec.torn_tails || rec.trimmed_entries || !rec.problems.empty())
-		r = std::to_string(rec.torn_tails) + " torn tail(s), " + std::to_string(rec.trimmed_entries) + " entries trimmed, " +
-			std::to_string(rec.problems.size()) + " problem(s)";
+		r = std::to_string(torn_tails_only(rec)) + " torn tail(s), " + std::to_string(rec.trimmed_entries) + " entries trimmed, " +
+			std::to_string(damaged_regions(rec)) + " damaged region(s), " + std::to_string(rec.problems.size()) + " problem(s)";
 	line("recovery:", r);
 	return exit_ok;
 }
@@ -225,46 +226,25 @@ std::string describe(const problem &p)
 	return where.empty() ? p.what : where + ": " + p.what;
 }
 
-} // namespace
+struct walk_totals {
+	uint64_t regions = 0;
+	uint64_t entries = 0;
+};
 
-int run_check(const command_spec &, const parsed_args &a)
+// Walks every region and entry through the accessors, as a reader would, and adds what it finds
+// wrong to `problems`. `total` (the entries recovery found) scales the progress bar.
+walk_totals walk(const stream &s, uint64_t total, bool recovery_clean, const std::string &path, std::vector<problem> &problems)
 {
-	const std::string &path = a.positional[0];
-	bool as_json = a.has("json");
-	bool quiet = a.has("quiet");
-
-	// Strict first: its verdict is what an application opening the file would see.
-	std::string strict_error;
-	{
-		check_file(path);
-		pmemstream::open_options o;
-		o.read_only = true;
-		auto strict = stream::open(path, o);
-		if (!strict) {
-			if (strict.code() != errc::corrupt)
-				fail_with(strict.err(), path);
-			strict_error = strict.err().message();
-		}
-	}
-
-	auto s = open_stream(path, false, recovery_mode::salvage);
-	const auto &rec = s->recovery();
-	std::vector<problem> problems;
-	for (auto &p : rec.problems)
-		problems.push_back({p.region_offset, p.entry_offset, p.what});
-
-	// Walk everything through the accessors, as a reader would.
-	bool recovery_clean = rec.torn_tails == 0 && rec.trimmed_entries == 0 && rec.problems.empty();
-	uint64_t committed = s->committed_timestamp();
-	uint64_t total = rec.entries, done = 0, regions = 0;
+	uint64_t committed = s.committed_timestamp();
+	uint64_t done = 0, regions = 0;
 	std::vector<uint64_t> timestamps;
 	progress bar("checking " + path, total);
-	for (auto r : s->regions()) {
+	for (auto r : s.regions()) {
 		regions++;
-		auto size = s->region_size(r);
-		auto free_bytes = s->region_usable_size(r);
-		auto count = s->region_entry_count(r);
-		auto it = s->entries(r);
+		auto size = s.region_size(r);
+		auto free_bytes = s.region_usable_size(r);
+		auto count = s.region_entry_count(r);
+		auto it = s.entries(r);
 		if (!size || !free_bytes || !count || !it) {
 			problems.push_back({r.offset, 0, "region listed but its accessors fail"});
 			continue;
@@ -272,8 +252,8 @@ int run_check(const command_spec &, const parsed_args &a)
 		uint64_t n = 0, footprint = 0, prev_ts = 0;
 		for (auto e : *it) {
 			n++;
-			auto data = s->entry_data(e);
-			auto ts = s->entry_timestamp(e);
+			auto data = s.entry_data(e);
+			auto ts = s.entry_timestamp(e);
 			if (!data || !ts) {
 				problems.push_back({r.offset, e.offset, "iterator yields an entry whose accessors fail: " +
 										 (data ? ts.err().message() : data.err().message())});
@@ -301,6 +281,57 @@ int run_check(const command_spec &, const parsed_args &a)
 	std::sort(timestamps.begin(), timestamps.end());
 	if (auto d = std::adjacent_find(timestamps.begin(), timestamps.end()); d != timestamps.end())
 		problems.push_back({0, 0, "timestamp " + std::to_string(*d) + " appears more than once"});
+	return {regions, done};
+}
+
+} // namespace
+
+int run_check(const command_spec &, const parsed_args &a)
+{
+	const std::string &path = a.positional[0];
+	bool as_json = a.has("json");
+	bool quiet = a.has("quiet");
+
+	// Strict first: its verdict is what an application opening the file would see.
+	std::string strict_error;
+	{
+		check_file(path);
+		pmemstream::open_options o;
+		o.read_only = true;
+		auto strict = stream::open(path, o);
+		if (!strict) {
+			if (strict.code() != errc::corrupt)
+				fail_with(strict.err(), path);
+			strict_error = strict.err().message();
+		}
+	}
+
+	// Salvage shows what precedes damage; damage it cannot get past (the stream's header, say)
+	// is itself the finding, reported like any other problem.
+	std::unique_ptr<stream> s;
+	pmemstream::recovery_report rec;
+	std::vector<problem> problems;
+	{
+		pmemstream::open_options o;
+		o.read_only = true;
+		o.recovery = recovery_mode::salvage;
+		auto salvaged = stream::open(path, o);
+		if (salvaged) {
+			s = std::move(salvaged).value();
+			rec = s->recovery();
+		} else if (salvaged.code() == errc::corrupt) {
+			problems.push_back({0, 0, "salvage open failed: " + salvaged.err().message()});
+		} else {
+			fail_with(salvaged.err(), path);
+		}
+	}
+	for (auto &p : rec.problems)
+		problems.push_back({p.region_offset, p.entry_offset, p.what});
+
+	bool recovery_clean = rec.torn_tails == 0 && rec.trimmed_entries == 0 && rec.problems.empty();
+	walk_totals totals;
+	if (s)
+		totals = walk(*s, rec.entries, recovery_clean, path, problems);
 
 	bool corrupt = !strict_error.empty() || !problems.empty();
 	if (as_json) {
@@ -309,10 +340,11 @@ int run_check(const command_spec &, const parsed_args &a)
 		if (!strict_error.empty())
 			j.field("error", strict_error);
 		j.end_object()
-			.field("regions", regions)
-			.field("entries", done)
-			.field("torn_tails", rec.torn_tails)
+			.field("regions", totals.regions)
+			.field("entries", totals.entries)
+			.field("torn_tails", torn_tails_only(rec))
 			.field("trimmed_entries", rec.trimmed_entries)
+			.field("damaged_regions", damaged_regions(rec))
 			.key("problems")
 			.begin_array();
 		for (auto &p : problems)
@@ -321,8 +353,9 @@ int run_check(const command_spec &, const parsed_args &a)
 		out(j.str() + "\n");
 	} else if (!quiet) {
 		out(path + ": strict open: " + (strict_error.empty() ? "ok" : "failed: " + strict_error) + "\n");
-		out(path + ": " + std::to_string(regions) + " region(s), " + std::to_string(done) + " entries, " +
-		    std::to_string(rec.torn_tails) + " torn tail(s), " + std::to_string(rec.trimmed_entries) + " trimmed entries\n");
+		out(path + ": " + std::to_string(totals.regions) + " region(s), " + std::to_string(totals.entries) + " entries, " +
+		    std::to_string(torn_tails_only(rec)) + " torn tail(s), " + std::to_string(rec.trimmed_entries) + " trimmed entries, " +
+		    std::to_string(damaged_regions(rec)) + " damaged region(s)\n");
 		for (auto &p : problems)
 			out(path + ": problem: " + describe(p) + "\n");
 		out(path + ": " + (corrupt ? "CORRUPT" : "clean") + "\n");

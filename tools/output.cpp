@@ -81,6 +81,13 @@ json &json::value(bool v)
 	return *this;
 }
 
+json &json::value(std::nullptr_t)
+{
+	separate();
+	s_ += "null";
+	return *this;
+}
+
 json &json::value(std::string_view v)
 {
 	separate();

@@ -25,6 +25,7 @@ public:
 	json &value(uint64_t v);
 	json &value(double v);
 	json &value(bool v);
+	json &value(std::nullptr_t);
 	json &value(std::string_view v);
 	json &value(const char *v)
 	{

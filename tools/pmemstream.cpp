@@ -2,6 +2,7 @@
 // pmemstream(1): create, inspect, append to, read, follow and check stream files through the
 // public C++ API. Subcommands live in cmd_*.cpp; this file holds the command table and main().
 #include "commands.hpp"
+#include "mapping_guard.hpp"
 
 #include <cerrno>
 #include <cstdint>
@@ -28,12 +29,12 @@ const std::vector<command_spec> &commands()
 		 1, 1, run_create,
 		 "Fails if FILE exists and holds any non-zero byte (an all-zero file is initialised)."},
 		{"info", "FILE", "Show the format version, sizes, space use and timestamps of a stream.",
-		 {json_opt, salvage_opt}, 1, 1, run_info, nullptr},
+		 {json_opt, salvage_opt}, 1, 1, run_info, nullptr, true},
 		{"region add", "FILE --size SIZE", "Allocate a region of at least SIZE usable bytes; print its offset.",
 		 {{"size", 's', "SIZE", "usable bytes (rounded up to whole blocks) (required)"}, json_opt}, 1, 1, run_region_add,
 		 nullptr},
 		{"region ls", "FILE", "List regions: offset, usable size, used and free bytes, entries.", {json_opt}, 1, 1,
-		 run_region_ls, nullptr},
+		 run_region_ls, nullptr, true},
 		{"region rm", "FILE REGION", "Free the region at offset REGION (decimal or 0x hex) and all its entries.", {}, 2, 2,
 		 run_region_rm, nullptr},
 		{"append", "FILE REGION [DATA...]", "Append entries to a region.",
@@ -42,8 +43,11 @@ const std::vector<command_spec> &commands()
 		  json_opt},
 		 2, SIZE_MAX, run_append,
 		 "Each DATA argument becomes one entry. Without DATA, standard input becomes one entry\n"
-		 "(or one per line with --lines). Every entry is persisted before the next is written;\n"
-		 "when the region fills up, the entries before the failing one stay appended."},
+		 "(or one per line with --lines, each appended as soon as its newline arrives). Every\n"
+		 "entry is persisted before the next is written; when the region fills up, the entries\n"
+		 "before the failing one stay appended. While input pauses for a second the stream is\n"
+		 "closed, so other writers can open it. SIGINT/SIGTERM stop after the current entry\n"
+		 "(exit 6)."},
 		{"cat", "FILE REGION", "Print the payloads of a region's entries, in append order.",
 		 {{"raw", 0, nullptr, "payloads one after another, unseparated (the default)"},
 		  {"lines", 'l', nullptr, "end every payload with a newline"},
@@ -51,10 +55,10 @@ const std::vector<command_spec> &commands()
 		  {"json", 0, nullptr, "a JSON array of {offset, size, timestamp, hex}"},
 		  {"base64", 0, nullptr, "with --json: payload as base64 instead of hex"},
 		  salvage_opt},
-		 2, 2, run_cat, "Without an option the payloads are written raw, one after another."},
+		 2, 2, run_cat, "Without an option the payloads are written raw, one after another.", true},
 		{"dump", "FILE", "Show the whole stream as a tree: regions and their entries.",
 		 {{"bytes", 0, "N", "leading payload bytes shown per entry (default 8)"}, json_opt, salvage_opt}, 1, 1, run_dump,
-		 nullptr},
+		 nullptr, true},
 		{"tail", "FILE REGION", "Print a region's entries; with -f keep printing new ones.",
 		 {{"follow", 'f', nullptr, "wait for new entries until interrupted (SIGINT/SIGTERM: exit 0)"},
 		  {"entries", 'n', "N", "start with the last N existing entries only"},
@@ -65,11 +69,14 @@ const std::vector<command_spec> &commands()
 		  {"base64", 0, nullptr, "with --json: payload as base64 instead of hex"}},
 		 2, 2, run_tail,
 		 "By default each payload is printed followed by a newline. With -f the file is reopened\n"
-		 "read-only every interval and entries above the last timestamp seen are printed."},
+		 "read-only every interval and entries above the last timestamp seen are printed; a file\n"
+		 "that shrinks below the stream's size ends it with exit 2.",
+		 true},
 		{"check", "FILE", "Verify a stream: open strictly, then walk every region and entry in salvage mode.",
 		 {json_opt, {"quiet", 'q', nullptr, "print nothing; only the exit code tells"}}, 1, 1, run_check,
 		 "Exit status 0 when clean, 3 when damage was found; every problem is reported with its\n"
-		 "region and entry offset. A progress bar is drawn on stderr when it is a terminal."},
+		 "region and entry offset. A progress bar is drawn on stderr when it is a terminal.",
+		 true},
 		{"bench", "FILE", "Measure appends and iteration for a few entry sizes.",
 		 {{"count", 'c', "N", "entries per size (default 10000)"},
 		  {"size", 's', "SIZES", "comma-separated entry sizes (default 64,1K,4K)"},
@@ -77,7 +84,9 @@ const std::vector<command_spec> &commands()
 		  json_opt},
 		 1, 1, run_bench,
 		 "Uses FILE if it is a stream (its regions are untouched: bench frees what it allocates),\n"
-		 "otherwise creates it and removes it afterwards. Put FILE on the medium to measure."},
+		 "otherwise creates it and removes it afterwards. Put FILE on the medium to measure.\n"
+		 "The report starts with the persistence path (PMEM2_FORCE_GRANULARITY, the file\n"
+		 "system and whether it is mounted with DAX) and the CPU model."},
 	};
 	return table;
 }
@@ -97,9 +106,10 @@ void print_main_help()
 	s += "\nSIZE accepts K, M, G and T suffixes (powers of 1024); REGION is the offset printed by\n"
 	     "'region add' or 'region ls', in decimal or 0x hex.\n"
 	     "Run 'pmemstream COMMAND --help' for a command's options.\n\n"
-	     "exit status: 0 ok, 1 usage error, 2 file unusable (missing, not a stream, I/O error),\n"
-	     "3 corruption found, 4 out of space (region full, stream full, entry too large),\n"
-	     "5 no such region.\n";
+	     "Offsets are printed in hex (0x1000) by every command; JSON output gives them as numbers.\n\n"
+	     "exit status: 0 ok, 1 usage error, 2 file unusable (missing, not a stream, I/O error,\n"
+	     "shrank while read), 3 corruption found, 4 out of space (region full, stream full, entry\n"
+	     "too large), 5 no such region, 6 append interrupted by SIGINT/SIGTERM.\n";
 	out(s);
 }
 
@@ -118,7 +128,7 @@ int dispatch(int argc, char **argv)
 		fail(exit_usage, "missing command (see 'pmemstream --help')");
 	std::string name = argv[1];
 	if (name == "--help" || name == "-h" || name == "help") {
-		if (name == "help" && argc > 2) {
+		if (argc > 2) {
 			std::string topic = argv[2];
 			if (topic == "region" && argc > 3)
 				topic += std::string(" ") + argv[3];
@@ -129,12 +139,14 @@ int dispatch(int argc, char **argv)
 					print_command_help(c);
 					return exit_ok;
 				}
-			fail(exit_usage, "help: unknown command '" + topic + "'");
+			fail(exit_usage, "help: unknown command '" + topic + "' (see 'pmemstream --help')");
 		}
 		print_main_help();
 		return exit_ok;
 	}
 	if (name == "--version" || name == "-V") {
+		if (argc > 2)
+			fail(exit_usage, name + ": unexpected argument '" + argv[2] + "' (see 'pmemstream --help')");
 		out(std::string("pmemstream ") + PMEMSTREAM_VERSION_STRING + "\n");
 		return exit_ok;
 	}
@@ -156,6 +168,8 @@ int dispatch(int argc, char **argv)
 			print_command_help(c);
 			return exit_ok;
 		}
+		if (c.guard_mapping)
+			return guarded_read(args.positional[0], [&] { return c.run(c, args); });
 		return c.run(c, args);
 	}
 	fail(exit_usage, "unknown command '" + name + "' (see 'pmemstream --help')");
