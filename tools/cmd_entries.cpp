@@ -372,11 +372,13 @@ int run_tail(const command_spec &, const parsed_args &a)
 	if (follow)
 		install_stop_handlers();
 
-	uint64_t last_ts = 0, stream_size = 0;
+	uint64_t last_ts = 0, stream_size = 0, region_id = 0;
 	{
 		auto s = open_stream(path, false);
 		stream_size = s->info().size;
-		auto entries = read_entries(*s, find_region(*s, path, offset), path);
+		const auto region = find_region(*s, path, offset);
+		region_id = region.id; // ids are never reused: a new region at the offset is another one
+		auto entries = read_entries(*s, region, path);
 		size_t first = last_n && *last_n < entries.size() ? entries.size() - static_cast<size_t>(*last_n) : 0;
 		for (size_t k = 0; k < entries.size(); k++) {
 			if (k >= first)
@@ -405,7 +407,7 @@ int run_tail(const command_spec &, const parsed_args &a)
 			s = open_stream(path, false);
 			bool found = false;
 			for (auto r : s->regions()) {
-				if (r.offset != offset)
+				if (r.offset != offset || r.id != region_id)
 					continue;
 				found = true;
 				// Only entries not printed yet are read; timestamps rise along a region.

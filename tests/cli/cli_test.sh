@@ -169,7 +169,7 @@ expect_contains "cat --hex header" "$OUT" "5 bytes, timestamp 1"
 expect_ok "cat --json" "$BIN" cat "$F" "$R1" --json
 expect_contains "cat --json hex payload" "$OUT" '"hex":"68656c6c6f"'
 expect_eq "cat --json entries" "$(grep -o '"offset"' <<<"$OUT" | wc -l)" "8"
-expect_eq "cat --json first entry after region header" "$(json_field "$OUT" offset 1)" "$((R1 + 128))"
+expect_eq "cat --json first entry after region header" "$(json_field "$OUT" offset 1)" "$((R1 + 256))"
 expect_ok "cat --json --base64" "$BIN" cat "$F" "$R1" --json --base64
 expect_contains "cat --json base64 payload" "$OUT" '"base64":"aGVsbG8="'
 
@@ -177,7 +177,7 @@ expect_contains "cat --json base64 payload" "$OUT" '"base64":"aGVsbG8="'
 expect_ok "dump" "$BIN" dump "$F"
 expect_contains "dump region line" "$OUT" "region $R1: "
 expect_contains "dump second region" "$OUT" "└── region $R2"
-expect_contains "dump entry offset" "$OUT" "$(printf '0x%x' $((R1 + 128)))"
+expect_contains "dump entry offset" "$OUT" "$(printf '0x%x' $((R1 + 256)))"
 expect_contains "dump leading bytes" "$OUT" "68 65 6c 6c 6f"
 expect_contains "dump long payload elided" "$OUT" "..."
 expect_ok "dump --json" "$BIN" dump "$F" --json
@@ -335,6 +335,30 @@ wait_for "$DIR/tail2.out" '"timestamp":6' && ok || bad "tail -f --json sees a ne
 kill -TERM "$TP"
 wait "$TP"
 expect_eq "tail -f exits 0 on SIGTERM" "$?" "0"
+
+# tail -f ends (exit 5) when its region is freed, also when another region is allocated at
+# the same offset at once (it used to print the new region's entries).
+RU="$DIR/reuse"
+"$BIN" create "$RU" --size 64K >/dev/null
+RU1=$("$BIN" region add "$RU" --size 3840)
+"$BIN" region add "$RU" --size 57088 >/dev/null # the rest: a new region can only go at RU1
+"$BIN" append "$RU" "$RU1" first >/dev/null
+"$BIN" tail -f --interval 20 "$RU" "$RU1" >"$DIR/tailru.out" 2>"$DIR/tailru.err" &
+TRU=$!
+wait_for "$DIR/tailru.out" first && ok || bad "tail -f prints the region's entry" "$(cat "$DIR/tailru.out")"
+"$BIN" region rm "$RU" "$RU1"
+RU2=$("$BIN" region add "$RU" --size 3840)
+expect_eq "the new region has the freed one's offset" "$RU2" "$RU1"
+"$BIN" append "$RU" "$RU2" intruder >/dev/null
+for _ in $(seq 100); do kill -0 "$TRU" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$TRU" 2>/dev/null; then
+	kill "$TRU"
+	bad "tail -f ends when its region is freed and the offset reused" "still running"
+else
+	wait "$TRU"
+	expect_eq "tail -f exits 5 when its region is replaced" "$?" "5"
+fi
+expect_eq "tail -f printed nothing of the new region" "$(cat "$DIR/tailru.out")" "first"
 
 # ---- offsets: hex in human output, JSON numbers in --json ----
 run "$BIN" region ls "$F" --json
@@ -622,6 +646,11 @@ expect_fail "negative size" 1 "$BIN" create "$DIR/x" --size -1M
 expect_fail "size that overflows" 1 "$BIN" create "$DIR/x" --size 99999999999T
 expect_fail "size too small for a stream" 1 "$BIN" create "$DIR/x" --size 100
 expect_fail "block size not a power of two" 1 "$BIN" create "$DIR/x" --size 1M --block-size 1000
+# Block size 2^63 used to crash creation and leave a file every later command crashed on.
+expect_fail "block size 2^63" 1 "$BIN" create "$DIR/bs63" --size 4M --block-size 9223372036854775808
+expect_eq "block size 2^63 leaves no file" "$([ -e "$DIR/bs63" ] && echo left || echo none)" "none"
+expect_fail "block size above 1 GiB" 1 "$BIN" create "$DIR/bs63" --size 4M --block-size 2G
+expect_ok "create after the refused block sizes" "$BIN" create "$DIR/bs63" --size 4M
 expect_fail "region add without --size" 1 "$BIN" region add "$F"
 expect_fail "region add size that does not parse" 1 "$BIN" region add "$F" --size lots
 expect_fail "missing file" 2 "$BIN" info "$DIR/missing"
