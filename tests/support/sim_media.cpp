@@ -195,6 +195,18 @@ void sim_media::set_nodrain(void *dst, int c, size_t len) noexcept
 	call_hook(sim_event::flush);
 }
 
+void sim_media::store(void *dst, const void *src, size_t len) noexcept
+{
+	auto g = serial_guard();
+	std::memmove(dst, src, len);
+}
+
+void sim_media::fill(void *dst, int c, size_t len) noexcept
+{
+	auto g = serial_guard();
+	std::memset(dst, c, len);
+}
+
 void sim_media::crash_point()
 {
 	auto g = serial_guard();

@@ -99,6 +99,11 @@ public:
 	void copy_nodrain(void *dst, const void *src, size_t len) noexcept override;
 	void set_nodrain(void *dst, int c, size_t len) noexcept override;
 
+	// Stores without flushing, serialised like every store of the medium: for a medium of a
+	// test's own that defers the flush (to an msync worker, say) while threads share it.
+	void store(void *dst, const void *src, size_t len) noexcept;
+	void fill(void *dst, int c, size_t len) noexcept;
+
 	fence_model fence() const noexcept
 	{
 		return fence_;
