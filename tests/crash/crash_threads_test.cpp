@@ -30,9 +30,9 @@ constexpr int threads = 3;
 constexpr uint64_t per_thread = 2000;
 constexpr uint64_t region_bytes = 160 * 1024;
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr uint64_t fence_stride = 60; // sanitized builds run every check ~10x slower
+constexpr uint64_t fence_stride = 90; // sanitized builds run every check ~10x slower
 #else
-constexpr uint64_t fence_stride = 20;
+constexpr uint64_t fence_stride = 30;
 #endif
 
 uint64_t size_of(int t, uint64_t i)
@@ -219,7 +219,7 @@ TEST(crash_threads, snapshots_while_threads_append)
 
 namespace {
 
-// Random crash images of moments inside the threads' appends: at every 20th fence (before it)
+// Random crash images of moments inside the threads' appends: at every 30th fence (before it)
 // the hook, on the thread about to fence, draws images while the serialised medium holds the
 // other threads off: each of them may have flushed lines it has not fenced (lost, kept or
 // torn) or stored lines not yet flushed.

@@ -61,6 +61,7 @@ explore_figures &explore_figures::operator+=(const explore_figures &o)
 	images += o.images;
 	nested_points += o.nested_points;
 	nested_images += o.nested_images;
+	crowded_points += o.crowded_points;
 	violations += o.violations;
 	return *this;
 }
@@ -153,6 +154,8 @@ void explorer::explore(sim_media &m, sim_event e, const expectation &x, int dept
 	if (n == 0)
 		return;
 	(depth == 0 ? fig_.points : fig_.nested_points)++;
+	if (depth == 0 && x.in_flight.size() > 1)
+		++fig_.crowded_points;
 	// The seed names the moment: medium, fence and flush counts; a failure can be replayed
 	// (single-threaded workloads; with several threads the moments depend on the schedule).
 	const uint64_t seed = cfg_.seed ^ (media_generation_ << 48) ^ (m.drains() << 24) ^ m.flushes() ^

@@ -48,6 +48,7 @@ struct explore_figures {
 	uint64_t images = 0;	     // distinct crash images recovered and checked
 	uint64_t nested_points = 0;  // crash points inside recovery / post-recovery appends
 	uint64_t nested_images = 0;
+	uint64_t crowded_points = 0; // crash points with several operations in flight
 	uint64_t violations = 0;
 	explore_figures &operator+=(const explore_figures &o);
 };
