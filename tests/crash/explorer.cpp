@@ -21,17 +21,22 @@ uint64_t env_u64(const char *name, uint64_t dflt)
 	return std::strtoull(v, nullptr, 0);
 }
 
-const char *kind_name(op_kind k)
+std::string describe(const std::vector<pending_op> &ops)
 {
-	switch (k) {
+	if (ops.empty())
+		return "none";
+	if (ops.size() > 1)
+		return std::to_string(ops.size()) + " operations";
+	const pending_op &op = ops[0];
+	switch (op.kind) {
 	case op_kind::none:
 		return "none";
 	case op_kind::allocate:
-		return "allocate";
+		return "allocate " + std::to_string(op.size);
 	case op_kind::free:
 		return "free";
 	case op_kind::append:
-		return "append";
+		return "append " + std::to_string(op.data.size());
 	}
 	return "?";
 }
@@ -56,6 +61,7 @@ explore_figures &explore_figures::operator+=(const explore_figures &o)
 	images += o.images;
 	nested_points += o.nested_points;
 	nested_images += o.nested_images;
+	crowded_points += o.crowded_points;
 	violations += o.violations;
 	return *this;
 }
@@ -73,8 +79,9 @@ explorer::~explorer()
 	stream_.reset();
 }
 
-void explorer::violation(const std::string &where, const std::string &what)
+void explorer::violation(const std::string &where, const std::string &what, bool with_image)
 {
+	std::lock_guard g(report_mutex_);
 	++fig_.violations;
 	// One report per kind of violation (the message without its numbers).
 	std::string kind;
@@ -85,7 +92,7 @@ void explorer::violation(const std::string &where, const std::string &what)
 		reports_.push_back("[" + name_ + "] " + where + ": " + what);
 		std::fprintf(stderr, "VIOLATION %s\n", reports_.back().c_str());
 		// PMEMSTREAM_CRASH_DUMP=dir keeps the image (and the one whose recovery crashed).
-		if (const char *dir = std::getenv("PMEMSTREAM_CRASH_DUMP"); dir && current_image_) {
+		if (const char *dir = std::getenv("PMEMSTREAM_CRASH_DUMP"); dir && with_image && current_image_) {
 			const std::string base = std::string(dir) + "/" + name_ + "-" + std::to_string(reports_.size());
 			auto dump = [](const std::string &path, const std::vector<std::byte> &img) {
 				if (FILE *f = std::fopen(path.c_str(), "wb")) {
@@ -105,11 +112,35 @@ void explorer::attach(sim_media &m)
 {
 	media_ = &m;
 	++media_generation_;
+	// Appending threads store while the hook of another one draws images.
+	m.set_serialized(true);
 	m.drop_drain(drop_);
-	m.set_hook([this](sim_media &mm, sim_event e) { explore(mm, e, model_, op_, 0); });
+	m.set_hook([this](sim_media &mm, sim_event e) { explore_live(mm, e); });
 }
 
-void explorer::explore(sim_media &m, sim_event e, const stream_model &mod, const pending_op &op, int depth)
+std::unique_ptr<detail::media> explorer::wrapped(std::unique_ptr<sim_media> m)
+{
+	if (wrap_)
+		return wrap_(std::move(m));
+	return m;
+}
+
+void explorer::observe_watermarks(const char *where)
+{
+	if (!stream_)
+		return;
+	if (auto v = hist_.observe(*stream_); !v.empty())
+		violation(where, v, false);
+}
+
+void explorer::explore_live(sim_media &m, sim_event e)
+{
+	// The watermark at the crash instant is an observation too: (a) holds for it.
+	observe_watermarks("watermarks at a crash point");
+	explore(m, e, hist_.view(), 0);
+}
+
+void explorer::explore(sim_media &m, sim_event e, const expectation &x, int depth)
 {
 	uint64_t n;
 	if (depth == 0) {
@@ -123,28 +154,34 @@ void explorer::explore(sim_media &m, sim_event e, const stream_model &mod, const
 	if (n == 0)
 		return;
 	(depth == 0 ? fig_.points : fig_.nested_points)++;
-	// The seed names the moment: medium, fence and flush counts; a failure can be replayed.
+	if (depth == 0 && x.in_flight.size() > 1)
+		++fig_.crowded_points;
+	// The seed names the moment: medium, fence and flush counts; a failure can be replayed
+	// (single-threaded workloads; with several threads the moments depend on the schedule).
 	const uint64_t seed = cfg_.seed ^ (media_generation_ << 48) ^ (m.drains() << 24) ^ m.flushes() ^
 			      (static_cast<uint64_t>(depth) << 60);
 	std::mt19937_64 rng(seed);
 	std::unordered_set<uint64_t> seen;
 	std::vector<std::byte> img;
+	const std::string flight = describe(x.in_flight);
 	for (uint64_t attempt = 0; attempt < 3 * n && seen.size() < n; ++attempt) {
 		const uint64_t fp = m.crash_image(rng, img);
 		if (!seen.insert(fp).second)
 			continue;
-		char where[320];
-		std::snprintf(where, sizeof(where), "%s media %llu %s after fence %llu flush %llu, op %s (%s), image seed %llu#%llu",
+		char where[400];
+		std::snprintf(where, sizeof(where),
+			      "%s media %llu %s after fence %llu flush %llu, in flight %s%s%s, persisted watermark %llu, image seed %llu#%llu",
 			      depth ? ("nested in " + nested_phase_).c_str() : "main", static_cast<unsigned long long>(media_generation_),
-			      e == sim_event::drain ? "before fence" : e == sim_event::point ? "at point" : "at flush", static_cast<unsigned long long>(m.drains()),
-			      static_cast<unsigned long long>(m.flushes()), kind_name(op.kind), op_name_.c_str(),
-			      static_cast<unsigned long long>(seed), static_cast<unsigned long long>(attempt));
-		check_image(img, mod, op, depth, where);
+			      e == sim_event::drain ? "before fence" : e == sim_event::point ? "at point" : "at flush",
+			      static_cast<unsigned long long>(m.drains()), static_cast<unsigned long long>(m.flushes()), flight.c_str(),
+			      phase_.empty() || depth ? "" : ", ", depth ? "" : phase_.c_str(),
+			      static_cast<unsigned long long>(x.persisted), static_cast<unsigned long long>(seed),
+			      static_cast<unsigned long long>(attempt));
+		check_image(img, x, depth, where);
 	}
 }
 
-void explorer::check_image(const std::vector<std::byte> &img, const stream_model &mod, const pending_op &op, int depth,
-			   const std::string &where)
+void explorer::check_image(const std::vector<std::byte> &img, const expectation &x, int depth, const std::string &where)
 {
 	(depth == 0 ? fig_.images : fig_.nested_images)++;
 	const std::vector<std::byte> *saved_current = current_image_, *saved_parent = parent_image_;
@@ -166,24 +203,24 @@ void explorer::check_image(const std::vector<std::byte> &img, const stream_model
 	if (ro) {
 		open_options o;
 		o.read_only = true;
-		auto r = detail::open_on_media(std::make_unique<sim_media>(img, true), 0, o);
+		auto r = detail::open_on_media(std::make_unique<sim_media>(img, true, cfg_.fence), 0, o);
 		if (!r) {
 			// A read-only open cannot finish a creation cut short; anything else must open.
 			if (!(creating_ && r.code() == errc::not_a_stream))
 				violation(where, std::string("read-only open of a crash image failed: ") + errc_name(r.code()) +
 							 ": " + r.err().message());
 		} else {
-			for (auto &v : check_stream(**r, mod, op))
+			for (auto &v : check_stream(**r, x))
 				violation(where + " (read-only)", v);
 		}
 	}
 
-	auto sm = std::make_unique<sim_media>(img);
+	auto sm = std::make_unique<sim_media>(img, false, cfg_.fence);
 	sim_media *raw = sm.get();
 	if (nest) { // a second crash, during recovery
 		parent_image_ = &img;
 		nested_phase_ = "recovery";
-		raw->set_hook([&](sim_media &mm, sim_event e) { explore(mm, e, mod, op, 1); });
+		raw->set_hook([&](sim_media &mm, sim_event e) { explore(mm, e, x, 1); });
 	}
 	auto r = detail::open_on_media(std::move(sm), 0, {});
 	if (!r) {
@@ -191,62 +228,54 @@ void explorer::check_image(const std::vector<std::byte> &img, const stream_model
 		return;
 	}
 	stream_model seen;
-	auto v = check_stream(**r, mod, op, &seen);
-	for (auto &x : v)
-		violation(where, x);
+	auto v = check_stream(**r, x, &seen);
+	for (auto &w : v)
+		violation(where, w);
 	if (!nest || !v.empty()) {
 		raw->set_hook({});
 		return;
 	}
 
 	// Crashes during the appends that follow recovery, and during the close after them.
-	stream_model m2 = seen;
-	pending_op o2;
-	raw->set_hook([&](sim_media &mm, sim_event e) { explore(mm, e, m2, o2, 1); });
+	expectation x2{seen, {}, 0};
+	raw->set_hook([&](sim_media &mm, sim_event e) { explore(mm, e, x2, 1); });
 	std::mt19937_64 rng(image_counter_);
-	for (int k = 0; k < 3 && !m2.regions.empty(); ++k) {
+	for (int k = 0; k < 3 && !x2.acked.regions.empty(); ++k) {
 		nested_phase_ = "append " + std::to_string(k) + " after recovery";
-		const region reg{m2.regions[rng() % m2.regions.size()].offset};
+		const region reg{x2.acked.regions[rng() % x2.acked.regions.size()].offset};
 		auto data = make_payload(rng, rng() % 100);
-		o2 = pending_op{op_kind::append, reg.offset, 0, data};
+		x2.in_flight = {pending_op{op_kind::append, reg.offset, 0, data, x2.acked.last_timestamp}};
 		auto e = (*r)->append(reg, data);
-		o2 = {};
+		x2.in_flight.clear();
 		if (e) {
-			m2.appended(reg, *e, *(*r)->entry_timestamp(*e), data);
+			x2.acked.appended(reg, *e, *(*r)->entry_timestamp(*e), data);
 		} else if (e.code() != errc::region_full) {
 			violation(where + " (append after recovery)", e.err().message());
 			break;
 		}
 	}
-	for (auto &x : check_stream(**r, m2, o2))
-		violation(where + " (live after recovery and appends)", x);
+	for (auto &w : check_stream(**r, x2))
+		violation(where + " (live after recovery and appends)", w);
 	nested_phase_ = "close after recovery";
 	r->reset(); // the close is crashed too
 }
 
-void explorer::after_ack()
-{
-	if (media_)
-		media_->crash_point();
-}
-
 void explorer::create()
 {
-	auto sm = std::make_unique<sim_media>(size_);
+	auto sm = std::make_unique<sim_media>(size_, false, cfg_.fence);
 	attach(*sm);
-	op_ = {};
-	op_name_ = "create";
+	phase_ = "create";
 	creating_ = true;
-	auto r = detail::open_on_media(std::move(sm), block_size_, {});
+	auto r = detail::open_on_media(wrapped(std::move(sm)), block_size_, {});
 	creating_ = false;
 	if (!r) {
-		violation("create", r.err().message());
+		violation("create", r.err().message(), false);
 		media_ = nullptr;
 		return;
 	}
 	stream_ = std::move(*r);
-	op_name_.clear();
-	after_ack();
+	phase_.clear();
+	media_->crash_point();
 }
 
 void explorer::close()
@@ -255,78 +284,79 @@ void explorer::close()
 		return;
 	closed_image_ = std::make_shared<std::vector<std::byte>>();
 	media_->keep_on_destroy(closed_image_);
-	op_ = {};
-	op_name_ = "close";
+	phase_ = "close";
 	stream_.reset();
 	media_ = nullptr;
-	op_name_.clear();
+	phase_.clear();
 }
 
 void explorer::reopen()
 {
 	close();
-	auto sm = std::make_unique<sim_media>(*closed_image_);
+	auto sm = std::make_unique<sim_media>(*closed_image_, false, cfg_.fence);
 	attach(*sm);
-	op_name_ = "reopen";
-	auto r = detail::open_on_media(std::move(sm), 0, {});
-	op_name_.clear();
+	phase_ = "reopen";
+	auto r = detail::open_on_media(wrapped(std::move(sm)), 0, {});
+	phase_.clear();
 	if (!r) {
-		violation("reopen", std::string("open after a clean close failed: ") + r.err().message());
+		violation("reopen", std::string("open after a clean close failed: ") + r.err().message(), false);
 		media_ = nullptr;
 		return;
 	}
 	stream_ = std::move(*r);
 	stream_model seen;
-	for (auto &x : check_stream(*stream_, model_, {}, &seen))
-		violation("reopen after a clean close", x);
-	model_ = std::move(seen);
-	after_ack();
+	for (auto &w : check_stream(*stream_, hist_.view(), &seen))
+		violation("reopen after a clean close", w, false);
+	hist_.reset(std::move(seen));
+	media_->crash_point();
 }
 
 result<region> explorer::allocate(uint64_t size)
 {
-	op_ = pending_op{op_kind::allocate, 0, size, {}};
-	op_name_ = "allocate " + std::to_string(size);
+	const uint64_t id = hist_.submit(pending_op{op_kind::allocate, 0, size, {}});
 	auto r = stream_->region_allocate(size);
-	op_ = {};
 	if (r) {
 		auto sz = stream_->region_size(*r);
-		model_.allocated(*r, sz ? *sz : 0);
-		after_ack();
+		hist_.allocated(id, *r, sz ? *sz : 0);
+		media_->crash_point();
+	} else {
+		hist_.failed(id);
 	}
-	op_name_.clear();
 	return r;
 }
 
 status explorer::free(region r)
 {
-	op_ = pending_op{op_kind::free, r.offset, 0, {}};
-	op_name_ = "free";
+	const uint64_t id = hist_.submit(pending_op{op_kind::free, r.offset, 0, {}});
 	auto st = stream_->region_free(r);
-	op_ = {};
 	if (st) {
-		model_.freed(r);
-		after_ack();
+		hist_.freed(id);
+		media_->crash_point();
+	} else {
+		hist_.failed(id);
 	}
-	op_name_.clear();
-	if (!st)
-		return st.err();
-	return {};
+	return st;
 }
 
 result<entry> explorer::append(region r, uint64_t size)
 {
-	auto data = make_payload(data_rng_, size);
-	op_ = pending_op{op_kind::append, r.offset, 0, data};
-	op_name_ = "append " + std::to_string(size);
-	auto e = stream_->append(r, data);
-	op_ = {};
-	if (e) {
-		auto ts = stream_->entry_timestamp(*e);
-		model_.appended(r, *e, ts ? *ts : 0, data);
-		after_ack();
+	std::vector<std::byte> data;
+	{
+		std::lock_guard g(rng_mutex_);
+		data = make_payload(data_rng_, size);
 	}
-	op_name_.clear();
+	const uint64_t id = hist_.submit_append(r, data);
+	auto e = stream_->append(r, data);
+	if (e) {
+		// The synchronous append returns committed and persisted.
+		auto ts = stream_->entry_timestamp(*e);
+		hist_.committed(id, *e, ts ? *ts : 0);
+		hist_.persisted(id);
+		observe_watermarks("watermarks after an append");
+		media_->crash_point();
+	} else {
+		hist_.failed(id);
+	}
 	if (!e)
 		return std::move(e).err();
 	return entry(*e);
@@ -334,27 +364,30 @@ result<entry> explorer::append(region r, uint64_t size)
 
 status explorer::reserve_publish(region r, uint64_t reserve_size, uint64_t publish_size)
 {
-	op_name_ = "reserve " + std::to_string(reserve_size);
 	auto res = stream_->reserve(r, reserve_size);
-	if (!res) {
-		op_name_.clear();
+	if (!res)
 		return res.err();
+	std::vector<std::byte> data;
+	{
+		std::lock_guard g(rng_mutex_);
+		data = make_payload(data_rng_, publish_size);
 	}
-	auto data = make_payload(data_rng_, publish_size);
 	if (publish_size)
 		std::memcpy(res->data, data.data(), publish_size);
-	op_name_ = "filled reservation";
-	after_ack(); // stored, not published: nothing may be visible
-	op_ = pending_op{op_kind::append, r.offset, 0, data};
-	op_name_ = "publish " + std::to_string(publish_size);
+	phase_ = "filled reservation";
+	media_->crash_point(); // stored, not published: nothing may be visible
+	phase_.clear();
+	const uint64_t id = hist_.submit_append(r, data);
 	auto st = stream_->publish(r, res->ent, publish_size);
-	op_ = {};
 	if (st) {
 		auto ts = stream_->entry_timestamp(res->ent);
-		model_.appended(r, res->ent, ts ? *ts : 0, data);
-		after_ack();
+		hist_.committed(id, res->ent, ts ? *ts : 0);
+		hist_.persisted(id);
+		observe_watermarks("watermarks after a publish");
+		media_->crash_point();
+	} else {
+		hist_.failed(id);
 	}
-	op_name_.clear();
 	if (!st)
 		return st.err();
 	return {};
@@ -363,11 +396,11 @@ status explorer::reserve_publish(region r, uint64_t reserve_size, uint64_t publi
 void explorer::check_live()
 {
 	if (!stream_) {
-		violation("live stream", "no stream (an open failed)");
+		violation("live stream", "no stream (an open failed)", false);
 		return;
 	}
-	for (auto &x : check_stream(*stream_, model_, {}))
-		violation("live stream (no crash)", x);
+	for (auto &w : check_stream(*stream_, hist_.view()))
+		violation("live stream (no crash)", w, false);
 }
 
 } // namespace pmemstream::test

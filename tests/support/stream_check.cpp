@@ -39,6 +39,15 @@ std::string kind_text(const pending_op &op)
 	return "?";
 }
 
+std::string in_flight_text(const std::vector<pending_op> &ops)
+{
+	if (ops.empty())
+		return "nothing";
+	if (ops.size() == 1)
+		return kind_text(ops[0]);
+	return std::to_string(ops.size()) + " operations";
+}
+
 } // namespace
 
 model_region *stream_model::find(uint64_t offset)
@@ -67,7 +76,9 @@ void stream_model::appended(region r, entry e, uint64_t timestamp, std::span<con
 	model_region *mr = find(r.offset);
 	if (mr == nullptr)
 		return;
-	mr->entries.push_back(model_entry{e.offset, timestamp, {data.begin(), data.end()}});
+	auto at = std::upper_bound(mr->entries.begin(), mr->entries.end(), e.offset,
+				   [](uint64_t off, const model_entry &x) { return off < x.offset; });
+	mr->entries.insert(at, model_entry{e.offset, timestamp, {data.begin(), data.end()}});
 	last_timestamp = std::max(last_timestamp, timestamp);
 }
 
@@ -173,8 +184,97 @@ stream_model read_stream(const stream &s, std::vector<std::string> &violations, 
 
 std::vector<std::string> check_stream(const stream &s, const stream_model &m, const pending_op &op, stream_model *observed)
 {
+	expectation x{m, {}, 0};
+	if (op.kind != op_kind::none) {
+		x.in_flight.push_back(op);
+		if (op.kind == op_kind::append)
+			x.in_flight.back().floor = std::max(op.floor, m.last_timestamp);
+	}
+	return check_stream(s, x, observed);
+}
+
+std::vector<std::string> check_stream(const stream &s, const expectation &x, stream_model *observed)
+{
+	const stream_model &m = x.acked;
 	std::vector<std::string> v;
 	stream_model seen = read_stream(s, v);
+
+	const pending_op *allocating = nullptr, *freeing = nullptr;
+	for (const auto &op : x.in_flight) {
+		if (op.kind == op_kind::allocate)
+			allocating = &op;
+		else if (op.kind == op_kind::free)
+			freeing = &op;
+	}
+	// Timestamps the model knows the owner of: no other operation's entry may carry one.
+	std::set<uint64_t> known_ts;
+	for (const auto &r : m.regions)
+		for (const auto &e : r.entries)
+			known_ts.insert(e.timestamp);
+	for (const auto &op : x.in_flight)
+		if (op.kind == op_kind::append && op.timestamp != 0)
+			known_ts.insert(op.timestamp);
+	std::vector<bool> used(x.in_flight.size(), false);
+	const std::string flight = in_flight_text(x.in_flight);
+
+	// An entry beyond the acknowledged ones must be an append in flight to its region: the one
+	// the library put at that offset, or one not yet committed with these bytes and a
+	// timestamp above its floor. Returns its index, or -1.
+	auto in_flight_entry = [&](uint64_t region, const model_entry &g) -> ptrdiff_t {
+		for (size_t i = 0; i < x.in_flight.size(); ++i) {
+			const pending_op &op = x.in_flight[i];
+			if (!used[i] && op.kind == op_kind::append && op.region == region && op.offset == g.offset)
+				return op.data == g.data && op.timestamp == g.timestamp ? static_cast<ptrdiff_t>(i) : -1;
+		}
+		for (size_t i = 0; i < x.in_flight.size(); ++i) {
+			const pending_op &op = x.in_flight[i];
+			if (!used[i] && op.kind == op_kind::append && op.region == region && op.offset == 0 && op.data == g.data &&
+			    g.timestamp > op.floor && !known_ts.count(g.timestamp))
+				return static_cast<ptrdiff_t>(i);
+		}
+		return -1;
+	};
+
+	// Entries of one region present in model and stream: every acknowledged one exactly, in
+	// offset order, and between or after them only appends in flight.
+	auto check_entries = [&](const model_region &want, const model_region &got) {
+		const auto &we = want.entries;
+		const auto &ge = got.entries;
+		size_t k = 0;
+		for (size_t j = 0; j < ge.size(); ++j) {
+			const model_entry &g = ge[j];
+			if (j > 0 && g.timestamp <= ge[j - 1].timestamp) {
+				v.push_back(where(got.offset, g.offset) + ": timestamp " + std::to_string(g.timestamp) +
+					    " not above the previous entry's " + std::to_string(ge[j - 1].timestamp));
+				return;
+			}
+			if (k < we.size() && we[k].offset == g.offset) {
+				if (!(we[k] == g)) {
+					v.push_back(where(got.offset, g.offset) + ": entry #" + std::to_string(j) +
+						    " differs from the acknowledged one (ts " + std::to_string(g.timestamp) + " vs " +
+						    std::to_string(we[k].timestamp) + ", offset " + hex(we[k].offset) + ", size " +
+						    std::to_string(g.data.size()) + " vs " + std::to_string(we[k].data.size()) + ")");
+					return;
+				}
+				++k;
+				continue;
+			}
+			if (k < we.size() && we[k].offset < g.offset)
+				break; // lost, reported below
+			const ptrdiff_t i = in_flight_entry(got.offset, g);
+			if (i < 0) {
+				v.push_back(where(got.offset, g.offset) + ": " + std::to_string(ge.size() - j) +
+					    " unacknowledged entries visible (ts " + std::to_string(g.timestamp) + ", size " +
+					    std::to_string(g.data.size()) + "; in flight: " + flight + ", last acknowledged ts " +
+					    std::to_string(m.last_timestamp) + ")");
+				return;
+			}
+			used[static_cast<size_t>(i)] = true;
+		}
+		if (k < we.size())
+			v.push_back(where(got.offset) + ": lost " + std::to_string(we.size() - k) + " acknowledged entries (first ts " +
+				    std::to_string(we[k].timestamp) + ")");
+	};
 
 	// Regions: the acknowledged ones in order, minus the one being freed (maybe), plus the
 	// one being allocated (maybe, last).
@@ -187,44 +287,17 @@ std::vector<std::string> check_stream(const stream &s, const stream_model &m, co
 			if (want->size != got->size)
 				v.push_back(where(got->offset) + ": size " + std::to_string(got->size) + ", acknowledged " +
 					    std::to_string(want->size));
-			// Entries: the acknowledged ones exactly, then at most the one in flight.
-			const auto &we = want->entries;
-			const auto &ge = got->entries;
-			size_t k = 0;
-			for (; k < we.size() && k < ge.size(); ++k) {
-				if (!(we[k] == ge[k])) {
-					v.push_back(where(got->offset, ge[k].offset) + ": entry #" + std::to_string(k) +
-						    " differs from the acknowledged one (ts " + std::to_string(ge[k].timestamp) +
-						    " vs " + std::to_string(we[k].timestamp) + ", offset " +
-						    hex(we[k].offset) + ", size " + std::to_string(ge[k].data.size()) + " vs " +
-						    std::to_string(we[k].data.size()) + ")");
-					break;
-				}
-			}
-			if (k == ge.size() && k < we.size())
-				v.push_back(where(got->offset) + ": lost " + std::to_string(we.size() - k) +
-					    " acknowledged entries (first ts " + std::to_string(we[k].timestamp) + ")");
-			if (k == we.size() && ge.size() > we.size()) {
-				const bool may = op.kind == op_kind::append && op.region == got->offset && ge.size() == we.size() + 1 &&
-						 ge.back().data == op.data && ge.back().timestamp > m.last_timestamp;
-				if (!may)
-					v.push_back(where(got->offset, ge[k].offset) + ": " + std::to_string(ge.size() - we.size()) +
-						    " unacknowledged entries visible (ts " + std::to_string(ge[k].timestamp) +
-						    ", size " + std::to_string(ge[k].data.size()) + "; in flight: " + kind_text(op) +
-						    ", last acknowledged ts " + std::to_string(m.last_timestamp) + ")");
-			}
+			check_entries(*want, *got);
 			++i;
 			++j;
-		} else if (want && op.kind == op_kind::free && op.region == want->offset &&
-			   (got == nullptr || got->offset != want->offset)) {
+		} else if (want && freeing && freeing->region == want->offset && (got == nullptr || got->offset != want->offset)) {
 			freed_in_flight = true;
 			++i;
 		} else if (want) {
 			v.push_back(where(want->offset) + ": acknowledged region missing or out of order");
 			++i;
 		} else {
-			const bool may = op.kind == op_kind::allocate && j + 1 == seen.regions.size() && got->entries.empty() &&
-					 got->size >= op.size;
+			const bool may = allocating && j + 1 == seen.regions.size() && got->entries.empty() && got->size >= allocating->size;
 			if (!may)
 				v.push_back(where(got->offset) + ": unacknowledged region visible");
 			++j;
@@ -232,10 +305,10 @@ std::vector<std::string> check_stream(const stream &s, const stream_model &m, co
 	}
 
 	// Timestamps: visible ones plus those of freed regions are 1..T without holes, and T is at
-	// least the last acknowledged one.
+	// least the last acknowledged one and the persisted watermark observed.
 	std::set<uint64_t> gone = m.gone;
 	if (freed_in_flight)
-		for (const auto &e : m.find(op.region)->entries)
+		for (const auto &e : m.find(freeing->region)->entries)
 			gone.insert(e.timestamp);
 	std::vector<uint64_t> ts;
 	for (const auto &r : seen.regions)
@@ -251,19 +324,34 @@ std::vector<std::string> check_stream(const stream &s, const stream_model &m, co
 	const uint64_t top = ts.empty() ? 0 : ts.back();
 	{
 		size_t k = 0;
-		for (uint64_t t = 1; t <= top; ++t) {
+		for (uint64_t t = 1; t <= std::max(top, x.persisted); ++t) {
 			if (k < ts.size() && ts[k] == t) {
 				++k;
 				continue;
 			}
-			if (!gone.count(t)) {
+			if (gone.count(t))
+				continue;
+			if (t < top)
 				v.push_back("timestamp hole: " + std::to_string(t) + " missing below " + std::to_string(top));
-				break;
-			}
+			else
+				v.push_back("timestamp " + std::to_string(t) + " missing, but the persisted watermark " +
+					    std::to_string(x.persisted) + " was observed before the crash");
+			break;
 		}
+	}
+	// Committed in flight and covered by the watermark: present at its offset (matched above).
+	for (size_t k = 0; k < x.in_flight.size(); ++k) {
+		const pending_op &op = x.in_flight[k];
+		if (op.kind == op_kind::append && op.timestamp != 0 && op.timestamp <= x.persisted && !used[k] &&
+		    seen.find(op.region) != nullptr)
+			v.push_back(where(op.region, op.offset) + ": entry ts " + std::to_string(op.timestamp) +
+				    " missing or altered, below the persisted watermark " + std::to_string(x.persisted));
 	}
 	if (s.committed_timestamp() < top)
 		v.push_back("committed_timestamp " + std::to_string(s.committed_timestamp()) + " below visible " + std::to_string(top));
+	if (s.committed_timestamp() < s.persisted_timestamp())
+		v.push_back("committed_timestamp " + std::to_string(s.committed_timestamp()) + " below persisted_timestamp " +
+			    std::to_string(s.persisted_timestamp()));
 
 	if (observed) {
 		// Recovery may retire timestamps of trimmed entries (they are never handed out again):

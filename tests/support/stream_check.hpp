@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // A model of what a stream acknowledged, and a checker that reads a (recovered) stream through
 // the public API and lists every way it departs from the model: lost or altered acknowledged
-// entries, torn or stale entries, timestamp holes, missing, duplicated or overlapping regions,
-// iterations that do not end.
+// entries, torn or stale entries, timestamp holes, entries below an observed persisted
+// watermark missing, missing, duplicated or overlapping regions, iterations that do not end.
+// Several operations may be in flight (submitted by several threads, or committed and not yet
+// persisted); op_history.hpp records them as threads run.
 #ifndef PMEMSTREAM_TEST_STREAM_CHECK_HPP
 #define PMEMSTREAM_TEST_STREAM_CHECK_HPP
 
@@ -40,11 +42,12 @@ struct stream_model {
 	model_region *find(uint64_t offset);
 	const model_region *find(uint64_t offset) const;
 	void allocated(region r, uint64_t size);
+	// Keeps the region's entries in offset order (threads may record out of order).
 	void appended(region r, entry e, uint64_t timestamp, std::span<const std::byte> data);
 	void freed(region r);
 };
 
-// The operation under way when the crash happens: it may have taken effect or not, but
+// An operation under way when the crash happens: it may have taken effect or not, but
 // nothing else may differ from the model.
 enum class op_kind {
 	none,
@@ -58,10 +61,30 @@ struct pending_op {
 	uint64_t region = 0;
 	uint64_t size = 0;
 	std::vector<std::byte> data;
+	// Appends: every timestamp committed before the submission is <= floor, so the entry's
+	// is larger. Once the library handed them out (committed), its timestamp and offset;
+	// 0 until then.
+	uint64_t floor = 0;
+	uint64_t timestamp = 0;
+	uint64_t offset = 0;
 };
 
-// Checks `s` against the model; returns the violations (empty = consistent). When `observed`
-// is given it receives the stream's content as a model (to continue from after recovery).
+// What a crash image of one moment may show.
+struct expectation {
+	stream_model acked; // persisted and acknowledged: present, exact
+	// Submitted, not known persisted: each may be visible or not. Appends any number (in one
+	// region or several); at most one allocate and one free.
+	std::vector<pending_op> in_flight;
+	// The largest persisted_timestamp() observed before the crash: every timestamp up to it
+	// is visible (or belongs to a freed region), committed ones with their exact bytes.
+	uint64_t persisted = 0;
+};
+
+// Checks `s` against `x`; returns the violations (empty = consistent). When `observed` is
+// given it receives the stream's content as a model (to continue from after recovery).
+std::vector<std::string> check_stream(const stream &s, const expectation &x, stream_model *observed = nullptr);
+// The same with one operation in flight, which started after everything in `m` (its
+// timestamp, if it appended, is above m.last_timestamp).
 std::vector<std::string> check_stream(const stream &s, const stream_model &m, const pending_op &op, stream_model *observed = nullptr);
 
 // Reads the whole content of `s` into a model, with bounded iterations; problems (an
