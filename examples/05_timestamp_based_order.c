@@ -2,8 +2,8 @@
 /*
  * 05_timestamp_based_order: several threads append concurrently, each to its own region (no
  * contention between them). Every entry gets a timestamp from one stream-wide sequence, so
- * the entries of all regions can be read back in the global order they were appended in, by
- * merging the regions on timestamp.
+ * the entries of all regions can be read back in the global order they were appended in: a
+ * stream reader (pmemstream_stream_reader_*) merges the regions on timestamp.
  * usage: 05_timestamp_based_order [file]
  */
 #include "examples_helpers.h"
@@ -45,50 +45,40 @@ static void *append_entries(void *arg)
 	return NULL;
 }
 
-/* Reads every region's entries, always taking the iterator whose current entry has the
- * smallest timestamp. Returns the number of entries that broke the expected order. */
-static int merge_by_timestamp(struct pmemstream *stream, struct worker *workers, uint64_t *merged)
+/* Reads the entries of all regions in timestamp order with a stream reader, which merges the
+ * regions itself. Returns the number of entries that broke the expected order. */
+static int read_in_timestamp_order(struct pmemstream *stream, struct worker *workers, uint64_t *merged)
 {
-	struct pmemstream_entry_iterator *its[THREADS];
+	struct pmemstream_stream_reader *reader;
 	uint64_t next_sequence[THREADS] = {0};
 	uint64_t last_ts = 0;
 	uint64_t last_thread = UINT64_MAX;
 	int switches = 0;
 	int errors = 0;
 	*merged = 0;
-	for (int t = 0; t < THREADS; t++)
-		if (pmemstream_entry_iterator_new(&its[t], stream, workers[t].region) != 0)
-			return -1;
-	for (;;) {
-		int best = -1;
-		uint64_t best_ts = UINT64_MAX;
-		for (int t = 0; t < THREADS; t++) {
-			if (pmemstream_entry_iterator_is_valid(its[t]) != 0)
-				continue;
-			uint64_t ts = pmemstream_entry_timestamp(stream, pmemstream_entry_iterator_get(its[t]));
-			if (ts < best_ts) {
-				best_ts = ts;
-				best = t;
-			}
-		}
-		if (best < 0)
-			break;
+	if (pmemstream_stream_reader_new(&reader, stream) != 0)
+		return -1;
+	for (; pmemstream_stream_reader_is_valid(reader) == 0; pmemstream_stream_reader_next(reader)) {
+		uint64_t ts = pmemstream_stream_reader_get_timestamp(reader);
+		struct pmemstream_region region = pmemstream_stream_reader_get_region(reader);
 		struct payload p;
-		memcpy(&p, pmemstream_entry_data(stream, pmemstream_entry_iterator_get(its[best])), sizeof(p));
+		memcpy(&p, pmemstream_entry_data(stream, pmemstream_stream_reader_get(reader)), sizeof(p));
 		/* Show where the order passes from one thread's region to another's. */
 		if (p.thread != last_thread && switches++ < 8)
-			printf("ts %4" PRIu64 ": thread %" PRIu64 " entry %" PRIu64 "\n", best_ts, p.thread, p.sequence);
+			printf("ts %4" PRIu64 ": thread %" PRIu64 " entry %" PRIu64 "\n", ts, p.thread, p.sequence);
 		last_thread = p.thread;
-		/* Timestamps are dense (n, n+1, ...) and each thread's entries keep their order. */
-		if ((*merged > 0 && best_ts != last_ts + 1) || p.thread != (uint64_t)best || p.sequence != next_sequence[best])
+		/* Timestamps are dense (n, n+1, ...), each entry is in its thread's region and each
+		 * thread's entries keep their order. */
+		if (p.thread >= THREADS || (*merged > 0 && ts != last_ts + 1) ||
+		    region.offset != workers[p.thread].region.offset || p.sequence != next_sequence[p.thread]) {
 			errors++;
-		last_ts = best_ts;
-		next_sequence[best]++;
+		} else {
+			next_sequence[p.thread]++;
+		}
+		last_ts = ts;
 		(*merged)++;
-		pmemstream_entry_iterator_next(its[best]);
 	}
-	for (int t = 0; t < THREADS; t++)
-		pmemstream_entry_iterator_delete(&its[t]);
+	pmemstream_stream_reader_delete(&reader);
 	return errors;
 }
 
@@ -142,7 +132,7 @@ int main(int argc, char **argv)
 		goto out;
 
 	uint64_t merged;
-	int errors = merge_by_timestamp(stream, workers, &merged);
+	int errors = read_in_timestamp_order(stream, workers, &merged);
 	printf("merged %" PRIu64 " entries from %d regions; persisted timestamp %" PRIu64 "; %d out of order\n", merged,
 	       THREADS, pmemstream_persisted_timestamp(stream), errors);
 	if (errors != 0 || merged != THREADS * ENTRIES_PER_THREAD)

@@ -49,8 +49,8 @@
  *  parallel; appends to one region are serialised. Region allocation and free are serialised.
  *  Freeing a region while another thread appends to or iterates it is an error the library
  *  reports (PMEMSTREAM_E_INVALID_HANDLE or PMEMSTREAM_E_BUSY), never memory corruption.
- *  One iterator must not be used by two threads at once. pmemstream_delete() must not run
- *  concurrently with any other use of the stream.
+ *  One iterator or reader must not be used by two threads at once. pmemstream_delete() must
+ *  not run concurrently with any other use of the stream.
  */
 #ifndef LIBPMEMSTREAM_H
 #define LIBPMEMSTREAM_H
@@ -141,6 +141,7 @@ struct pmemstream;
 struct pmemstream_region_runtime;
 struct pmemstream_region_iterator;
 struct pmemstream_entry_iterator;
+struct pmemstream_stream_reader;
 
 /* A region, named by the offset of its header in the stream. A plain value, valid until the
  * region is freed. Offset 0 never names a region. */
@@ -213,8 +214,8 @@ int pmemstream_open(struct pmemstream **stream, const char *path, uint64_t block
 
 /*
  * Closes the stream and sets *stream to NULL. A writable stream records a clean shutdown
- * first. Does nothing when stream or *stream is NULL. Every iterator of the stream must be
- * deleted before; region runtimes become invalid. A mapping passed to pmemstream_from_map()
+ * first. Does nothing when stream or *stream is NULL. Every iterator and reader of the stream
+ * must be deleted before; region runtimes become invalid. A mapping passed to pmemstream_from_map()
  * stays the caller's to delete (after this call).
  */
 void pmemstream_delete(struct pmemstream **stream);
@@ -466,8 +467,86 @@ void pmemstream_entry_iterator_next(struct pmemstream_entry_iterator *iterator);
 /* Returns the current entry; {PMEMSTREAM_INVALID_OFFSET} when not valid (fails with
  * PMEMSTREAM_E_INVALID_HANDLE) or NULL (PMEMSTREAM_E_INVALID_ARGUMENT). */
 struct pmemstream_entry pmemstream_entry_iterator_get(struct pmemstream_entry_iterator *iterator);
+/*
+ * Moves the iterator to `entry`, which must be a committed entry of the iterator's region
+ * (e.g. one saved from pmemstream_entry_iterator_get() or pmemstream_append()), so that a
+ * walk can resume there.
+ * Returns 0, or fails with
+ *  PMEMSTREAM_E_INVALID_ARGUMENT  iterator NULL
+ *  PMEMSTREAM_E_INVALID_HANDLE    entry is not a committed entry of the iterator's region: an
+ *                                 entry of another region, an offset that is not an entry's,
+ *                                 an entry not committed yet, or the region was freed
+ * On failure the position is unchanged. An entry handle is checked structurally, as the
+ * accessors check it (docs/design.md, "Limits").
+ */
+int pmemstream_entry_iterator_seek(struct pmemstream_entry_iterator *iterator, struct pmemstream_entry entry);
+/*
+ * Moves the iterator to the first entry of its region whose timestamp is >= `timestamp` (0
+ * and 1 both mean the first entry). When no committed entry has one, the iterator is at the
+ * end and waits for one: it turns valid at the first entry appended to the region with such a
+ * timestamp, stepping over any appended before it with a smaller one. Walks the region from
+ * its start, O(entries before the target).
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (iterator NULL),
+ * PMEMSTREAM_E_INVALID_HANDLE (the iterator's region was freed; the position is unchanged).
+ */
+int pmemstream_entry_iterator_seek_timestamp(struct pmemstream_entry_iterator *iterator, uint64_t timestamp);
 /* Deletes the iterator and sets *iterator to NULL. NULL is ignored. */
 void pmemstream_entry_iterator_delete(struct pmemstream_entry_iterator **iterator);
+
+/* ---- stream reader: committed entries of all regions in timestamp order ---- */
+
+/*
+ * A reader yields the committed entries of every live region merged into one order, by
+ * increasing timestamp: the order in which they were appended across the whole stream, which
+ * is what a replay of the stream needs. Its position is a timestamp: it is on the live,
+ * committed entry with the smallest timestamp not below that position. So it follows the
+ * stream: entries committed later, also in regions allocated after the reader was created,
+ * appear in order; the entries of a region freed since stop appearing (even the one the
+ * reader was on). Each entry appears once per pass, and the timestamps of a pass strictly
+ * increase.
+ * Thread safety: one reader must not be used by two threads at once; many readers (one per
+ * thread) may read a stream while other threads append. Every reader must be deleted before
+ * pmemstream_delete().
+ */
+
+/*
+ * Creates a reader positioned at the entry with the smallest timestamp (if any).
+ *  reader: out; set to NULL on failure
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer), -ENOMEM.
+ */
+int pmemstream_stream_reader_new(struct pmemstream_stream_reader **reader, struct pmemstream *stream);
+/* Returns 0 when the reader is on a committed entry. When not (past the last committed
+ * entry; it turns valid when the next entry in timestamp order is committed) it fails with
+ * PMEMSTREAM_E_INVALID_HANDLE (returns -1, like the iterators), for NULL with
+ * PMEMSTREAM_E_INVALID_ARGUMENT, and can fail with -ENOMEM (while it takes in regions
+ * allocated since its last call; the next call tries again). Like every failure, "not
+ * valid" replaces the thread's pmemstream_errormsg(). */
+int pmemstream_stream_reader_is_valid(struct pmemstream_stream_reader *reader);
+/* Moves to the entry with the smallest timestamp. NULL is ignored. */
+void pmemstream_stream_reader_seek_first(struct pmemstream_stream_reader *reader);
+/*
+ * Moves to the first entry whose timestamp is >= `timestamp` (0 and 1 mean the first
+ * entry). When no committed entry has one, the reader is past the end until one is committed
+ * (entries with smaller timestamps committed meanwhile are not shown). Walks every region
+ * from its start, O(entries before the target).
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (reader NULL), -ENOMEM (the position
+ * is set all the same; the reader tries again at its next use).
+ */
+int pmemstream_stream_reader_seek_timestamp(struct pmemstream_stream_reader *reader, uint64_t timestamp);
+/* Moves to the entry with the next larger timestamp. Does nothing when the reader is not
+ * valid (so it cannot skip the entry that makes it valid) or NULL. */
+void pmemstream_stream_reader_next(struct pmemstream_stream_reader *reader);
+/* Returns the current entry; {PMEMSTREAM_INVALID_OFFSET} when not valid (fails with
+ * PMEMSTREAM_E_INVALID_HANDLE) or NULL (PMEMSTREAM_E_INVALID_ARGUMENT). */
+struct pmemstream_entry pmemstream_stream_reader_get(struct pmemstream_stream_reader *reader);
+/* Returns the region of the current entry; {PMEMSTREAM_INVALID_OFFSET} when not valid (fails
+ * with PMEMSTREAM_E_INVALID_HANDLE) or NULL (PMEMSTREAM_E_INVALID_ARGUMENT). */
+struct pmemstream_region pmemstream_stream_reader_get_region(struct pmemstream_stream_reader *reader);
+/* Returns the timestamp of the current entry (>= 1); 0 when not valid (fails with
+ * PMEMSTREAM_E_INVALID_HANDLE) or NULL (PMEMSTREAM_E_INVALID_ARGUMENT). */
+uint64_t pmemstream_stream_reader_get_timestamp(struct pmemstream_stream_reader *reader);
+/* Deletes the reader and sets *reader to NULL. NULL is ignored. */
+void pmemstream_stream_reader_delete(struct pmemstream_stream_reader **reader);
 
 /* ---- specific error codes as return values ---- */
 
@@ -505,6 +584,11 @@ int pmemstream_region_iterator_is_valid_errc(struct pmemstream_region_iterator *
 int pmemstream_entry_iterator_new_errc(struct pmemstream_entry_iterator **iterator, struct pmemstream *stream,
 				       struct pmemstream_region region);
 int pmemstream_entry_iterator_is_valid_errc(struct pmemstream_entry_iterator *iterator);
+int pmemstream_entry_iterator_seek_errc(struct pmemstream_entry_iterator *iterator, struct pmemstream_entry entry);
+int pmemstream_entry_iterator_seek_timestamp_errc(struct pmemstream_entry_iterator *iterator, uint64_t timestamp);
+int pmemstream_stream_reader_new_errc(struct pmemstream_stream_reader **reader, struct pmemstream *stream);
+int pmemstream_stream_reader_is_valid_errc(struct pmemstream_stream_reader *reader);
+int pmemstream_stream_reader_seek_timestamp_errc(struct pmemstream_stream_reader *reader, uint64_t timestamp);
 
 #ifdef PMEMSTREAM_SPECIFIC_ERRORS
 #define pmemstream_from_map pmemstream_from_map_errc
@@ -525,6 +609,11 @@ int pmemstream_entry_iterator_is_valid_errc(struct pmemstream_entry_iterator *it
 #define pmemstream_region_iterator_is_valid pmemstream_region_iterator_is_valid_errc
 #define pmemstream_entry_iterator_new pmemstream_entry_iterator_new_errc
 #define pmemstream_entry_iterator_is_valid pmemstream_entry_iterator_is_valid_errc
+#define pmemstream_entry_iterator_seek pmemstream_entry_iterator_seek_errc
+#define pmemstream_entry_iterator_seek_timestamp pmemstream_entry_iterator_seek_timestamp_errc
+#define pmemstream_stream_reader_new pmemstream_stream_reader_new_errc
+#define pmemstream_stream_reader_is_valid pmemstream_stream_reader_is_valid_errc
+#define pmemstream_stream_reader_seek_timestamp pmemstream_stream_reader_seek_timestamp_errc
 #endif /* PMEMSTREAM_SPECIFIC_ERRORS */
 
 #ifdef __cplusplus

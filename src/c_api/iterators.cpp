@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The region iterator (live regions in allocation order) and the entry iterator (committed
-// entries of one region in append order).
+// The region iterator (live regions in allocation order), the entry iterator (committed
+// entries of one region in append order) and the stream reader (committed entries of all
+// regions in timestamp order).
 #include "c_api.hpp"
 
 #include <cstdio>
@@ -12,11 +13,25 @@ struct pmemstream_region_iterator {
 	pmemstream::region_iterator it;
 };
 
-// The stream and region are kept so that is_valid() can say why the iterator is not valid.
+// The stream is kept so that is_valid() can say why the iterator is not valid. A C++
+// iterator sought past its region's committed entries waits at the tail and stops at the
+// next entry appended, whatever its timestamp; `floor` makes the C iterator wait for the first
+// entry with a timestamp >= the one sought (0: no such wait).
 struct pmemstream_entry_iterator {
 	pmemstream::entry_iterator it;
 	const pmemstream::stream *s;
-	pmemstream::region r;
+	uint64_t floor = 0;
+};
+
+// The C++ reader may throw (bad_alloc) part way through a move and then be left anywhere, so
+// the C reader keeps its position itself, as the C++ reader defines it (the first live
+// committed entry with a timestamp >= floor), and rebuilds the C++ reader there after a
+// failure.
+struct pmemstream_stream_reader {
+	pmemstream::stream_reader r;
+	const pmemstream::stream *s;
+	uint64_t floor = 0;
+	bool rebuild = false;
 };
 
 namespace {
@@ -27,15 +42,92 @@ int not_on_a_region() noexcept
 		    "pmemstream_region_iterator_is_valid: the iterator is past the last region (or its region was freed)");
 }
 
-int not_on_an_entry(const pmemstream_entry_iterator &iterator) noexcept
+// The iterator's own region (its id too): not a region allocated at the same offset since.
+bool region_is_live(const pmemstream_entry_iterator &iterator) noexcept
+{
+	return guarded([&] { return iterator.s->region_size(iterator.it.get_region()) ? 0 : 1; }) == 0;
+}
+
+int region_was_freed(const char *name, const pmemstream_entry_iterator &iterator) noexcept
 {
 	char text[128];
-	const bool live = guarded([&] { return iterator.s->region_size(iterator.r) ? 0 : 1; }) == 0;
-	std::snprintf(text, sizeof(text),
-		      live ? "pmemstream_entry_iterator_is_valid: the iterator is past the last entry of region 0x%llx"
-			   : "pmemstream_entry_iterator_is_valid: the iterator's region 0x%llx was freed",
-		      static_cast<unsigned long long>(iterator.r.offset));
+	std::snprintf(text, sizeof(text), "%s: the iterator's region 0x%llx was freed", name,
+		      static_cast<unsigned long long>(iterator.it.get_region().offset));
 	return fail(pmemstream::errc::invalid_handle, text);
+}
+
+int not_on_an_entry(const pmemstream_entry_iterator &iterator) noexcept
+{
+	const char *name = "pmemstream_entry_iterator_is_valid";
+	if (!region_is_live(iterator))
+		return region_was_freed(name, iterator);
+	char text[128];
+	std::snprintf(text, sizeof(text), "%s: the iterator is past the last entry of region 0x%llx", name,
+		      static_cast<unsigned long long>(iterator.it.get_region().offset));
+	return fail(pmemstream::errc::invalid_handle, text);
+}
+
+// Puts the iterator on an entry at or above its floor: 0 when it is on one, 1 when not, or a
+// failure code.
+int settle(pmemstream_entry_iterator &iterator) noexcept
+{
+	return guarded([&] {
+		while (iterator.it.is_valid()) {
+			if (iterator.floor == 0)
+				return 0;
+			auto ts = iterator.s->entry_timestamp(iterator.it.get());
+			if (!ts)
+				return 1; // its region was freed just now
+			if (*ts >= iterator.floor) {
+				iterator.floor = 0;
+				return 0;
+			}
+			iterator.it.next();
+		}
+		return 1;
+	});
+}
+
+// Puts the reader on a live entry at or above its floor: 0 when there is one, 1 when the
+// reader is past the end, or a failure code. The C++ reader keeps the entry it chose even when
+// that entry's region is freed afterwards, and after a seek past the committed entries it
+// stops at the next entry committed, whatever its timestamp; by the reader's definition of
+// its position neither is there, so both are stepped over.
+int settle(pmemstream_stream_reader &reader) noexcept
+{
+	const int code = guarded([&] {
+		if (reader.rebuild) {
+			reader.r.seek_timestamp(reader.floor);
+			reader.rebuild = false;
+		}
+		while (reader.r.is_valid()) {
+			// Below the floor: an entry appended after a seek past the committed entries.
+			if (reader.r.timestamp() >= reader.floor && reader.s->entry_timestamp(reader.r.get()))
+				return 0;
+			reader.r.next();
+		}
+		return 1;
+	});
+	if (code < 0)
+		reader.rebuild = true;
+	return code;
+}
+
+// settle() for the accessors: true on an entry, otherwise the failure is recorded for `name`.
+bool reader_on_entry(pmemstream_stream_reader *reader, const char *name) noexcept
+{
+	char text[128];
+	if (!reader) {
+		std::snprintf(text, sizeof(text), "%s: reader is NULL", name);
+		invalid_argument(text);
+		return false;
+	}
+	const int code = settle(*reader);
+	if (code == 1) {
+		std::snprintf(text, sizeof(text), "%s: the reader is not on an entry", name);
+		fail(pmemstream::errc::invalid_handle, text);
+	}
+	return code == 0;
 }
 
 } // namespace
@@ -118,7 +210,7 @@ int pmemstream_entry_iterator_new_errc(struct pmemstream_entry_iterator **iterat
 		auto r = cpp(stream)->entries(cpp(region));
 		if (!r)
 			return fail(r.err());
-		*iterator = new pmemstream_entry_iterator{std::move(r).value(), cpp(stream), cpp(region)};
+		*iterator = new pmemstream_entry_iterator{std::move(r).value(), cpp(stream)};
 		(*iterator)->it.seek_first();
 		return 0;
 	});
@@ -134,7 +226,8 @@ int pmemstream_entry_iterator_is_valid_errc(struct pmemstream_entry_iterator *it
 {
 	if (!iterator)
 		return invalid_argument("pmemstream_entry_iterator_is_valid: iterator is NULL");
-	return iterator->it.is_valid() ? 0 : not_on_an_entry(*iterator);
+	const int code = settle(*iterator);
+	return code == 1 ? not_on_an_entry(*iterator) : code;
 }
 
 int pmemstream_entry_iterator_is_valid(struct pmemstream_entry_iterator *iterator)
@@ -144,14 +237,16 @@ int pmemstream_entry_iterator_is_valid(struct pmemstream_entry_iterator *iterato
 
 void pmemstream_entry_iterator_seek_first(struct pmemstream_entry_iterator *iterator)
 {
-	if (iterator)
-		iterator->it.seek_first();
+	if (!iterator)
+		return;
+	iterator->it.seek_first();
+	iterator->floor = 0;
 }
 
 void pmemstream_entry_iterator_next(struct pmemstream_entry_iterator *iterator)
 {
 	// Moving an invalid (tailing) iterator would skip the entry that makes it valid again.
-	if (iterator && iterator->it.is_valid())
+	if (iterator && settle(*iterator) == 0)
 		iterator->it.next();
 }
 
@@ -161,8 +256,9 @@ struct pmemstream_entry pmemstream_entry_iterator_get(struct pmemstream_entry_it
 		invalid_argument("pmemstream_entry_iterator_get: iterator is NULL");
 		return pmemstream_entry{PMEMSTREAM_INVALID_OFFSET};
 	}
-	if (!iterator->it.is_valid()) {
-		fail(pmemstream::errc::invalid_handle, "pmemstream_entry_iterator_get: the iterator is not on an entry");
+	if (const int code = settle(*iterator); code != 0) {
+		if (code == 1)
+			fail(pmemstream::errc::invalid_handle, "pmemstream_entry_iterator_get: the iterator is not on an entry");
 		return pmemstream_entry{PMEMSTREAM_INVALID_OFFSET};
 	}
 	return pmemstream_entry{iterator->it.get().offset};
@@ -174,6 +270,146 @@ void pmemstream_entry_iterator_delete(struct pmemstream_entry_iterator **iterato
 		return;
 	delete *iterator;
 	*iterator = nullptr;
+}
+
+int pmemstream_entry_iterator_seek_errc(struct pmemstream_entry_iterator *iterator, struct pmemstream_entry entry)
+{
+	if (!iterator)
+		return invalid_argument("pmemstream_entry_iterator_seek: iterator is NULL");
+	return guarded([&] {
+		if (auto st = iterator->it.seek(cpp(entry)); !st) {
+			char text[160];
+			std::snprintf(text, sizeof(text),
+				      "pmemstream_entry_iterator_seek: 0x%llx is not a committed entry of region 0x%llx",
+				      static_cast<unsigned long long>(entry.offset),
+				      static_cast<unsigned long long>(iterator->it.get_region().offset));
+			return fail(st.code(), text);
+		}
+		iterator->floor = 0;
+		return 0;
+	});
+}
+
+int pmemstream_entry_iterator_seek(struct pmemstream_entry_iterator *iterator, struct pmemstream_entry entry)
+{
+	return drop_in(pmemstream_entry_iterator_seek_errc(iterator, entry));
+}
+
+int pmemstream_entry_iterator_seek_timestamp_errc(struct pmemstream_entry_iterator *iterator, uint64_t timestamp)
+{
+	if (!iterator)
+		return invalid_argument("pmemstream_entry_iterator_seek_timestamp: iterator is NULL");
+	if (!region_is_live(*iterator))
+		return region_was_freed("pmemstream_entry_iterator_seek_timestamp", *iterator);
+	iterator->it.seek_timestamp(timestamp);
+	iterator->floor = timestamp;
+	return 0;
+}
+
+int pmemstream_entry_iterator_seek_timestamp(struct pmemstream_entry_iterator *iterator, uint64_t timestamp)
+{
+	return drop_in(pmemstream_entry_iterator_seek_timestamp_errc(iterator, timestamp));
+}
+
+int pmemstream_stream_reader_new_errc(struct pmemstream_stream_reader **reader, handle *stream)
+{
+	if (!reader)
+		return invalid_argument("pmemstream_stream_reader_new: reader is NULL");
+	*reader = nullptr;
+	if (!stream)
+		return invalid_argument("pmemstream_stream_reader_new: stream is NULL");
+	return guarded([&] {
+		*reader = new pmemstream_stream_reader{cpp(stream)->reader(), cpp(stream)};
+		return 0;
+	});
+}
+
+int pmemstream_stream_reader_new(struct pmemstream_stream_reader **reader, handle *stream)
+{
+	return drop_in(pmemstream_stream_reader_new_errc(reader, stream));
+}
+
+int pmemstream_stream_reader_is_valid_errc(struct pmemstream_stream_reader *reader)
+{
+	if (!reader)
+		return invalid_argument("pmemstream_stream_reader_is_valid: reader is NULL");
+	const int code = settle(*reader);
+	if (code != 1)
+		return code;
+	return fail(pmemstream::errc::invalid_handle,
+		    "pmemstream_stream_reader_is_valid: the reader is past the last committed entry");
+}
+
+int pmemstream_stream_reader_is_valid(struct pmemstream_stream_reader *reader)
+{
+	return drop_in(pmemstream_stream_reader_is_valid_errc(reader));
+}
+
+int pmemstream_stream_reader_seek_timestamp_errc(struct pmemstream_stream_reader *reader, uint64_t timestamp)
+{
+	if (!reader)
+		return invalid_argument("pmemstream_stream_reader_seek_timestamp: reader is NULL");
+	reader->floor = timestamp;
+	reader->rebuild = false;
+	const int code = guarded([&] {
+		reader->r.seek_timestamp(timestamp);
+		return 0;
+	});
+	if (code != 0)
+		reader->rebuild = true;
+	return code;
+}
+
+int pmemstream_stream_reader_seek_timestamp(struct pmemstream_stream_reader *reader, uint64_t timestamp)
+{
+	return drop_in(pmemstream_stream_reader_seek_timestamp_errc(reader, timestamp));
+}
+
+void pmemstream_stream_reader_seek_first(struct pmemstream_stream_reader *reader)
+{
+	// The failure (only -ENOMEM) is recorded; the reader tries again at its next use.
+	(void)pmemstream_stream_reader_seek_timestamp_errc(reader, 0);
+}
+
+void pmemstream_stream_reader_next(struct pmemstream_stream_reader *reader)
+{
+	if (!reader || settle(*reader) != 0)
+		return;
+	reader->floor = reader->r.timestamp() + 1;
+	if (guarded([&] {
+		    reader->r.next();
+		    return 0;
+	    }) != 0)
+		reader->rebuild = true;
+}
+
+struct pmemstream_entry pmemstream_stream_reader_get(struct pmemstream_stream_reader *reader)
+{
+	if (!reader_on_entry(reader, "pmemstream_stream_reader_get"))
+		return pmemstream_entry{PMEMSTREAM_INVALID_OFFSET};
+	return pmemstream_entry{reader->r.get().offset};
+}
+
+struct pmemstream_region pmemstream_stream_reader_get_region(struct pmemstream_stream_reader *reader)
+{
+	if (!reader_on_entry(reader, "pmemstream_stream_reader_get_region"))
+		return pmemstream_region{PMEMSTREAM_INVALID_OFFSET};
+	return pmemstream_region{reader->r.get_region().offset};
+}
+
+uint64_t pmemstream_stream_reader_get_timestamp(struct pmemstream_stream_reader *reader)
+{
+	if (!reader_on_entry(reader, "pmemstream_stream_reader_get_timestamp"))
+		return 0;
+	return reader->r.timestamp();
+}
+
+void pmemstream_stream_reader_delete(struct pmemstream_stream_reader **reader)
+{
+	if (!reader)
+		return;
+	delete *reader;
+	*reader = nullptr;
 }
 
 } // extern "C"

@@ -756,6 +756,447 @@ static void is_valid_message_belongs_to_its_error(void)
 	teardown(&fx);
 }
 
+/* An entry iterator goes to any committed entry of its region and walks on from there;
+ * anything else is refused and leaves the iterator where it was. */
+static void entry_iterator_seek(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "eseek"));
+	struct pmemstream_region r, other;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &r));
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &other));
+	struct pmemstream_entry e[5], o;
+	for (int i = 0; i < 5; i++) {
+		char text[3] = {'e', (char)('0' + i), 0};
+		REQUIRE_OK(pmemstream_append(fx.s, r, NULL, text, 2, &e[i]));
+		if (i == 2)
+			REQUIRE_OK(pmemstream_append(fx.s, other, NULL, "o0", 2, &o));
+	}
+	struct pmemstream_entry_iterator *it = NULL;
+	REQUIRE_OK(pmemstream_entry_iterator_new(&it, fx.s, r));
+	for (int i = 4; i >= 0; i--) {
+		REQUIRE_OK(pmemstream_entry_iterator_seek(it, e[i]));
+		CHECK_EQ(pmemstream_entry_iterator_is_valid(it), 0);
+		CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e[i].offset);
+		pmemstream_entry_iterator_next(it);
+		if (i < 4)
+			CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e[i + 1].offset);
+		else
+			CHECK_ERR(pmemstream_entry_iterator_is_valid(it), PMEMSTREAM_E_INVALID_HANDLE);
+	}
+	/* From past the end too. */
+	REQUIRE_OK(pmemstream_entry_iterator_seek(it, e[4]));
+	pmemstream_entry_iterator_next(it);
+	CHECK(pmemstream_entry_iterator_is_valid(it) != 0);
+	REQUIRE_OK(pmemstream_entry_iterator_seek(it, e[2]));
+	CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e[2].offset);
+
+	/* Not entries of this region: another region's, offsets that name no entry (0, the
+	 * invalid offset, unaligned, the region's header, the tail where the next entry will
+	 * go). */
+	const uint64_t tail = e[4].offset + 24; /* 16-byte header, 2 bytes rounded up to 8 */
+	const struct pmemstream_entry bad[] = {o, {0}, {PMEMSTREAM_INVALID_OFFSET}, {e[1].offset + 1}, {r.offset}, {tail}};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_ERR(pmemstream_entry_iterator_seek(it, bad[i]), PMEMSTREAM_E_INVALID_HANDLE);
+		CHECK(message_has("pmemstream_entry_iterator_seek"));
+		CHECK_EQ(pmemstream_entry_iterator_is_valid(it), 0);
+		CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e[2].offset);
+	}
+	/* The tail names an entry once one is appended there. */
+	struct pmemstream_entry e5;
+	REQUIRE_OK(pmemstream_append(fx.s, r, NULL, "e5", 2, &e5));
+	CHECK_EQ(e5.offset, tail);
+	REQUIRE_OK(pmemstream_entry_iterator_seek(it, e5));
+	CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e5.offset);
+
+	/* An entry of a freed region is no entry; an iterator of a freed region goes nowhere. */
+	REQUIRE_OK(pmemstream_region_free(fx.s, other));
+	CHECK_ERR(pmemstream_entry_iterator_seek(it, o), PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e5.offset);
+	REQUIRE_OK(pmemstream_region_free(fx.s, r));
+	CHECK_ERR(pmemstream_entry_iterator_seek(it, e[1]), PMEMSTREAM_E_INVALID_HANDLE);
+
+	CHECK_ERR(pmemstream_entry_iterator_seek(NULL, e[0]), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(message_has("NULL"));
+	pmemstream_entry_iterator_delete(&it);
+	teardown(&fx);
+}
+
+/* seek_timestamp goes to the region's first entry with a timestamp >= the one asked for;
+ * past the last it waits for an entry of this region that has one. */
+static void entry_iterator_seek_timestamp(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "etsseek"));
+	struct pmemstream_region r, other;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &r));
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &other));
+	/* r holds timestamps 1, 3, 5; other 2, 4. */
+	struct pmemstream_entry e[3];
+	for (int i = 0; i < 3; i++) {
+		uint64_t ts;
+		REQUIRE_OK(pmemstream_append_with_timestamp(fx.s, r, NULL, "r", 1, &e[i], &ts));
+		CHECK_EQ(ts, 2 * i + 1);
+		if (i < 2)
+			REQUIRE_OK(pmemstream_append(fx.s, other, NULL, "o", 1, NULL));
+	}
+	struct pmemstream_entry_iterator *it = NULL;
+	REQUIRE_OK(pmemstream_entry_iterator_new(&it, fx.s, r));
+	/* Before the first, exact, between (a timestamp of the other region). */
+	const struct {
+		uint64_t ts;
+		int entry;
+	} cases[] = {{0, 0}, {1, 0}, {2, 1}, {3, 1}, {4, 2}, {5, 2}, {1, 0}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		REQUIRE_OK(pmemstream_entry_iterator_seek_timestamp(it, cases[i].ts));
+		CHECK_EQ(pmemstream_entry_iterator_is_valid(it), 0);
+		CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e[cases[i].entry].offset);
+	}
+	REQUIRE_OK(pmemstream_entry_iterator_seek_timestamp(it, 2));
+	pmemstream_entry_iterator_next(it);
+	CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e[2].offset);
+
+	/* Past the last: an append to another region does not make it valid, one to this region
+	 * does, at the new entry. */
+	REQUIRE_OK(pmemstream_entry_iterator_seek_timestamp(it, 6));
+	CHECK_ERR(pmemstream_entry_iterator_is_valid(it), PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK(message_has("past the last"));
+	CHECK_VALUE_ERR(pmemstream_entry_iterator_get(it).offset, PMEMSTREAM_INVALID_OFFSET, PMEMSTREAM_E_INVALID_HANDLE);
+	pmemstream_entry_iterator_next(it); /* must not skip what comes */
+	REQUIRE_OK(pmemstream_append(fx.s, other, NULL, "o", 1, NULL));			 /* ts 6 */
+	CHECK(pmemstream_entry_iterator_is_valid(it) != 0);
+	struct pmemstream_entry e7;
+	REQUIRE_OK(pmemstream_append(fx.s, r, NULL, "r", 1, &e7)); /* ts 7 */
+	CHECK_EQ(pmemstream_entry_iterator_is_valid(it), 0);
+	CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e7.offset);
+
+	/* Well past the last: entries below the timestamp asked for are stepped over. */
+	REQUIRE_OK(pmemstream_entry_iterator_seek_timestamp(it, 10));
+	struct pmemstream_entry e8, e10;
+	REQUIRE_OK(pmemstream_append(fx.s, r, NULL, "r", 1, &e8));    /* ts 8 */
+	REQUIRE_OK(pmemstream_append(fx.s, other, NULL, "o", 1, NULL)); /* ts 9 */
+	CHECK(pmemstream_entry_iterator_is_valid(it) != 0);
+	CHECK_VALUE_ERR(pmemstream_entry_iterator_get(it).offset, PMEMSTREAM_INVALID_OFFSET, PMEMSTREAM_E_INVALID_HANDLE);
+	pmemstream_entry_iterator_next(it);
+	REQUIRE_OK(pmemstream_append(fx.s, r, NULL, "r", 1, &e10)); /* ts 10 */
+	CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e10.offset);
+	CHECK_EQ(pmemstream_entry_timestamp(fx.s, e10), 10);
+	/* seek and seek_first drop the wait. */
+	REQUIRE_OK(pmemstream_entry_iterator_seek_timestamp(it, 100));
+	REQUIRE_OK(pmemstream_entry_iterator_seek(it, e8));
+	CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e8.offset);
+	pmemstream_entry_iterator_next(it);
+	CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e10.offset);
+	REQUIRE_OK(pmemstream_entry_iterator_seek_timestamp(it, UINT64_MAX));
+	CHECK(pmemstream_entry_iterator_is_valid(it) != 0);
+	pmemstream_entry_iterator_seek_first(it);
+	CHECK_EQ(pmemstream_entry_iterator_get(it).offset, e[0].offset);
+
+	/* A freed region: refused, and the iterator stays invalid. */
+	REQUIRE_OK(pmemstream_region_free(fx.s, r));
+	CHECK_ERR(pmemstream_entry_iterator_seek_timestamp(it, 1), PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK(message_has("pmemstream_entry_iterator_seek_timestamp") && message_has("freed"));
+	CHECK(pmemstream_entry_iterator_is_valid(it) != 0);
+	CHECK_ERR(pmemstream_entry_iterator_seek_timestamp(NULL, 1), PMEMSTREAM_E_INVALID_ARGUMENT);
+	pmemstream_entry_iterator_delete(&it);
+	teardown(&fx);
+}
+
+/* Walks a reader to its end: the entries, their timestamps and regions. Returns the count. */
+struct read_entry {
+	uint64_t offset;
+	uint64_t region;
+	uint64_t ts;
+};
+
+static int read_all(struct pmemstream *s, struct pmemstream_stream_reader *rd, struct read_entry *out, int max)
+{
+	int n = 0;
+	for (; pmemstream_stream_reader_is_valid(rd) == 0 && n < max; pmemstream_stream_reader_next(rd), n++) {
+		out[n].offset = pmemstream_stream_reader_get(rd).offset;
+		out[n].region = pmemstream_stream_reader_get_region(rd).offset;
+		out[n].ts = pmemstream_stream_reader_get_timestamp(rd);
+		struct pmemstream_entry_info info;
+		if (pmemstream_entry_get_info(s, (struct pmemstream_entry){out[n].offset}, &info) != 0 ||
+		    info.timestamp != out[n].ts || info.region.offset != out[n].region)
+			out[n].ts = 0; /* the reader and the entry disagree: fails the caller's checks */
+	}
+	return n;
+}
+
+#define READER_REGIONS 3
+#define READER_ENTRIES 60
+
+/* The reader yields the entries of all regions merged by timestamp: each once, timestamps
+ * strictly increasing, each with its region. */
+static void stream_reader_merges_regions(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "reader"));
+	struct pmemstream_region r[READER_REGIONS];
+	for (int i = 0; i < READER_REGIONS; i++)
+		REQUIRE_OK(pmemstream_region_allocate(fx.s, 4000, &r[i]));
+	/* Interleaved unevenly: runs of one region, regions skipped. */
+	struct read_entry want[READER_ENTRIES];
+	uint64_t pick = 7;
+	for (int i = 0; i < READER_ENTRIES; i++) {
+		pick = pick * 6364136223846793005ull + 1442695040888963407ull;
+		const int k = (int)((pick >> 33) % READER_REGIONS);
+		struct pmemstream_entry e;
+		REQUIRE_OK(pmemstream_append_with_timestamp(fx.s, r[k], NULL, &i, sizeof(i), &e, &want[i].ts));
+		want[i].offset = e.offset;
+		want[i].region = r[k].offset;
+	}
+	struct pmemstream_stream_reader *rd = NULL;
+	REQUIRE_OK(pmemstream_stream_reader_new(&rd, fx.s));
+	for (int pass = 0; pass < 2; pass++) {
+		struct read_entry got[READER_ENTRIES + 1];
+		const int n = read_all(fx.s, rd, got, READER_ENTRIES + 1);
+		CHECK_EQ(n, READER_ENTRIES);
+		int same = n == READER_ENTRIES;
+		for (int i = 0; same && i < n; i++)
+			same = got[i].offset == want[i].offset && got[i].region == want[i].region &&
+			       got[i].ts == want[i].ts && (i == 0 || got[i].ts > got[i - 1].ts);
+		CHECK(same);
+		/* At the end. */
+		CHECK_ERR(pmemstream_stream_reader_is_valid(rd), PMEMSTREAM_E_INVALID_HANDLE);
+		CHECK(message_has("pmemstream_stream_reader_is_valid") && message_has("past the last"));
+		CHECK_VALUE_ERR(pmemstream_stream_reader_get(rd).offset, PMEMSTREAM_INVALID_OFFSET,
+				PMEMSTREAM_E_INVALID_HANDLE);
+		CHECK_VALUE_ERR(pmemstream_stream_reader_get_region(rd).offset, PMEMSTREAM_INVALID_OFFSET,
+				PMEMSTREAM_E_INVALID_HANDLE);
+		CHECK_VALUE_ERR(pmemstream_stream_reader_get_timestamp(rd), 0, PMEMSTREAM_E_INVALID_HANDLE);
+		pmemstream_stream_reader_next(rd); /* must not skip the next entry */
+		pmemstream_stream_reader_seek_first(rd);
+	}
+	/* Tailing: an entry appended after the end makes the reader valid at it. */
+	while (pmemstream_stream_reader_is_valid(rd) == 0)
+		pmemstream_stream_reader_next(rd);
+	pmemstream_stream_reader_next(rd);
+	struct pmemstream_entry last;
+	REQUIRE_OK(pmemstream_append(fx.s, r[1], NULL, "last", 4, &last));
+	CHECK_EQ(pmemstream_stream_reader_is_valid(rd), 0);
+	CHECK_EQ(pmemstream_stream_reader_get(rd).offset, last.offset);
+	CHECK_EQ(pmemstream_stream_reader_get_region(rd).offset, r[1].offset);
+	CHECK_EQ(pmemstream_stream_reader_get_timestamp(rd), READER_ENTRIES + 1);
+	pmemstream_stream_reader_delete(&rd);
+	CHECK(rd == NULL);
+
+	/* After a reopen, from the recovered stream. */
+	REQUIRE_OK(reopen(&fx, BLOCK));
+	REQUIRE_OK(pmemstream_stream_reader_new(&rd, fx.s));
+	struct read_entry got[READER_ENTRIES + 2];
+	CHECK_EQ(read_all(fx.s, rd, got, READER_ENTRIES + 2), READER_ENTRIES + 1);
+	CHECK_EQ(got[READER_ENTRIES / 2].offset, want[READER_ENTRIES / 2].offset);
+	CHECK_EQ(got[READER_ENTRIES].offset, last.offset);
+	pmemstream_stream_reader_delete(&rd);
+	teardown(&fx);
+}
+
+/* seek_timestamp on the reader: the first live entry with a timestamp >= the one asked for,
+ * in whatever region; past the last, the first one committed later that has one. */
+static void stream_reader_seek_timestamp(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "readerseek"));
+	struct pmemstream_region a, b, gone;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &a));
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &gone));
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &b));
+	/* Timestamps: a 1 4 7, gone 2 5 8, b 3 6 9; then gone is freed: 2, 5 and 8 are gaps. */
+	struct pmemstream_entry e[10];
+	struct pmemstream_region in[10];
+	for (int ts = 1; ts <= 9; ts++) {
+		in[ts] = ts % 3 == 1 ? a : ts % 3 == 2 ? gone : b;
+		REQUIRE_OK(pmemstream_append(fx.s, in[ts], NULL, "x", 1, &e[ts]));
+	}
+	REQUIRE_OK(pmemstream_region_free(fx.s, gone));
+	struct pmemstream_stream_reader *rd = NULL;
+	REQUIRE_OK(pmemstream_stream_reader_new(&rd, fx.s));
+	/* {asked, found}: before the first, exact, in a gap, the last. */
+	const uint64_t cases[][2] = {{0, 1}, {1, 1}, {2, 3}, {4, 4}, {5, 6}, {6, 6}, {8, 9}, {9, 9}, {3, 3}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		REQUIRE_OK(pmemstream_stream_reader_seek_timestamp(rd, cases[i][0]));
+		CHECK_EQ(pmemstream_stream_reader_is_valid(rd), 0);
+		CHECK_EQ(pmemstream_stream_reader_get_timestamp(rd), cases[i][1]);
+		CHECK_EQ(pmemstream_stream_reader_get(rd).offset, e[cases[i][1]].offset);
+		CHECK_EQ(pmemstream_stream_reader_get_region(rd).offset, in[cases[i][1]].offset);
+	}
+	/* And it walks on from there: 3 then 4 6 7 9. */
+	const uint64_t after[] = {4, 6, 7, 9};
+	for (int i = 0; i < 4; i++) {
+		pmemstream_stream_reader_next(rd);
+		CHECK_EQ(pmemstream_stream_reader_get_timestamp(rd), after[i]);
+	}
+
+	/* Past the last: valid at the next entry committed, in any region. */
+	REQUIRE_OK(pmemstream_stream_reader_seek_timestamp(rd, 10));
+	CHECK_ERR(pmemstream_stream_reader_is_valid(rd), PMEMSTREAM_E_INVALID_HANDLE);
+	struct pmemstream_entry e10, e11, e13;
+	REQUIRE_OK(pmemstream_append(fx.s, b, NULL, "y", 1, &e10));
+	CHECK_EQ(pmemstream_stream_reader_is_valid(rd), 0);
+	CHECK_EQ(pmemstream_stream_reader_get(rd).offset, e10.offset);
+	CHECK_EQ(pmemstream_stream_reader_get_region(rd).offset, b.offset);
+	pmemstream_stream_reader_next(rd);
+	REQUIRE_OK(pmemstream_append(fx.s, a, NULL, "y", 1, &e11));
+	CHECK_EQ(pmemstream_stream_reader_get(rd).offset, e11.offset);
+	/* Well past the last: what is committed below the timestamp asked for is not shown. */
+	REQUIRE_OK(pmemstream_stream_reader_seek_timestamp(rd, 13));
+	REQUIRE_OK(pmemstream_append(fx.s, a, NULL, "z", 1, NULL)); /* 12 */
+	CHECK(pmemstream_stream_reader_is_valid(rd) != 0);
+	pmemstream_stream_reader_next(rd);
+	REQUIRE_OK(pmemstream_append(fx.s, b, NULL, "z", 1, &e13));
+	CHECK_EQ(pmemstream_stream_reader_get(rd).offset, e13.offset);
+	CHECK_EQ(pmemstream_stream_reader_get_timestamp(rd), 13);
+	pmemstream_stream_reader_next(rd);
+	CHECK(pmemstream_stream_reader_is_valid(rd) != 0);
+	/* seek_first goes back to the start. */
+	pmemstream_stream_reader_seek_first(rd);
+	CHECK_EQ(pmemstream_stream_reader_get_timestamp(rd), 1);
+	REQUIRE_OK(pmemstream_stream_reader_seek_timestamp(rd, UINT64_MAX));
+	CHECK(pmemstream_stream_reader_is_valid(rd) != 0);
+	pmemstream_stream_reader_delete(&rd);
+	teardown(&fx);
+}
+
+/* A reader follows the stream: regions allocated after it was created show up, in timestamp
+ * order with the others. */
+static void stream_reader_sees_new_regions(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "readernew"));
+	struct pmemstream_stream_reader *rd = NULL;
+	REQUIRE_OK(pmemstream_stream_reader_new(&rd, fx.s));
+	CHECK_ERR(pmemstream_stream_reader_is_valid(rd), PMEMSTREAM_E_INVALID_HANDLE);
+	struct pmemstream_region a, b, c;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &a));
+	CHECK(pmemstream_stream_reader_is_valid(rd) != 0);
+	struct pmemstream_entry e[8];
+	REQUIRE_OK(pmemstream_append(fx.s, a, NULL, "1", 1, &e[1]));
+	CHECK_EQ(pmemstream_stream_reader_is_valid(rd), 0);
+	CHECK_EQ(pmemstream_stream_reader_get(rd).offset, e[1].offset);
+	pmemstream_stream_reader_next(rd);
+	/* A region allocated while the reader waits at the end, one while it is on an entry. */
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &b));
+	REQUIRE_OK(pmemstream_append(fx.s, b, NULL, "2", 1, &e[2]));
+	REQUIRE_OK(pmemstream_append(fx.s, a, NULL, "3", 1, &e[3]));
+	CHECK_EQ(pmemstream_stream_reader_get(rd).offset, e[2].offset);
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &c));
+	REQUIRE_OK(pmemstream_append(fx.s, c, NULL, "4", 1, &e[4]));
+	REQUIRE_OK(pmemstream_append(fx.s, b, NULL, "5", 1, &e[5]));
+	REQUIRE_OK(pmemstream_append(fx.s, c, NULL, "6", 1, &e[6]));
+	REQUIRE_OK(pmemstream_append(fx.s, a, NULL, "7", 1, &e[7]));
+	const struct pmemstream_region in[8] = {{0}, a, b, a, c, b, c, a};
+	for (int ts = 2; ts <= 7; ts++) {
+		CHECK_EQ(pmemstream_stream_reader_is_valid(rd), 0);
+		CHECK_EQ(pmemstream_stream_reader_get_timestamp(rd), ts);
+		CHECK_EQ(pmemstream_stream_reader_get(rd).offset, e[ts].offset);
+		CHECK_EQ(pmemstream_stream_reader_get_region(rd).offset, in[ts].offset);
+		pmemstream_stream_reader_next(rd);
+	}
+	CHECK(pmemstream_stream_reader_is_valid(rd) != 0);
+	pmemstream_stream_reader_delete(&rd);
+	teardown(&fx);
+}
+
+/* The entries of a freed region stop appearing, also the one the reader was on. */
+static void stream_reader_drops_freed_region(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "readerfree"));
+	struct pmemstream_region a, b;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &a));
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &b));
+	/* a holds 1 3 5 7, b 2 4 6 8. */
+	struct pmemstream_entry e[9];
+	for (int ts = 1; ts <= 8; ts++)
+		REQUIRE_OK(pmemstream_append(fx.s, ts % 2 ? a : b, NULL, "x", 1, &e[ts]));
+	struct pmemstream_stream_reader *rd = NULL, *later = NULL;
+	REQUIRE_OK(pmemstream_stream_reader_new(&rd, fx.s));
+	pmemstream_stream_reader_next(rd);
+	pmemstream_stream_reader_next(rd);
+	CHECK_EQ(pmemstream_stream_reader_get(rd).offset, e[3].offset);
+	REQUIRE_OK(pmemstream_region_free(fx.s, a));
+	CHECK_EQ(pmemstream_stream_reader_is_valid(rd), 0);
+	CHECK_EQ(pmemstream_stream_reader_get_timestamp(rd), 4);
+	CHECK_EQ(pmemstream_stream_reader_get(rd).offset, e[4].offset);
+	CHECK_EQ(pmemstream_stream_reader_get_region(rd).offset, b.offset);
+	for (int ts = 6; ts <= 8; ts += 2) {
+		pmemstream_stream_reader_next(rd);
+		CHECK_EQ(pmemstream_stream_reader_get(rd).offset, e[ts].offset);
+	}
+	pmemstream_stream_reader_next(rd);
+	CHECK(pmemstream_stream_reader_is_valid(rd) != 0);
+	/* A reader created after the free; a region allocated after both readers. */
+	REQUIRE_OK(pmemstream_stream_reader_new(&later, fx.s));
+	struct pmemstream_region c;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 1000, &c));
+	struct pmemstream_entry e9;
+	REQUIRE_OK(pmemstream_append(fx.s, c, NULL, "x", 1, &e9));
+	const uint64_t want[] = {2, 4, 6, 8, 9};
+	for (int i = 0; i < 5; i++) {
+		CHECK_EQ(pmemstream_stream_reader_get_timestamp(later), want[i]);
+		pmemstream_stream_reader_next(later);
+	}
+	CHECK(pmemstream_stream_reader_is_valid(later) != 0);
+	CHECK_EQ(pmemstream_stream_reader_get(rd).offset, e9.offset);
+	CHECK_EQ(pmemstream_stream_reader_get_region(rd).offset, c.offset);
+	/* Every region freed: nothing left to read. */
+	REQUIRE_OK(pmemstream_region_free(fx.s, b));
+	REQUIRE_OK(pmemstream_region_free(fx.s, c));
+	CHECK_ERR(pmemstream_stream_reader_is_valid(rd), PMEMSTREAM_E_INVALID_HANDLE);
+	pmemstream_stream_reader_seek_first(later);
+	CHECK_ERR(pmemstream_stream_reader_is_valid(later), PMEMSTREAM_E_INVALID_HANDLE);
+	pmemstream_stream_reader_delete(&rd);
+	pmemstream_stream_reader_delete(&later);
+	teardown(&fx);
+}
+
+static void stream_reader_errors(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "readererr"));
+	struct pmemstream_stream_reader *rd = (struct pmemstream_stream_reader *)&fx;
+	CHECK_ERR(pmemstream_stream_reader_new(&rd, NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(rd == NULL);
+	CHECK(message_has("pmemstream_stream_reader_new") && message_has("NULL"));
+	CHECK_ERR(pmemstream_stream_reader_new(NULL, fx.s), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_ERR(pmemstream_stream_reader_is_valid(NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(message_has("pmemstream_stream_reader_is_valid") && message_has("NULL"));
+	CHECK_ERR(pmemstream_stream_reader_seek_timestamp(NULL, 1), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_VALUE_ERR(pmemstream_stream_reader_get(NULL).offset, PMEMSTREAM_INVALID_OFFSET,
+			PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(message_has("pmemstream_stream_reader_get") && message_has("NULL"));
+	CHECK_VALUE_ERR(pmemstream_stream_reader_get_region(NULL).offset, PMEMSTREAM_INVALID_OFFSET,
+			PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_VALUE_ERR(pmemstream_stream_reader_get_timestamp(NULL), 0, PMEMSTREAM_E_INVALID_ARGUMENT);
+	pmemstream_stream_reader_seek_first(NULL);
+	pmemstream_stream_reader_next(NULL);
+	pmemstream_stream_reader_delete(NULL);
+	rd = NULL;
+	pmemstream_stream_reader_delete(&rd);
+
+	/* "Not valid" leaves its own message, never an older one. */
+	REQUIRE_OK(pmemstream_stream_reader_new(&rd, fx.s));
+	fail_unrelated();
+	CHECK_ERR(pmemstream_stream_reader_is_valid(rd), PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK(!message_has("pmemstream_region_free"));
+	CHECK(message_has("pmemstream_stream_reader_is_valid") && message_has("past the last"));
+	fail_unrelated();
+	CHECK_VALUE_ERR(pmemstream_stream_reader_get_timestamp(rd), 0, PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK(message_has("pmemstream_stream_reader_get_timestamp"));
+	/* Both faces by name. */
+	CHECK_EQ(pmemstream_stream_reader_is_valid_errc(rd), PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK_EQ(pmemstream_stream_reader_seek_timestamp_errc(NULL, 0), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_entry_iterator_seek_errc(NULL, (struct pmemstream_entry){0}), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_entry_iterator_seek_timestamp_errc(NULL, 0), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_stream_reader_new_errc(NULL, fx.s), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_stream_reader_seek_timestamp_errc(rd, 5), 0);
+	pmemstream_stream_reader_delete(&rd);
+	CHECK(rd == NULL);
+	teardown(&fx);
+}
+
 /* Programs of the original loop until a call returns -1; those loops end, with errno and
  * pmemstream_errno() saying why. */
 static void loops_until_minus_one_terminate(void)
@@ -1188,6 +1629,65 @@ static void free_while_appending(void)
 	teardown(&fx);
 }
 
+/* Appenders to their own regions while a reader tails the stream: it sees every entry, with
+ * dense timestamps (no entry is shown before a smaller one is committed). */
+static void stream_reader_tails_concurrent_appends(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "readertail"));
+	struct pmemstream_region r[CONCURRENT_THREADS];
+	for (int t = 0; t < CONCURRENT_THREADS; t++)
+		REQUIRE_OK(pmemstream_region_allocate(fx.s, CONCURRENT_APPENDS * 32, &r[t]));
+	struct pmemstream_stream_reader *rd = NULL;
+	REQUIRE_OK(pmemstream_stream_reader_new(&rd, fx.s));
+	struct appender a[CONCURRENT_THREADS];
+	for (uint64_t t = 0; t < CONCURRENT_THREADS; t++) {
+		a[t] = (struct appender){.s = fx.s, .r = r[t], .id = t};
+		REQUIRE(pthread_create(&a[t].tid, NULL, append_many, &a[t]) == 0);
+	}
+	const uint64_t total = CONCURRENT_THREADS * CONCURRENT_APPENDS;
+	uint64_t seen = 0, next[CONCURRENT_THREADS] = {0};
+	int in_order = 1;
+	while (seen < total) {
+		if (pmemstream_stream_reader_is_valid(rd) != 0) {
+			/* Once every entry is committed, a reader with nothing to show has lost some. */
+			const int all_committed = pmemstream_committed_timestamp(fx.s) == total;
+			if (all_committed && pmemstream_stream_reader_is_valid(rd) != 0)
+				break;
+			sched_yield();
+			continue;
+		}
+		uint64_t payload[2];
+		const struct pmemstream_entry e = pmemstream_stream_reader_get(rd);
+		const void *data = pmemstream_entry_data(fx.s, e);
+		if (!data || pmemstream_stream_reader_get_timestamp(rd) != seen + 1) {
+			in_order = 0;
+			break;
+		}
+		memcpy(payload, data, sizeof(payload));
+		if (payload[0] >= CONCURRENT_THREADS || payload[1] != next[payload[0]] ||
+		    pmemstream_stream_reader_get_region(rd).offset != r[payload[0]].offset) {
+			in_order = 0;
+			break;
+		}
+		next[payload[0]]++;
+		seen++;
+		pmemstream_stream_reader_next(rd);
+	}
+	if (!in_order || seen < total)
+		fprintf(stderr, "reader stopped at %llu of %llu entries (in order: %d)\n", (unsigned long long)seen,
+			(unsigned long long)total, in_order);
+	for (int t = 0; t < CONCURRENT_THREADS; t++) {
+		pthread_join(a[t].tid, NULL);
+		CHECK_EQ(a[t].rc, 0);
+	}
+	CHECK(in_order);
+	CHECK_EQ(seen, total);
+	CHECK(pmemstream_stream_reader_is_valid(rd) != 0);
+	pmemstream_stream_reader_delete(&rd);
+	teardown(&fx);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct c_test_case cases[] = {
@@ -1211,6 +1711,13 @@ int main(int argc, char **argv)
 		{"region_iterator", region_iterator},
 		{"entry_iterator", entry_iterator},
 		{"is_valid_message_belongs_to_its_error", is_valid_message_belongs_to_its_error},
+		{"entry_iterator_seek", entry_iterator_seek},
+		{"entry_iterator_seek_timestamp", entry_iterator_seek_timestamp},
+		{"stream_reader_merges_regions", stream_reader_merges_regions},
+		{"stream_reader_seek_timestamp", stream_reader_seek_timestamp},
+		{"stream_reader_sees_new_regions", stream_reader_sees_new_regions},
+		{"stream_reader_drops_freed_region", stream_reader_drops_freed_region},
+		{"stream_reader_errors", stream_reader_errors},
 		{"loops_until_minus_one_terminate", loops_until_minus_one_terminate},
 		{"other_format_version", other_format_version},
 		{"variants_by_name", variants_by_name},
@@ -1221,6 +1728,7 @@ int main(int argc, char **argv)
 		{"region_free_with_outstanding_reservation", region_free_with_outstanding_reservation},
 		{"concurrent_appends_to_one_region", concurrent_appends_to_one_region},
 		{"free_while_appending", free_while_appending},
+		{"stream_reader_tails_concurrent_appends", stream_reader_tails_concurrent_appends},
 	};
 	return c_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
