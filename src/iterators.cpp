@@ -34,6 +34,7 @@ entry_iterator::entry_iterator(const stream *s, const region_runtime *rt, uint64
 void entry_iterator::seek_first()
 {
 	offset_ = rt_->first.load(std::memory_order_relaxed);
+	min_ts_ = 0;
 }
 
 uint64_t entry_iterator::head_timestamp() const
@@ -46,9 +47,12 @@ uint64_t entry_iterator::head_timestamp() const
 		const uint64_t ts = h.timestamp & format::timestamp_mask;
 		if (ts > s.vis_.committed.load(std::memory_order_acquire))
 			return 0;
-		if (!(h.timestamp & format::flag_padding))
+		// Padding is never shown; entries below a timestamp sought past the end are stepped
+		// over when they are committed later (an append to this region made before the seek
+		// can commit after it).
+		if (!(h.timestamp & format::flag_padding) && ts >= min_ts_)
 			return ts;
-		offset_ += format::entry_footprint(h.size); // never shown
+		offset_ += format::entry_footprint(h.size);
 	}
 }
 
@@ -81,16 +85,15 @@ status entry_iterator::seek(entry e)
 	if (!h || rt != rt_ || rt_->id.load(std::memory_order_acquire) != id_)
 		return error(errc::invalid_handle, "entry is not a committed entry of the iterator's region");
 	offset_ = e.offset;
+	min_ts_ = 0;
 	return {};
 }
 
 void entry_iterator::seek_timestamp(uint64_t ts)
 {
 	seek_first();
-	for (uint64_t t = head_timestamp(); t != 0 && t < ts; t = head_timestamp())
-		offset_ += format::entry_footprint(header_at(s_->impl_->base_, offset_).size);
-	// Past the committed entries the position is the tail, where a later entry (which has a
-	// larger timestamp than any committed one) will appear.
+	min_ts_ = ts; // head_timestamp() steps over everything below it
+	(void)head_timestamp();
 }
 
 // ==================================================================== region_iterator
@@ -183,6 +186,7 @@ struct stream_reader::state {
 	{
 		heap = {};
 		idle.clear();
+		have_current = false; // cursor indices changed; the current entry is picked again
 		for (size_t i = 0; i < cursors.size(); ++i)
 			place(i);
 		checked_watermark = s->impl_->vis_.committed.load(std::memory_order_acquire);
@@ -198,10 +202,19 @@ struct stream_reader::state {
 
 	bool settle()
 	{
-		if (have_current)
-			return true;
-		sync_layout();
+		// The watermark first, then the layout: a region holding an entry <= w was allocated
+		// before that entry was appended, so its layout bump is visible now. Entries above w
+		// wait for the next settle, whose layout read covers them.
 		const uint64_t w = s->impl_->vis_.committed.load(std::memory_order_acquire);
+		sync_layout();
+		if (have_current) {
+			// The current entry stays while its region lives.
+			if (cursors[current].head_timestamp() == current_ts)
+				return true;
+			have_current = false;
+			heap.pop();
+			place(current);
+		}
 		if (w != checked_watermark) {
 			checked_watermark = w;
 			std::vector<size_t> was;
@@ -217,6 +230,8 @@ struct stream_reader::state {
 				place(i);
 				continue;
 			}
+			if (ts > w)
+				return false;
 			have_current = true;
 			current = i;
 			current_ts = ts;

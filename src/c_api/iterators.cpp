@@ -13,14 +13,10 @@ struct pmemstream_region_iterator {
 	pmemstream::region_iterator it;
 };
 
-// The stream is kept so that is_valid() can say why the iterator is not valid. A C++
-// iterator sought past its region's committed entries waits at the tail and stops at the
-// next entry appended, whatever its timestamp; `floor` makes the C iterator wait for the first
-// entry with a timestamp >= the one sought (0: no such wait).
+// The stream is kept so that is_valid() can say why the iterator is not valid.
 struct pmemstream_entry_iterator {
 	pmemstream::entry_iterator it;
 	const pmemstream::stream *s;
-	uint64_t floor = 0;
 };
 
 // The C++ reader may throw (bad_alloc) part way through a move and then be left anywhere, so
@@ -67,32 +63,14 @@ int not_on_an_entry(const pmemstream_entry_iterator &iterator) noexcept
 	return fail(pmemstream::errc::invalid_handle, text);
 }
 
-// Puts the iterator on an entry at or above its floor: 0 when it is on one, 1 when not, or a
-// failure code.
+// 0 when the iterator is on an entry, 1 when not, or a failure code.
 int settle(pmemstream_entry_iterator &iterator) noexcept
 {
-	return guarded([&] {
-		while (iterator.it.is_valid()) {
-			if (iterator.floor == 0)
-				return 0;
-			auto ts = iterator.s->entry_timestamp(iterator.it.get());
-			if (!ts)
-				return 1; // its region was freed just now
-			if (*ts >= iterator.floor) {
-				iterator.floor = 0;
-				return 0;
-			}
-			iterator.it.next();
-		}
-		return 1;
-	});
+	return guarded([&] { return iterator.it.is_valid() ? 0 : 1; });
 }
 
 // Puts the reader on a live entry at or above its floor: 0 when there is one, 1 when the
-// reader is past the end, or a failure code. The C++ reader keeps the entry it chose even when
-// that entry's region is freed afterwards, and after a seek past the committed entries it
-// stops at the next entry committed, whatever its timestamp; by the reader's definition of
-// its position neither is there, so both are stepped over.
+// reader is past the end, or a failure code (the reader is then rebuilt at its floor).
 int settle(pmemstream_stream_reader &reader) noexcept
 {
 	const int code = guarded([&] {
@@ -100,13 +78,7 @@ int settle(pmemstream_stream_reader &reader) noexcept
 			reader.r.seek_timestamp(reader.floor);
 			reader.rebuild = false;
 		}
-		while (reader.r.is_valid()) {
-			// Below the floor: an entry appended after a seek past the committed entries.
-			if (reader.r.timestamp() >= reader.floor && reader.s->entry_timestamp(reader.r.get()))
-				return 0;
-			reader.r.next();
-		}
-		return 1;
+		return reader.r.is_valid() ? 0 : 1;
 	});
 	if (code < 0)
 		reader.rebuild = true;
@@ -240,7 +212,6 @@ void pmemstream_entry_iterator_seek_first(struct pmemstream_entry_iterator *iter
 	if (!iterator)
 		return;
 	iterator->it.seek_first();
-	iterator->floor = 0;
 }
 
 void pmemstream_entry_iterator_next(struct pmemstream_entry_iterator *iterator)
@@ -285,7 +256,6 @@ int pmemstream_entry_iterator_seek_errc(struct pmemstream_entry_iterator *iterat
 				      static_cast<unsigned long long>(iterator->it.get_region().offset));
 			return fail(st.code(), text);
 		}
-		iterator->floor = 0;
 		return 0;
 	});
 }
@@ -302,7 +272,6 @@ int pmemstream_entry_iterator_seek_timestamp_errc(struct pmemstream_entry_iterat
 	if (!region_is_live(*iterator))
 		return region_was_freed("pmemstream_entry_iterator_seek_timestamp", *iterator);
 	iterator->it.seek_timestamp(timestamp);
-	iterator->floor = timestamp;
 	return 0;
 }
 
