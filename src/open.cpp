@@ -166,20 +166,27 @@ result<std::unique_ptr<stream>> stream::create(const std::string &path, const cr
 	if (o.size < min)
 		return error(errc::invalid_argument, "size " + std::to_string(o.size) + " is below the minimum of " +
 							     std::to_string(min) + " bytes for block size " + std::to_string(o.block_size));
-	// Refuse to touch a file that holds anything.
-	if (auto existing = detail::open_file_media(path, true, 0)) {
-		if (!detail::all_zero((*existing)->base(), (*existing)->size()))
-			return error(errc::exists, "'" + path + "' already holds data; open it instead");
-	}
-	auto m = detail::open_file_media(path, false, o.size);
-	if (!m)
-		return std::move(m).err();
-	return detail::open_on_media(std::move(*m), o.block_size, {.prefault = o.prefault});
+	// Exclusive, preallocated, locked, and checked to hold only zeroes (without faulting it in).
+	auto file = detail::create_file_media(path, o.size);
+	if (!file)
+		return std::move(file).err();
+	// Begun as an interrupted creation (format.md), which open_on_media finishes without
+	// scanning the whole mapping for zeroes again.
+	detail::media &m = *file->medium;
+	const uint64_t initialising = format::magic_initialising;
+	m.copy_nodrain(m.base(), &initialising, sizeof(initialising));
+	m.drain();
+	auto s = detail::open_on_media(std::move(file->medium), o.block_size, {.prefault = o.prefault});
+	if (!s)
+		return s;
+	if (auto p = file->publish(); !p)
+		return p.err();
+	return s;
 }
 
 result<std::unique_ptr<stream>> stream::open(const std::string &path, const open_options &o)
 {
-	auto m = detail::open_file_media(path, o.read_only, 0);
+	auto m = detail::open_file_media(path, o.read_only);
 	if (!m)
 		return std::move(m).err();
 	return detail::open_on_media(std::move(*m), o.block_size, o);

@@ -10,7 +10,7 @@ namespace pmemstream {
 using format::entry_header;
 
 stream::impl::impl(std::unique_ptr<detail::media> m, const format::stream_header &h)
-    : m_(std::move(m)), base_(m_->base()), header_(h), gate_(m_->read_only()), catalog_(this, *m_, h, vis_)
+    : m_(std::move(m)), base_(m_->base()), header_(h), gate_(*m_), catalog_(this, *m_, h, vis_)
 {
 }
 

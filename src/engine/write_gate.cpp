@@ -1,35 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "engine/write_gate.hpp"
 
-#include <pthread.h>
-
 namespace pmemstream::detail {
-
-namespace {
-
-std::atomic<uint64_t> forks{0};
-
-void on_fork_child() noexcept
-{
-	forks.fetch_add(1, std::memory_order_relaxed);
-}
-
-// Registered when the library is loaded, before any stream exists.
-const int registered = pthread_atfork(nullptr, nullptr, on_fork_child);
-
-} // namespace
-
-uint64_t fork_count() noexcept
-{
-	(void)registered;
-	return forks.load(std::memory_order_relaxed);
-}
 
 error write_gate::refusal() const
 {
 	if (read_only_)
 		return error(errc::read_only, "the stream was opened read-only");
-	if (fork_count() != forks_)
+	if (m_.forked())
 		return error(errc::wrong_process, "the stream was opened by the parent of this process (before fork()); "
 						  "a child must open the stream itself, after the parent closed it");
 	if (failed_why_.load() == errc::timestamps_exhausted)

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Whether this stream may write now, and why not: opened read-only, stopped by a media
 // error, or used from a child process after fork() (the parent still writes: two writers
-// would corrupt the stream). Checked at the start of every write; costs two relaxed loads.
+// would corrupt the stream; the medium counts forks). Checked at the start of every write;
+// costs two relaxed loads.
 #ifndef PMEMSTREAM_ENGINE_WRITE_GATE_HPP
 #define PMEMSTREAM_ENGINE_WRITE_GATE_HPP
+
+#include "media/media.hpp"
 
 #include <pmemstream/errors.hpp>
 
@@ -12,18 +15,15 @@
 
 namespace pmemstream::detail {
 
-// Incremented in every child right after fork() (pthread_atfork).
-uint64_t fork_count() noexcept;
-
 class write_gate {
 public:
-	explicit write_gate(bool read_only) : read_only_(read_only), forks_(fork_count())
+	explicit write_gate(const media &m) : m_(m), read_only_(m.read_only())
 	{
 	}
 
 	bool open() const noexcept
 	{
-		return !read_only_ && !failed_.load(std::memory_order_relaxed) && fork_count() == forks_;
+		return !read_only_ && !failed_.load(std::memory_order_relaxed) && !m_.forked();
 	}
 	// Why a write is refused; only when !open().
 	error refusal() const;
@@ -46,12 +46,12 @@ public:
 	// A child of fork(): it must not write, nor record a clean close.
 	bool forked() const noexcept
 	{
-		return fork_count() != forks_;
+		return m_.forked();
 	}
 
 private:
+	const media &m_;
 	const bool read_only_;
-	const uint64_t forks_;
 	std::atomic<bool> failed_{false};
 	std::atomic<errc> failed_why_{errc::ok};
 };
