@@ -212,6 +212,7 @@ private:
 	const region_runtime *rt_;
 	uint64_t id_;
 	mutable uint64_t offset_ = 0; // current entry offset
+	uint64_t min_ts_ = 0;	      // seek_timestamp(): entries below it are stepped over
 };
 
 // Walks live regions in allocation order.
