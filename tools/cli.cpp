@@ -323,14 +323,6 @@ uint64_t damaged_regions(const pmemstream::recovery_report &rec)
 	return regions.size();
 }
 
-uint64_t torn_tails_only(const pmemstream::recovery_report &rec)
-{
-	// Recovery stops a region's scan at its first invalid entry and reports damage only there,
-	// so each damaged region accounts for at most one of the torn tails.
-	uint64_t damaged = damaged_regions(rec);
-	return rec.torn_tails > damaged ? rec.torn_tails - damaged : 0;
-}
-
 void out_bytes(const void *data, size_t n)
 {
 	if (n != 0 && std::fwrite(data, 1, n, stdout) != n)

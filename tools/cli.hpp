@@ -109,10 +109,9 @@ T check(pmemstream::result<T> r, const std::string &context)
 }
 void check(const pmemstream::status &s, const std::string &context);
 
-// Recovery counts a region whose entries end at damage as a torn tail too. These tell the two
-// apart: a region with a problem tied to one of its entries is damaged, not torn.
+// Regions with a problem tied to one of their entries (recovery counts them apart from torn
+// tails).
 uint64_t damaged_regions(const pmemstream::recovery_report &rec);
-uint64_t torn_tails_only(const pmemstream::recovery_report &rec);
 
 // Writes to stdout; a failed write (disk full, closed pipe) fails with exit_file.
 void out(const std::string &s);

@@ -109,7 +109,7 @@ int run_info(const command_spec &, const parsed_args &a)
 			.field("largest_free", i.largest_free)
 			.key("recovery")
 			.begin_object()
-			.field("torn_tails", torn_tails_only(rec))
+			.field("torn_tails", rec.torn_tails)
 			.field("trimmed_entries", rec.trimmed_entries)
 			.field("damaged_regions", damaged_regions(rec))
 			.field("problems", static_cast<uint64_t>(rec.problems.size()))
@@ -138,7 +138,7 @@ int run_info(const command_spec &, const parsed_args &a)
 	line("persisted timestamp:", std::to_string(i.persisted_timestamp));
 	std::string r = "clean";
 	if (rec.torn_tails || rec.trimmed_entries || !rec.problems.empty())
-		r = std::to_string(torn_tails_only(rec)) + " torn tail(s), " + std::to_string(rec.trimmed_entries) + " entries trimmed, " +
+		r = std::to_string(rec.torn_tails) + " torn tail(s), " + std::to_string(rec.trimmed_entries) + " entries trimmed, " +
 			std::to_string(damaged_regions(rec)) + " damaged region(s), " + std::to_string(rec.problems.size()) + " problem(s)";
 	line("recovery:", r);
 	return exit_ok;
@@ -342,7 +342,7 @@ int run_check(const command_spec &, const parsed_args &a)
 		j.end_object()
 			.field("regions", totals.regions)
 			.field("entries", totals.entries)
-			.field("torn_tails", torn_tails_only(rec))
+			.field("torn_tails", rec.torn_tails)
 			.field("trimmed_entries", rec.trimmed_entries)
 			.field("damaged_regions", damaged_regions(rec))
 			.key("problems")
@@ -354,7 +354,7 @@ int run_check(const command_spec &, const parsed_args &a)
 	} else if (!quiet) {
 		out(path + ": strict open: " + (strict_error.empty() ? "ok" : "failed: " + strict_error) + "\n");
 		out(path + ": " + std::to_string(totals.regions) + " region(s), " + std::to_string(totals.entries) + " entries, " +
-		    std::to_string(torn_tails_only(rec)) + " torn tail(s), " + std::to_string(rec.trimmed_entries) + " trimmed entries, " +
+		    std::to_string(rec.torn_tails) + " torn tail(s), " + std::to_string(rec.trimmed_entries) + " trimmed entries, " +
 		    std::to_string(damaged_regions(rec)) + " damaged region(s)\n");
 		for (auto &p : problems)
 			out(path + ": problem: " + describe(p) + "\n");

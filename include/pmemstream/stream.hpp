@@ -119,6 +119,7 @@ struct recovery_report {
 	uint64_t entries = 0;		 // visible entries
 	// Regions whose entries end at bytes that are neither zero nor a valid entry: a torn write,
 	// or bytes left over from an earlier region in the same space. Either way nothing is lost.
+	// A region whose entries end at damage (a problem below) is not counted here.
 	uint64_t torn_tails = 0;
 	uint64_t trimmed_entries = 0;	 // complete entries hidden to keep the timestamp prefix
 	std::vector<recovery_problem> problems; // corruption (only non-empty in salvage mode)

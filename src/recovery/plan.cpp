@@ -33,6 +33,7 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 
 	// Timestamps above the floor, with their flags, for R1 and the duplicate check.
 	std::map<uint64_t, uint64_t> flags_of;
+	std::set<size_t> damaged; // regions whose walk stopped at damage (R2, R4), not a torn tail
 	uint64_t max_seen = floor, acknowledged = floor;
 	for (size_t i : usable) {
 		const auto &sc = scan.regions[i];
@@ -47,13 +48,13 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 			acknowledged = std::max(acknowledged, sc.above_floor[sc.above_floor.size() - 1 - w].timestamp);
 
 		// R2: a torn append is never followed by a newer entry in its region.
-		if (sc.stop_state == entry_state::invalid && sc.next_valid_ts > floor)
+		if (sc.stop_state == entry_state::invalid && sc.next_valid_ts > floor && damaged.insert(i).second)
 			problem(sc.offset, sc.stop,
 				"region " + hex(sc.offset) + ": entry at " + hex(sc.stop) + " is damaged (" + sc.stop_why +
 					") and followed by valid entries");
 		// R4: the checkpoint written at the last clean close is present and unchanged.
 		const uint64_t sealed_end = sc.data_begin + v.sealed_tail;
-		if (sc.stop < sealed_end)
+		if (sc.stop < sealed_end && damaged.insert(i).second)
 			problem(sc.offset, sc.stop,
 				"region " + hex(sc.offset) + ": entry at " + hex(sc.stop) + " is damaged (" +
 					(sc.stop_why ? sc.stop_why : "missing") + ") inside data sealed at the last clean close");
@@ -126,7 +127,7 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 		// trimmed entry, or the remains of a torn one (whose timestamp the next append may
 		// reuse, since a torn entry's timestamp cannot be read).
 		o.zero_tail = writable && (o.tail != sc.stop || sc.stop_state == entry_state::invalid);
-		if (o.torn)
+		if (o.torn && !damaged.count(i))
 			++p.torn_tails;
 		p.entries += o.count;
 		p.regions.push_back(o);

@@ -122,6 +122,7 @@ TEST(recovery_plan, r2_damage_followed_by_a_valid_entry_is_corruption)
 	auto p = plan_recovery(b.scan, false, true);
 	ASSERT_FALSE(p.problems.empty());
 	EXPECT_NE(p.problems.front().what.find("followed by valid entries"), std::string::npos);
+	EXPECT_EQ(plan_recovery(b.scan, true, false).torn_tails, 0u); // damage, not a torn tail
 	// A valid entry below the floor after the damage is stale space, not evidence.
 	scan_builder c(10);
 	auto &q = c.region(plain({11}), entry_state::invalid);
