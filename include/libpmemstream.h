@@ -179,14 +179,18 @@ struct pmemstream_entry {
 int pmemstream_from_map(struct pmemstream **stream, size_t block_size, struct pmem2_map *map);
 
 /*
- * Creates the file `path` preallocated to `size` bytes (the file may exist if it is all
- * zeroes), initialises a stream in it and opens it for writing.
+ * Creates the file `path` preallocated to `size` bytes, initialises a stream in it and opens
+ * it for writing. Exclusive: of two concurrent creates one wins, the other fails with
+ * PMEMSTREAM_E_EXISTS or PMEMSTREAM_E_BUSY. An existing file is adopted only if it holds
+ * nothing but zeroes and is not larger than `size`; a failed create removes what it made.
  *  stream:     out; the new handle (set to NULL on failure)
  *  size:       total file size in bytes; must hold the header area (4 KiB, rounded up to the
  *              block size) and one block
  *  block_size: a power of two, at least 64; 0 means 4096
  * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer, bad size or block
- * size), PMEMSTREAM_E_EXISTS (the file holds data), PMEMSTREAM_E_IO, -ENOMEM.
+ * size, an all-zero file larger than `size`, a FIFO or device), PMEMSTREAM_E_EXISTS (the file
+ * holds data), PMEMSTREAM_E_BUSY (another process creates or writes it), PMEMSTREAM_E_IO
+ * (including no space left), -ENOMEM.
  * Durability: on success the stream's header is persisted.
  */
 int pmemstream_create(struct pmemstream **stream, const char *path, uint64_t size, uint64_t block_size);

@@ -12,6 +12,10 @@
 // entries are exactly the entries with timestamps 1..T for some T >= the last persisted
 // watermark observed (minus entries of freed regions).
 //
+// Processes: one writer per file (an exclusive lock, released at close, never inherited by a
+// child of fork()); a child of fork() may read through its parent's stream but every write is
+// refused with wrong_process. See docs/files-and-processes.md.
+//
 // Thread safety: a stream may be used from many threads. Appends to different regions run in
 // parallel; appends to one region are serialised by a per-region lock. Region allocation and
 // free are serialised with each other. Freeing a region while another thread appends to it or
@@ -297,9 +301,14 @@ private:
 
 class stream {
 public:
-	// Creates a new file at `path`, preallocated to options.size (no sparse file), and
-	// initialises a stream in it. Fails with exists if the file holds any non-zero byte; an
-	// existing all-zero file is initialised. Durability: on success the header is persisted.
+	// Creates the file `path` holding a stream of options.size bytes, preallocated (never
+	// sparse), and opens it for writing. Exclusive: of two concurrent creates exactly one wins,
+	// the other gets exists or busy. An existing file is adopted only if it holds nothing but
+	// zeroes and is not larger than options.size (it is grown to it). A failed create removes
+	// the file it made (or gives an adopted file its size back). Errors: invalid_argument (size,
+	// block size, a larger all-zero file, a FIFO or device), exists (a stream or other data is
+	// there), busy (another process is creating or writing it), io_error (e.g. no space).
+	// Durability: on success the header is persisted. docs/files-and-processes.md has more.
 	[[nodiscard]] static result<std::unique_ptr<stream>> create(const std::string &path, const create_options &options);
 
 	// Opens an existing stream file. Errors: io_error (missing file, mapping failed),
