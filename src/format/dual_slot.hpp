@@ -7,7 +7,6 @@
 #include "format/format.hpp"
 #include "media/media.hpp"
 
-#include <cassert>
 #include <cstddef>
 #include <cstring>
 #include <optional>
@@ -40,7 +39,7 @@ std::optional<slot_read<Slot>> read_dual(const std::byte *base, uint64_t off0, u
 	for (int i = 0; i < 2; ++i) {
 		Slot s;
 		std::memcpy(&s, base + offs[i], sizeof(s));
-		if (s.sequence == 0 || s.sequence > format::max_sequence || s.checksum != slot_checksum(s, offs[i]))
+		if (s.sequence == 0 || s.sequence >= format::max_sequence || s.checksum != slot_checksum(s, offs[i]))
 			continue;
 		++valid;
 		sequences[i] = s.sequence;
@@ -62,10 +61,12 @@ slot_read<Slot> write_dual(media &m, uint64_t off0, uint64_t off1, Slot value, c
 {
 	const uint64_t offs[2] = {off0, off1};
 	const int target = 1 - current.index;
-	// Reads refuse sequences above max_sequence, so this stays below 2^64 (and 2^62 updates
-	// are out of reach: one per microsecond for 146,000 years).
-	assert(current.value.sequence < format::max_sequence);
-	value.sequence = current.value.sequence + 1;
+	// Reads accept sequences below max_sequence. Reaching it takes 2^62 updates (one per
+	// microsecond for 146,000 years) or a hostile image; then both slots are renumbered to 1:
+	// the record in force keeps its larger sequence until its own slot is overwritten by the
+	// second write, so a crash between the two leaves the old record in force, as always.
+	const bool renumber = current.value.sequence + 1 >= format::max_sequence;
+	value.sequence = renumber ? 1 : current.value.sequence + 1;
 	value.checksum = slot_checksum(value, offs[target]);
 	m.copy_nodrain(m.base() + offs[target], &value, sizeof(value));
 	m.drain();

@@ -51,8 +51,8 @@ inline constexpr uint64_t known_incompat_features = 0;
 // larger sequence is in force. An update writes the new record (sequence + 1) over one slot,
 // fences, then copies it into the other slot and fences: a torn first write leaves the old
 // record in force, and outside an update both slots agree, so one damaged copy loses nothing.
-// Sequences are 1 .. max_sequence; a slot claiming more is damaged (it could never be updated
-// again without wrapping).
+// Sequences are 1 .. max_sequence - 1; a slot claiming more is damaged (its next update could
+// not be read back).
 inline constexpr uint64_t max_sequence = uint64_t{1} << 62;
 
 // Offset 256 and 320: the stream's mutable state.

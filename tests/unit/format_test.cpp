@@ -242,8 +242,8 @@ TEST(format, record_sequence_at_the_limit_is_refused)
 	ASSERT_FALSE(r);
 	EXPECT_EQ(r.code(), errc::corrupt);
 	auto limit = img.bytes;
-	set_seq(limit, 4096, format::max_sequence + 1);
-	set_seq(limit, 4096 + format::span_slot_size, format::max_sequence + 1);
+	set_seq(limit, 4096, format::max_sequence);
+	set_seq(limit, 4096 + format::span_slot_size, format::max_sequence);
 	EXPECT_EQ(open_image(limit).code(), errc::corrupt);
 
 	// The state record too.

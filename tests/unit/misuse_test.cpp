@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Misuse the library must report with a specific error rather than crash, hang or corrupt:
 // hardening items of the second release.
+#include "dual_slot.hpp"
+#include "format.hpp"
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,4 +111,42 @@ TEST(misuse, exhausted_timestamps_have_their_own_code)
 	EXPECT_STREQ(errc_name(errc::wrong_process), "stream belongs to another process");
 	for (int c = 1; c < static_cast<int>(errc::last_); ++c)
 		EXPECT_STRNE(errc_name(static_cast<errc>(c)), "unknown error") << c;
+}
+
+TEST(misuse, record_sequence_at_the_last_value_is_renumbered_not_wrapped)
+{
+	// A span header whose slots claim the largest sequence reads accept (a hostile or very old
+	// stream). Its next update must renumber both slots, not wrap to a value reads refuse.
+	temp_file f;
+	uint64_t off = 0;
+	{
+		auto s = test::create(f.path);
+		auto r = *s->region_allocate(100);
+		ASSERT_TRUE(s->append(r, "kept", 4));
+		off = r.offset;
+	}
+	for (uint64_t i = 0; i < 2; ++i) {
+		const uint64_t slot = off + i * format::span_slot_size;
+		format::span_slot sl;
+		auto raw = test::peek(f.path, slot, sizeof(sl));
+		std::memcpy(&sl, raw.data(), sizeof(sl));
+		sl.sequence = format::max_sequence - 1;
+		sl.checksum = detail::slot_checksum(sl, slot);
+		test::poke(f.path, slot, &sl, sizeof(sl));
+	}
+	{
+		auto s = test::reopen(f.path);
+		auto regs = test::regions_of(*s);
+		ASSERT_EQ(regs.size(), 1u);
+		ASSERT_TRUE(s->append(regs[0], "more", 4)); // close writes the checkpoint: an update
+	}
+	auto s = test::reopen(f.path);
+	auto regs = test::regions_of(*s);
+	ASSERT_EQ(regs.size(), 1u);
+	EXPECT_EQ(test::entries_of(*s, regs[0]).size(), 2u);
+	format::span_slot sl;
+	auto raw = test::peek(f.path, off, sizeof(sl));
+	std::memcpy(&sl, raw.data(), sizeof(sl));
+	EXPECT_LT(sl.sequence, format::max_sequence);
+	ASSERT_TRUE(s->region_free(regs[0]));
 }
