@@ -6,9 +6,14 @@
 # this build only, so the requirement is put on the targets (defined in src/) where it reaches
 # consumers through the exported targets and through add_subdirectory() alike, and on the
 # objects so that a parent project's older CMAKE_CXX_STANDARD cannot build them with less.
-target_compile_features(pmemstream_objects PRIVATE cxx_std_20)
+# The internal targets are guarded: src/ may rename or merge them.
+if(TARGET pmemstream_objects)
+	target_compile_features(pmemstream_objects PRIVATE cxx_std_20)
+endif()
 foreach(t pmemstream pmemstream_static pmemstream_internal)
-	target_compile_features(${t} INTERFACE cxx_std_20)
+	if(TARGET ${t})
+		target_compile_features(${t} INTERFACE cxx_std_20)
+	endif()
 endforeach()
 
 include(CMakePackageConfigHelpers)
