@@ -18,7 +18,8 @@ def main(paths):
     cpus = sorted({r["config"]["cpu"] for r in runs})
     print(f"CPU: {', '.join(cpus)}; {n} runs of {runs[0]['config']['rounds']} rounds; "
           f"region {runs[0]['config']['region_bytes'] >> 20} MiB; "
-          f"pmem2 granularity {runs[0]['config']['pmem2_granularity']}\n")
+          f"pmem2 granularity {runs[0]['config']['pmem2_granularity']}; load average (1, 5, 15 min) at "
+          f"start / end of each run: {'; '.join(r['config'].get('loadavg_start_end', '?') for r in runs)}\n")
 
     def rows(k):
         return [r["results"][k] for r in runs]
