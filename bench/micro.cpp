@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Micro benchmarks (Google Benchmark) of single operations: append, reserve + publish, entry
-// iteration, CRC-32C, region allocate + free, and appends from two threads to separate
-// regions. All run on one stream file in $PMEMSTREAM_BENCH_DIR (default /dev/shm), mapped
-// with cache-line granularity unless PMEM2_FORCE_GRANULARITY says otherwise.
+// iteration, CRC-32C, region allocate + free (also with many regions in place), and appends
+// from two threads to separate regions. They run on one stream file in $PMEMSTREAM_BENCH_DIR
+// (default /dev/shm), the crowded allocation on a second one, mapped with cache-line
+// granularity unless PMEM2_FORCE_GRANULARITY says otherwise.
 #include "crc32c.hpp"
 
 #include <pmemstream/stream.hpp>
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -226,6 +229,87 @@ void bm_region_allocate_free(benchmark::State &state)
 }
 BENCHMARK(bm_region_allocate_free)->Arg(4096 - 128)->Arg(1 << 20);
 
+// Region allocate + free when `n` regions already exist (hardening item 18: allocation slows as
+// regions accumulate). One stream of its own, block size 4096, holds the n small regions; it
+// grows (or shrinks) between arguments instead of being rebuilt, so 10, 1,000, 10,000 and
+// 100,000 cost one fill to 100,000. The fill is timed and reported as the `fill_s` counter.
+struct crowded_stream {
+	std::unique_ptr<stream> s;
+	std::string path;
+	std::vector<region> regions;
+	double fill_s = 0; // seconds the last change of size took
+
+	static constexpr uint64_t max_regions = 100000;
+	static constexpr uint64_t region_size = 64; // one 4 KiB block with its header
+
+	~crowded_stream()
+	{
+		if (s) {
+			s.reset();
+			::unlink(path.c_str());
+		}
+	}
+	// Brings the number of regions to n; returns an error message or "".
+	std::string resize(uint64_t n)
+	{
+		if (!s) {
+			path = the_path + "-crowded";
+			auto c = stream::create(path, {.size = (max_regions + 16) * 4096 + (1 << 20), .block_size = 4096});
+			if (!c)
+				return c.err().message();
+			s = std::move(*c);
+		}
+		if (regions.size() == n)
+			return "";
+		const auto t0 = std::chrono::steady_clock::now();
+		while (regions.size() > n) {
+			if (auto st = s->region_free(regions.back()); !st)
+				return st.err().message();
+			regions.pop_back();
+		}
+		while (regions.size() < n) {
+			auto r = s->region_allocate(region_size);
+			if (!r)
+				return r.err().message();
+			regions.push_back(*r);
+		}
+		fill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+		return "";
+	}
+};
+crowded_stream the_crowded;
+
+void bm_region_allocate_free_crowded(benchmark::State &state)
+{
+	const uint64_t n = static_cast<uint64_t>(state.range(0));
+	if (n > crowded_stream::max_regions) {
+		state.SkipWithError("more regions than the crowded stream holds");
+		return;
+	}
+	bool grew = the_crowded.regions.size() != n;
+	if (std::string e = the_crowded.resize(n); !e.empty()) {
+		state.SkipWithError(e.c_str());
+		return;
+	}
+	if (grew)
+		std::fprintf(stderr, "bm_region_allocate_free_crowded: %llu regions in place after %.2f s\n",
+			     static_cast<unsigned long long>(n), the_crowded.fill_s);
+	for (auto _ : state) {
+		auto r = the_crowded.s->region_allocate(crowded_stream::region_size);
+		if (!r) [[unlikely]] {
+			state.SkipWithError(r.err().message().c_str());
+			return;
+		}
+		if (auto st = the_crowded.s->region_free(*r); !st) [[unlikely]] {
+			state.SkipWithError(st.err().message().c_str());
+			return;
+		}
+	}
+	state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+	state.counters["regions"] = static_cast<double>(n);
+	state.counters["fill_s"] = the_crowded.fill_s;
+}
+
 // Each thread appends to its own region: measures how well appends to different regions
 // run in parallel (shared timestamp tracker, no shared lock).
 void bm_append_threads(benchmark::State &state)
@@ -296,6 +380,39 @@ bool setup_stream()
 	return static_cast<bool>(the_stream->region_free(*r));
 }
 
+// Registers bm_region_allocate_free_crowded for the region counts in
+// $PMEMSTREAM_BENCH_REGIONS (comma-separated; default 10,1000,10000,100000), in ascending
+// order so that the crowded stream only grows. Today the fill to 100,000 takes minutes (each
+// allocation walks every span), so a quick run can leave it out.
+bool register_crowded()
+{
+	const char *env = std::getenv("PMEMSTREAM_BENCH_REGIONS");
+	const std::string list = env ? env : "10,1000,10000,100000";
+	std::vector<int64_t> counts;
+	size_t pos = 0;
+	while (pos < list.size()) {
+		size_t comma = list.find(',', pos);
+		if (comma == std::string::npos)
+			comma = list.size();
+		char *end = nullptr;
+		const std::string item = list.substr(pos, comma - pos);
+		long long v = std::strtoll(item.c_str(), &end, 10);
+		if (item.empty() || *end != '\0' || v < 0 || static_cast<uint64_t>(v) > crowded_stream::max_regions) {
+			std::fprintf(stderr, "pmemstream_micro: PMEMSTREAM_BENCH_REGIONS: bad count '%s' (0 to %llu)\n",
+				     item.c_str(), static_cast<unsigned long long>(crowded_stream::max_regions));
+			return false;
+		}
+		counts.push_back(v);
+		pos = comma + 1;
+	}
+	std::sort(counts.begin(), counts.end());
+	auto *b = benchmark::RegisterBenchmark("bm_region_allocate_free_crowded", bm_region_allocate_free_crowded);
+	for (int64_t c : counts)
+		b->Arg(c);
+	b->Unit(benchmark::kMicrosecond);
+	return true;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -304,10 +421,14 @@ int main(int argc, char **argv)
 	benchmark::Initialize(&argc, argv);
 	if (benchmark::ReportUnrecognizedArguments(argc, argv))
 		return 1;
-	bool ok = setup_stream();
+	bool ok = setup_stream() && register_crowded();
 	if (ok)
 		benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();
+	if (the_crowded.s) {
+		the_crowded.s.reset();
+		::unlink(the_crowded.path.c_str());
+	}
 	the_stream.reset();
 	::unlink(the_path.c_str());
 	return ok ? 0 : 1;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// A C++ program built against an installed pmemstream with find_package(pmemstream).
+// A C++ program built against an installed pmemstream, with find_package(pmemstream) or with
+// pkg-config libpmemstream++; either way it sets no C++ standard of its own.
 // usage: cpp_api <file>
 #include <pmemstream/stream.hpp>
 
@@ -19,7 +20,7 @@ int main(int argc, char **argv)
 	auto r = (*s)->region_allocate(1000);
 	if (!r)
 		return 1;
-	const std::string_view text = "find_package works";
+	const std::string_view text = "appended and read back";
 	if (!(*s)->append(*r, text.data(), text.size()))
 		return 1;
 	auto full = (*s)->append(*r, nullptr, 1 << 20);
