@@ -42,8 +42,9 @@ void touch(const result<std::span<const std::byte>> &d)
 	sink = x;
 }
 
-// Every accessor on everything the stream shows; read_stream checks the geometry.
-void walk(const stream &s, const char *how, bool salvaged = false)
+// Every accessor on everything the stream shows; read_stream checks the geometry. Returns
+// what the stream shows.
+stream_model walk(const stream &s, const char *how, bool salvaged = false)
 {
 	std::vector<std::string> v;
 	stream_model m = read_stream(s, v, salvaged);
@@ -69,6 +70,34 @@ void walk(const stream &s, const char *how, bool salvaged = false)
 	(void)s.recovery();
 	(void)s.committed_timestamp();
 	(void)s.persisted_timestamp();
+	return m;
+}
+
+// What a reopen must show again: every region with its size and entries.
+std::string differs(const stream_model &want, const stream_model &got)
+{
+	if (want.regions.size() != got.regions.size())
+		return std::to_string(got.regions.size()) + " regions instead of " + std::to_string(want.regions.size());
+	for (size_t i = 0; i < want.regions.size(); ++i) {
+		const auto &w = want.regions[i];
+		const auto &g = got.regions[i];
+		if (w.offset != g.offset || w.size != g.size)
+			return "region #" + std::to_string(i) + " moved or changed size";
+		if (w.entries != g.entries)
+			return "region #" + std::to_string(i) + " shows " + std::to_string(g.entries.size()) + " entries instead of " +
+			       std::to_string(w.entries.size()) + " or other ones";
+	}
+	return {};
+}
+
+// The slot readers take (dual_slot.hpp read_dual, without the checksum): the larger of the
+// sequences in 1 .. max_sequence.
+const format::span_slot &slot_in_force(const format::span_slot (&s)[2])
+{
+	auto usable = [](const format::span_slot &x) { return x.sequence != 0 && x.sequence <= format::max_sequence; };
+	if (!usable(s[0]))
+		return s[1];
+	return usable(s[1]) && s[1].sequence > s[0].sequence ? s[1] : s[0];
 }
 
 } // namespace
@@ -103,7 +132,7 @@ void fix_checksums(std::vector<std::byte> &img, uint8_t flags)
 				std::memcpy(base + slot, &s[i], sizeof(s[i]));
 			}
 		}
-		const format::span_slot &cur = s[1].sequence > s[0].sequence ? s[1] : s[0];
+		const format::span_slot &cur = slot_in_force(s);
 		if (cur.span_size < format::span_header_size || cur.span_size % h.block_size != 0 || cur.span_size > end - off)
 			break;
 		if ((flags & fix_entries) && cur.state == format::span_region) {
@@ -168,7 +197,11 @@ void check_image(const uint8_t *data, size_t size, fuzz_outcome &out)
 		walk(**r, mode == recovery_mode::strict ? "read-only" : "salvage", mode == recovery_mode::salvage);
 	}
 
-	auto w = detail::open_on_media(std::make_unique<sim_media>(img), 0, {});
+	auto wm = std::make_unique<sim_media>(img);
+	// The durable image the writable session leaves at its clean close.
+	auto closed = std::make_shared<std::vector<std::byte>>();
+	wm->keep_on_destroy(closed);
+	auto w = detail::open_on_media(std::move(wm), 0, {});
 	if (!w) {
 		if (!refusal_allowed(w.code()))
 			fail(std::string("writable open refused with ") + errc_name(w.code()) + ": " + w.err().message());
@@ -200,7 +233,22 @@ void check_image(const uint8_t *data, size_t size, fuzz_outcome &out)
 		if (auto f = s.region_free(regs.front()); !f && f.code() != errc::timestamps_exhausted)
 			fail(std::string("free: ") + f.err().message());
 	}
-	walk(s, "after writes");
+	const stream_model written = walk(s, "after writes");
+	w->reset();
+
+	// The session must leave a stream that opens again, strict, and shows exactly what it
+	// showed before the close: an update that runs a record past a limit (a sequence number
+	// that wraps or leaves the readable range) destroys the record only at the next open.
+	for (bool read_only : {true, false}) {
+		open_options o;
+		o.read_only = read_only;
+		auto r = detail::open_on_media(std::make_unique<sim_media>(*closed, read_only), 0, o);
+		const char *how = read_only ? "reopen read-only" : "reopen writable";
+		if (!r)
+			fail(std::string(how) + " after a clean close refused with " + errc_name(r.code()) + ": " + r.err().message());
+		if (auto d = differs(written, walk(**r, how)); !d.empty())
+			fail(std::string(how) + " after a clean close: " + d);
+	}
 }
 
 std::vector<std::vector<std::byte>> make_seed_images()
