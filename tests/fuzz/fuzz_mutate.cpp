@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // A deterministic mutation fuzzer over valid images, built with the main compiler so that the
-// whole suite can run it under ASan+UBSan (PMEMSTREAM_SANITIZE=address). Mutations: bit
-// flips, random bytes, interesting 8-byte values written over the header, the state record,
-// span headers and entry headers, truncation, splices between images; half the inputs get
-// their checksums recomputed so that the structural rules, not the checksum, must reject them.
-//
-//   fuzz_mutate [iterations] [seed]     run (defaults: PMEMSTREAM_FUZZ_ITERATIONS or 20000
-//                                       (5000 under sanitizers), seed 1)
-//   fuzz_mutate --write-seeds DIR       write the seed corpus for the libFuzzer target
-//   fuzz_mutate --replay FILE...        run saved inputs (e.g. a crash file)
+// whole suite can run it under ASan+UBSan (PMEMSTREAM_SANITIZE=address). Two classes of input:
+//  - classic: bit flips, random bytes, interesting 8-byte values written over the header, the
+//    state record, span headers and entry headers, truncation, splices between images; half
+//    get their checksums recomputed so that the structural rules, not the checksum, must
+//    reject them;
+//  - limits (one input in three): one or two whole fields of known structures (by offset
+//    from format.hpp) set to values at the limits of the field and of the format (0, 1,
+//    max - 1, max, 2^31, 2^32, 2^56 - 1, 2^56, 2^62, 2^63, ...), every checksum recomputed:
+//    values a checksum cannot catch, which only the validity rules stand between and the code.
 // A failing input is saved as fuzz-failure-<pid>.bin in the working directory.
 #include "format.hpp"
 #include "fuzz_target.hpp"
@@ -32,6 +32,7 @@ using namespace pmemstream::test;
 namespace {
 
 std::vector<uint8_t> current;
+uint64_t iteration = 0; // of the input in `current` (0: a seed or a replay)
 
 void save_current(int)
 {
@@ -44,7 +45,8 @@ void save_current(int)
 		::close(fd);
 	}
 	char msg[128];
-	const int len = std::snprintf(msg, sizeof(msg), "fuzz_mutate: failing input saved as %s (replay with --replay)\n", name);
+	const int len = std::snprintf(msg, sizeof(msg), "fuzz_mutate: input %llu failed, saved as %s (replay with --replay)\n",
+				      static_cast<unsigned long long>(iteration), name);
 	ssize_t ignored = ::write(2, msg, static_cast<size_t>(len));
 	(void)ignored;
 	std::signal(SIGABRT, SIG_DFL);
@@ -94,6 +96,29 @@ uint64_t interesting(std::mt19937_64 &rng, const std::vector<std::byte> &img)
 	if (rng() % 4 == 0)
 		return rng();
 	return values[rng() % std::size(values)];
+}
+
+const char usage[] = R"(usage:
+  fuzz_mutate [iterations] [seed]     run (defaults: PMEMSTREAM_FUZZ_ITERATIONS or 20000
+                                      (5000 under sanitizers), seed 1); prints the outcomes
+                                      of each class of input (classic, limits)
+  fuzz_mutate --limits [iter] [seed]  only the limit class
+  fuzz_mutate --write-seeds DIR       write the seed corpus for the libFuzzer target
+  fuzz_mutate --replay FILE...        run saved inputs (e.g. a crash file) and say what they do
+  fuzz_mutate --help
+)";
+
+// Limit class: fields set to limit values, every checksum recomputed (input flag byte).
+std::vector<uint8_t> mutate_limits(std::mt19937_64 &rng, const std::vector<std::vector<std::byte>> &seeds)
+{
+	std::vector<std::byte> img = seeds[rng() % seeds.size()];
+	const int n = 1 + static_cast<int>(rng() % 2);
+	for (int k = 0; k < n; ++k)
+		(void)mutate_field(img, rng);
+	std::vector<uint8_t> input(img.size() + 1);
+	input[0] = fix_records | fix_entries;
+	std::memcpy(input.data() + 1, img.data(), img.size());
+	return input;
 }
 
 std::vector<uint8_t> mutate(std::mt19937_64 &rng, const std::vector<std::vector<std::byte>> &seeds)
@@ -154,38 +179,51 @@ std::vector<uint8_t> read_file(const char *path)
 
 int main(int argc, char **argv)
 {
-	if (argc >= 3 && std::string(argv[1]) == "--write-seeds") {
+	std::vector<std::string> args(argv + 1, argv + argc);
+	if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+		std::fputs(usage, stdout);
+		return 0;
+	}
+	if (args.size() >= 2 && args[0] == "--write-seeds") {
 		int k = 0;
 		for (const auto &img : make_seed_images())
 			for (uint8_t flags : {uint8_t{0}, fix_records}) {
-				const std::string path = std::string(argv[2]) + "/seed-" + std::to_string(k++);
+				const std::string path = args[1] + "/seed-" + std::to_string(k++);
 				std::ofstream f(path, std::ios::binary);
 				f.put(static_cast<char>(flags));
 				f.write(reinterpret_cast<const char *>(img.data()), static_cast<std::streamsize>(img.size()));
 			}
-		std::printf("fuzz_mutate: %d seed inputs written to %s\n", k, argv[2]);
+		std::printf("fuzz_mutate: %d seed inputs written to %s\n", k, args[1].c_str());
 		return 0;
 	}
 	std::signal(SIGABRT, save_current);
-	if (argc >= 2 && std::string(argv[1]) == "--replay") {
-		for (int i = 2; i < argc; ++i) {
-			current = read_file(argv[i]);
+	if (!args.empty() && args[0] == "--replay") {
+		for (size_t i = 1; i < args.size(); ++i) {
+			current = read_file(args[i].c_str());
 			auto o = fuzz_image(current.data(), current.size());
-			std::printf("%s: %s\n", argv[i], o.opened_writable ? "opened" : o.error.c_str());
+			std::printf("%s: %s\n", args[i].c_str(), o.opened_writable ? "opened" : o.error.c_str());
 		}
 		return 0;
 	}
+	const bool limits_only = !args.empty() && args[0] == "--limits";
+	if (limits_only)
+		args.erase(args.begin());
+	for (const auto &a : args)
+		if (a.empty() || a[0] == '-') {
+			std::fprintf(stderr, "fuzz_mutate: unknown option %s\n%s", a.c_str(), usage);
+			return 2;
+		}
 	const char *env = std::getenv("PMEMSTREAM_FUZZ_ITERATIONS");
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	const uint64_t dflt = 5000; // every image costs ~20x more under the sanitizers
 #else
 	const uint64_t dflt = 20000;
 #endif
-	const uint64_t iterations = argc >= 2 ? std::strtoull(argv[1], nullptr, 0) : env ? std::strtoull(env, nullptr, 0) : dflt;
-	const uint64_t seed = argc >= 3 ? std::strtoull(argv[2], nullptr, 0) : 1;
+	const uint64_t iterations = !args.empty() ? std::strtoull(args[0].c_str(), nullptr, 0) : env ? std::strtoull(env, nullptr, 0) : dflt;
+	const uint64_t seed = args.size() >= 2 ? std::strtoull(args[1].c_str(), nullptr, 0) : 1;
 	const auto seeds = make_seed_images();
 	std::mt19937_64 rng(seed);
-	std::map<std::string, uint64_t> outcomes;
+	std::map<std::string, std::map<std::string, uint64_t>> outcomes; // class -> outcome -> count
 	for (const auto &img : seeds) { // the seeds themselves must open
 		current.assign(1, 0);
 		current.insert(current.end(), reinterpret_cast<const uint8_t *>(img.data()),
@@ -196,14 +234,20 @@ int main(int argc, char **argv)
 		}
 	}
 	for (uint64_t i = 0; i < iterations; ++i) {
-		current = mutate(rng, seeds);
+		iteration = i + 1;
+		const bool limits = limits_only || rng() % 3 == 0;
+		current = limits ? mutate_limits(rng, seeds) : mutate(rng, seeds);
 		auto o = fuzz_image(current.data(), current.size());
-		++outcomes[o.opened_writable ? (o.error.empty() ? "opened" : "opened writable, refused read-only") : o.error];
+		++outcomes[limits ? "limits" : "classic"]
+			  [o.opened_writable ? (o.error.empty() ? "opened" : "opened writable, refused read-only") : o.error];
 	}
-	std::printf("fuzz_mutate: %llu mutated images, seed %llu:", static_cast<unsigned long long>(iterations),
+	std::printf("fuzz_mutate: %llu mutated images, seed %llu\n", static_cast<unsigned long long>(iterations),
 		    static_cast<unsigned long long>(seed));
-	for (auto &[k, v] : outcomes)
-		std::printf(" %s %llu;", k.c_str(), static_cast<unsigned long long>(v));
-	std::printf("\n");
+	for (auto &[cls, counts] : outcomes) {
+		std::printf("  %s:", cls.c_str());
+		for (auto &[k, v] : counts)
+			std::printf(" %s %llu;", k.c_str(), static_cast<unsigned long long>(v));
+		std::printf("\n");
+	}
 	return 0;
 }

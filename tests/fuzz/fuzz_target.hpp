@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,32 @@ fuzz_outcome fuzz_check(const uint8_t *data, size_t size);
 
 // Recomputes checksums in place (see the flags).
 void fix_checksums(std::vector<std::byte> &img, uint8_t flags);
+
+// One field of a structure that format.hpp defines, located in an image.
+enum class field_kind { header, state, span, entry };
+struct field_site {
+	field_kind kind;
+	uint64_t offset; // in the image
+	unsigned width;	 // bytes: 8, 4, or 1 (the flag byte of an entry's timestamp word)
+	uint64_t mirror; // the same field in the record's other slot (0: none)
+	const char *name;
+};
+
+// Every field of the stream header, of both state slots, of both slots of every span header
+// the span walk reaches, and of every entry header the region walks reach (slot in force).
+std::vector<field_site> field_sites(const std::vector<std::byte> &img);
+
+// The values at the limits of a field `width` bytes wide: 0, 1, max - 1, max and, where they
+// fit, 2^31, 2^32, 2^56 - 1, 2^56, 2^62, 2^63 (and 2^62 +- 1, 2^56 + 1: the format's own
+// limits, max_sequence, max_generation and max_timestamp, and their neighbours). For the flag
+// byte: every combination of the three flags, and unknown bits.
+std::vector<uint64_t> limit_values(unsigned width);
+
+// The limit-class mutation: one field (a structure kind, then a field of it, uniformly) set to
+// one limit value; a slot field in slot 0, slot 1 or both. The caller recomputes every
+// checksum (fix_records | fix_entries), so only the validity rules stand in the way. Returns
+// what it did ("span_slot.head@0x1100 both = 0x4000...") or "" when the image has no field.
+std::string mutate_field(std::vector<std::byte> &img, std::mt19937_64 &rng);
 
 // Valid images of several shapes (empty, entries, clean close, torn tail, many regions,
 // freed regions), small enough to fuzz fast.
