@@ -37,7 +37,7 @@ status stream::region_free(region r)
 	auto rt = s.resolve(r, nullptr);
 	if (!rt)
 		return rt.err();
-	auto st = s.catalog_.free(*rt, r.id, *s.state_, s.tracker_->persisted());
+	auto st = s.catalog_.free(*rt, r.id, *s.state_, *s.tracker_);
 	if (st.code() == errc::media_failed)
 		s.gate_.fail(errc::media_failed);
 	return st;

@@ -200,7 +200,7 @@ result<region_runtime *> region_catalog::allocate(uint64_t size)
 	return rt;
 }
 
-status region_catalog::free(region_runtime *rt, uint64_t id, state_record &state, uint64_t persisted)
+status region_catalog::free(region_runtime *rt, uint64_t id, state_record &state, const commit_tracker &tracker)
 {
 	std::lock_guard al(alloc_mutex_);
 	std::lock_guard rl(rt->lock); // waits for an append in progress
@@ -214,9 +214,10 @@ status region_catalog::free(region_runtime *rt, uint64_t id, state_record &state
 		std::unique_lock lk(iter_mutex_);
 		by_id_.erase(cur_id);
 	}
-	// Every entry of the region is persisted, so the watermark covers them: raising the floor
-	// to it makes their timestamps legitimately absent (rule R1).
-	state.raise_floor(persisted);
+	// Every entry of the region is persisted (its writer is done: we hold its lock), so the
+	// watermark read now covers them: raising the floor to it makes their timestamps
+	// legitimately absent (rule R1). Read before the lock, it could miss an append in flight.
+	state.raise_floor(tracker.persisted());
 
 	auto it = spans_.find(rt->offset);
 	assert(it != spans_.end());

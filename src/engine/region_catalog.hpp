@@ -6,6 +6,7 @@
 #ifndef PMEMSTREAM_ENGINE_REGION_CATALOG_HPP
 #define PMEMSTREAM_ENGINE_REGION_CATALOG_HPP
 
+#include "engine/commit_tracker.hpp"
 #include "engine/region_runtime.hpp"
 #include "engine/region_table.hpp"
 #include "engine/visibility.hpp"
@@ -42,9 +43,10 @@ public:
 
 	// Allocates a region with at least `size` usable bytes; persisted on return.
 	result<region_runtime *> allocate(uint64_t size);
-	// Frees a live region (after waiting for its writer); persisted on return. `floor` is
-	// raised first so that the region's timestamps are legitimately absent (rule R1).
-	status free(region_runtime *rt, uint64_t id, state_record &state, uint64_t persisted);
+	// Frees a live region (after waiting for its writer); persisted on return. The floor is
+	// raised first, to the persisted watermark read once the region's writer is done, so
+	// that the region's timestamps are legitimately absent (rule R1).
+	status free(region_runtime *rt, uint64_t id, state_record &state, const commit_tracker &tracker);
 
 	// The runtime of the live region whose header is at `off` (and whose id is `id`, unless
 	// 0), or null. Lock-free.

@@ -608,9 +608,15 @@ result<file_creation> make_exclusively(const std::string &path, uint64_t size, b
 		raced = errno == EEXIST;
 		return io_failure("cannot create", path, errno);
 	}
-	// Until the lock is ours another creator may adopt the empty file; then it is theirs.
+	// Until the lock is ours another creator may adopt the empty file; then it is theirs, and
+	// it may even have finished and unlocked it: a file that is no longer empty is not ours.
 	if (auto l = lock_for_writing(fd, path); !l)
 		return error(errc::busy, "'" + path + "' was taken over by another creator while being made");
+	struct stat now;
+	if (::fstat(fd.get(), &now) != 0)
+		return io_failure("cannot stat", path, errno);
+	if (now.st_size != 0)
+		return error(errc::exists, "'" + path + "' was created by another creator meanwhile; open it instead");
 	auto st = std::make_unique<file_creation::state>();
 	st->path = path;
 	st->fd = fd.dup();

@@ -42,10 +42,17 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 			if (!flags_of.emplace(e.timestamp, e.flags).second)
 				problem(sc.offset, e.offset, "two entries carry timestamp " + std::to_string(e.timestamp));
 		max_seen = std::max(max_seen, sc.last_ts);
-		// R3: an entry followed by max_in_flight others in its region was acknowledged.
+		// R3: an entry followed by max_in_flight others in its region was acknowledged, unless
+		// it is a member of a transaction that the member ending it has not closed (a
+		// transaction is acknowledged as a whole, when it ends).
 		const uint64_t w = v.max_in_flight;
-		if (sc.above_floor.size() > w)
-			acknowledged = std::max(acknowledged, sc.above_floor[sc.above_floor.size() - 1 - w].timestamp);
+		for (size_t k = sc.above_floor.size(); k > w; --k) {
+			const auto &e = sc.above_floor[k - 1 - w];
+			if ((e.flags & format::flag_tx) && !(e.flags & format::flag_tx_end))
+				continue;
+			acknowledged = std::max(acknowledged, e.timestamp);
+			break;
+		}
 
 		// R2: a torn append is never followed by a newer entry in its region.
 		if (sc.stop_state == entry_state::invalid && sc.next_valid_ts > floor && damaged.insert(i).second)

@@ -7,7 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 using namespace pmemstream;
 using namespace pmemstream::test;
@@ -186,4 +189,47 @@ TEST(crash_regressions, aborted_region_free_stays_dead_after_a_second_crash)
 	ASSERT_TRUE(c.s);
 	for (auto &v : check_stream(*c.s, seen, {}))
 		ADD_FAILURE() << v;
+}
+
+// A free that raced an append in the same region used to read the persisted watermark before
+// it waited for the region's writer: the floor it wrote missed the append's timestamp, and a
+// power failure after later appends left a stream recovery called corrupt ("timestamp 2 is
+// missing although entries up to 3 were acknowledged").
+TEST(crash_regressions, free_racing_an_append_in_its_region_raises_the_floor_past_it)
+{
+	auto owned = std::make_unique<test::sim_media>(64 * 1024);
+	test::sim_media *m = owned.get();
+	auto s = std::move(*detail::open_on_media(std::move(owned), 4096, {}));
+	auto x = *s->region_allocate(1000);
+	auto y = *s->region_allocate(1000);
+	ASSERT_TRUE(s->append(x, "a", 1)); // timestamp 1
+	static thread_local bool is_appender = false;
+	std::atomic<bool> hold{true}, held{false}, release{false};
+	m->set_hook([&](test::sim_media &, test::sim_event e) {
+		if (e == test::sim_event::drain && is_appender && hold.exchange(false)) {
+			held = true;
+			while (!release)
+				std::this_thread::yield();
+		}
+	});
+	std::thread ta([&] {
+		is_appender = true;
+		EXPECT_TRUE(s->append(x, "b", 1)); // timestamp 2, stopped in its fence holding x
+	});
+	while (!held)
+		std::this_thread::yield();
+	std::thread tb([&] { EXPECT_TRUE(s->region_free(x)); });
+	std::this_thread::sleep_for(std::chrono::milliseconds(50)); // let the free wait for x
+	release = true;
+	ta.join();
+	tb.join();
+	m->set_hook(nullptr);
+	ASSERT_TRUE(s->append(y, "c", 1));
+	ASSERT_TRUE(s->append(y, "d", 1));
+	// A power failure now: every call above returned.
+	auto crash = m->persisted_image();
+	auto r = detail::open_on_media(std::make_unique<test::sim_media>(crash, true), 0, {.read_only = true});
+	ASSERT_TRUE(r) << r.err().message();
+	EXPECT_EQ((*r)->recovery().entries, 2u);
+	EXPECT_EQ((*r)->recovery().regions, 1u);
 }
