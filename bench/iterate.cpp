@@ -303,7 +303,7 @@ public:
 					payload[i] = static_cast<unsigned char>((seq * 131 + i * 7) & 0xff);
 				++seq;
 				int rc = pmemstream_append(stream_, r, rt, payload.data(), payload.size(), nullptr);
-				if (rc == PMEMSTREAM_E_REGION_FULL)
+				if (rc != 0 && pmemstream_errno() == PMEMSTREAM_E_REGION_FULL)
 					break;
 				if (rc != 0)
 					die_stream("pmemstream_append");

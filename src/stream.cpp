@@ -101,7 +101,7 @@ result<reservation> stream::reserve(region r, uint64_t size, region_runtime *hin
 	return s.writer_->reserve(**rt, r.id, size);
 }
 
-result<uint64_t> stream::publish(region r, entry e, uint64_t size, region_runtime *hint)
+result<uint64_t> stream::publish(region r, const entry &e, uint64_t size, region_runtime *hint)
 {
 	impl &s = *impl_;
 	if (!s.gate_.open())
@@ -112,7 +112,7 @@ result<uint64_t> stream::publish(region r, entry e, uint64_t size, region_runtim
 	return s.writer_->publish(**rt, r.id, e, size);
 }
 
-result<std::span<const std::byte>> stream::entry_data(entry e) const
+result<std::span<const std::byte>> stream::entry_data(const entry &e) const
 {
 	auto h = impl_->committed_entry(e);
 	if (!h)
@@ -120,7 +120,7 @@ result<std::span<const std::byte>> stream::entry_data(entry e) const
 	return std::span<const std::byte>(impl_->base_ + e.offset + sizeof(format::entry_header), h->size);
 }
 
-result<uint64_t> stream::entry_size(entry e) const
+result<uint64_t> stream::entry_size(const entry &e) const
 {
 	auto h = impl_->committed_entry(e);
 	if (!h)
@@ -128,7 +128,7 @@ result<uint64_t> stream::entry_size(entry e) const
 	return uint64_t{h->size};
 }
 
-result<uint64_t> stream::entry_timestamp(entry e) const
+result<uint64_t> stream::entry_timestamp(const entry &e) const
 {
 	auto h = impl_->committed_entry(e);
 	if (!h)
@@ -136,7 +136,7 @@ result<uint64_t> stream::entry_timestamp(entry e) const
 	return uint64_t{h->timestamp};
 }
 
-result<region> stream::entry_region(entry e) const
+result<region> stream::entry_region(const entry &e) const
 {
 	const region_runtime *rt = nullptr;
 	auto h = impl_->committed_entry(e, &rt);

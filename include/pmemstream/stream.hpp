@@ -157,7 +157,7 @@ public:
 	void seek_first();
 	// Positions at `e`, which must be a committed entry of this region (invalid_handle
 	// otherwise; the position is then unchanged).
-	[[nodiscard]] status seek(entry e);
+	[[nodiscard]] status seek(const entry &e);
 	// Positions at the first entry with a timestamp >= ts (at the end if there is none:
 	// is_valid() then turns true when such an entry is committed). Walks the region from its
 	// start: O(entries before it).
@@ -216,8 +216,9 @@ private:
 	const stream *s_;
 	const region_runtime *rt_;
 	uint64_t id_;
-	mutable uint64_t offset_ = 0; // current entry offset
-	uint64_t min_ts_ = 0;	      // seek_timestamp(): entries below it are stepped over
+	mutable uint64_t offset_ = 0;	  // current entry offset
+	mutable uint64_t valid_size_ = 0; // footprint of the entry at offset_ once seen committed; 0: unknown
+	uint64_t min_ts_ = 0;		  // seek_timestamp(): entries below it are stepped over
 };
 
 // Walks live regions in allocation order.
@@ -368,17 +369,17 @@ public:
 	// timestamp once it is committed and persisted. Errors: invalid_handle (not the
 	// outstanding reservation), invalid_argument (size above the reservation), and those of
 	// append().
-	[[nodiscard]] result<uint64_t> publish(region r, entry e, uint64_t size, region_runtime *rt = nullptr);
+	[[nodiscard]] result<uint64_t> publish(region r, const entry &e, uint64_t size, region_runtime *rt = nullptr);
 
 	// Accessors of a committed entry. invalid_handle for anything that is not one (also for an
 	// entry of a region freed since). Lock-free. An entry handle is checked structurally (it
 	// lies in a live region, on an 8-byte boundary below the committed tail, and its header
 	// fits and is committed), not by its checksum: see docs/design.md "Limits".
-	[[nodiscard]] result<std::span<const std::byte>> entry_data(entry e) const;
-	[[nodiscard]] result<uint64_t> entry_size(entry e) const;
-	[[nodiscard]] result<uint64_t> entry_timestamp(entry e) const;
+	[[nodiscard]] result<std::span<const std::byte>> entry_data(const entry &e) const;
+	[[nodiscard]] result<uint64_t> entry_size(const entry &e) const;
+	[[nodiscard]] result<uint64_t> entry_timestamp(const entry &e) const;
 	// Region holding the entry.
-	[[nodiscard]] result<region> entry_region(entry e) const;
+	[[nodiscard]] result<region> entry_region(const entry &e) const;
 	// Iterator over the region's committed entries; invalid_handle for a bad region.
 	[[nodiscard]] result<entry_iterator> entries(region r) const;
 	// Reader over the committed entries of all regions in timestamp order.

@@ -9,8 +9,17 @@ namespace pmemstream {
 
 using format::entry_header;
 
+namespace {
+std::atomic<uint64_t> instances{0};
+} // namespace
+
 stream::impl::impl(std::unique_ptr<detail::media> m, const format::stream_header &h)
-    : m_(std::move(m)), base_(m_->base()), header_(h), gate_(*m_), catalog_(this, *m_, h, vis_)
+    : m_(std::move(m)),
+      base_(m_->base()),
+      header_(h),
+      instance_(instances.fetch_add(1, std::memory_order_relaxed) + 1),
+      gate_(*m_),
+      catalog_(this, *m_, h, vis_)
 {
 }
 
@@ -74,8 +83,33 @@ result<region_runtime *> stream::impl::resolve(region r, region_runtime *rt) con
 						   (r.id ? " with id " + std::to_string(r.id) : std::string()));
 }
 
+namespace {
+
+// The last entry this thread found committed: readers ask for an entry's data, size and
+// timestamp one after another. Valid while the stream's region layout is unchanged (a
+// committed entry stays committed until its region is freed, which bumps the layout).
+struct last_entry {
+	uint64_t stream = 0; // stream::impl::instance_ (never reused, unlike an address)
+	uint64_t offset = 0;
+	uint64_t layout = 0;
+	uint64_t region_id = 0;
+	const region_runtime *rt = nullptr;
+	entry_header header{};
+};
+// initial-exec: one load from the thread pointer instead of a call to __tls_get_addr.
+__attribute__((tls_model("initial-exec"))) thread_local last_entry cached;
+
+} // namespace
+
 result<entry_header> stream::impl::committed_entry(const entry &e, const region_runtime **out) const
 {
+	const uint64_t layout = vis_.layout_generation.load(std::memory_order_acquire);
+	if (cached.stream == instance_ && cached.offset == e.offset && cached.layout == layout &&
+	    (e.region_id == 0 || e.region_id == cached.region_id)) {
+		if (out)
+			*out = cached.rt;
+		return cached.header;
+	}
 	const region_runtime *rt = catalog_.covering(e.offset);
 	if (rt) {
 		const uint64_t id = rt->id.load(std::memory_order_acquire);
@@ -93,6 +127,7 @@ result<entry_header> stream::impl::committed_entry(const entry &e, const region_
 				if (out)
 					*out = rt;
 				h.timestamp = ts;
+				cached = last_entry{instance_, e.offset, layout, id, rt, h};
 				return h;
 			}
 		}

@@ -40,6 +40,7 @@ public:
 	std::unique_ptr<detail::media> m_;
 	std::byte *const base_;
 	const format::stream_header header_;
+	const uint64_t instance_; // 1.. in order of construction, never reused
 	detail::write_gate gate_;
 	detail::visibility_state vis_;
 	std::unique_ptr<detail::state_record> state_;
