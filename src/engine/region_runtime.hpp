@@ -42,6 +42,17 @@ public:
 	{
 		return id.load(std::memory_order_acquire) != 0;
 	}
+	// The second read of `id` by a lock-free reader: the reads of the fields before it must
+	// not move below it (the reader half of a seqlock: an acquire fence, then the load).
+	uint64_t id_after_reads() const noexcept
+	{
+#if defined(__SANITIZE_THREAD__)
+		return id.load(std::memory_order_seq_cst); // ThreadSanitizer does not model fences
+#else
+		std::atomic_thread_fence(std::memory_order_acquire);
+		return id.load(std::memory_order_relaxed);
+#endif
+	}
 
 	// Serialises writers of this region (appends, reserve/publish, free, close). Everything
 	// below is guarded by it.

@@ -120,10 +120,9 @@ result<entry_header> stream::impl::committed_entry(const entry &e, const region_
 			entry_header h;
 			std::memcpy(&h, base_ + e.offset, sizeof(h));
 			const uint64_t ts = h.timestamp & format::timestamp_mask;
-			std::atomic_thread_fence(std::memory_order_acquire);
 			if (ts != 0 && ts <= vis_.committed.load(std::memory_order_acquire) &&
 			    !(h.timestamp & format::flag_padding) && format::entry_footprint(h.size) <= tail - e.offset &&
-			    rt->id.load(std::memory_order_relaxed) == id) {
+			    rt->id_after_reads() == id) {
 				if (out)
 					*out = rt;
 				h.timestamp = ts;
