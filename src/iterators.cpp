@@ -42,6 +42,9 @@ void entry_iterator::seek_first()
 
 uint64_t entry_iterator::head_timestamp() const
 {
+	// A position seen committed stays committed while the region keeps its id.
+	if (valid_size_)
+		return rt_->id.load(std::memory_order_acquire) == id_ ? valid_ts_ : 0;
 	const stream::impl &s = *s_->impl_;
 	for (;;) {
 		if (rt_->id.load(std::memory_order_acquire) != id_ || offset_ >= rt_->tail.load(std::memory_order_acquire))
@@ -55,6 +58,7 @@ uint64_t entry_iterator::head_timestamp() const
 		// can commit after it).
 		if (!(h.timestamp & format::flag_padding) && ts >= min_ts_) {
 			valid_size_ = format::entry_footprint(h.size);
+			valid_ts_ = ts;
 			return ts;
 		}
 		offset_ += format::entry_footprint(h.size);

@@ -218,6 +218,7 @@ private:
 	uint64_t id_;
 	mutable uint64_t offset_ = 0;	  // current entry offset
 	mutable uint64_t valid_size_ = 0; // footprint of the entry at offset_ once seen committed; 0: unknown
+	mutable uint64_t valid_ts_ = 0;	  // and its timestamp
 	uint64_t min_ts_ = 0;		  // seek_timestamp(): entries below it are stepped over
 };
 
