@@ -150,3 +150,29 @@ TEST(misuse, record_sequence_at_the_last_value_is_renumbered_not_wrapped)
 	EXPECT_LT(sl.sequence, format::max_sequence);
 	ASSERT_TRUE(s->region_free(regs[0]));
 }
+
+TEST(misuse, accessors_do_not_answer_from_a_freed_region_or_a_closed_stream)
+{
+	// The accessors keep the last entry a thread found committed; neither a free nor another
+	// stream (possibly at the same address) may be answered from it.
+	temp_file f, g;
+	auto s = test::create(f.path);
+	auto a = *s->region_allocate(100);
+	auto keep = *s->region_allocate(100);
+	(void)keep;
+	auto e = *s->append(a, "cached", 6);
+	ASSERT_EQ(*s->entry_size(entry{e.offset}), 6u); // now the thread's last entry
+	ASSERT_TRUE(s->region_free(a));
+	EXPECT_EQ(s->entry_size(entry{e.offset}).code(), errc::invalid_handle);
+	EXPECT_EQ(s->entry_data(e).code(), errc::invalid_handle);
+	s.reset();
+
+	// The same layout generation as the cached entry's (two allocations), and the same offset.
+	auto t = test::create(g.path);
+	auto b = *t->region_allocate(100);
+	(void)*t->region_allocate(100);
+	auto e2 = *t->append(b, "other stream", 12);
+	ASSERT_EQ(e2.offset, e.offset);
+	EXPECT_EQ(*t->entry_size(entry{e.offset}), 12u);
+	EXPECT_EQ(*t->entry_timestamp(entry{e.offset}), e2.timestamp);
+}
