@@ -93,11 +93,6 @@ public:
 	{
 		return vis_.persisted.load(std::memory_order_acquire);
 	}
-	// The last timestamp handed out (complete or not).
-	uint64_t last_issued() const noexcept
-	{
-		return next_.load(std::memory_order_acquire) - 1;
-	}
 
 private:
 	// Every completion today is durable, so the persisted watermark follows the committed one.

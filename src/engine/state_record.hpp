@@ -16,12 +16,6 @@ public:
 	{
 	}
 
-	uint64_t floor() const
-	{
-		std::lock_guard lk(mutex_);
-		return cur_.value.ts_floor;
-	}
-
 	// Raises the floor to ts (never lowers it); persisted on return.
 	void raise_floor(uint64_t ts)
 	{
