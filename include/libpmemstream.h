@@ -102,6 +102,8 @@ extern "C" {
 /* A write through a stream opened by another process (the parent of a fork()); open the
  * stream again in this process. */
 #define PMEMSTREAM_E_WRONG_PROCESS (-1016)
+/* A wait with a timeout ended first (errno ETIMEDOUT). */
+#define PMEMSTREAM_E_TIMED_OUT (-1017)
 /* An unexpected failure inside the library (a bug); see pmemstream_errormsg(). */
 #define PMEMSTREAM_E_INTERNAL (-1999)
 

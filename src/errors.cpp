@@ -44,6 +44,7 @@ const char *errc_name(errc e) noexcept
 	case errc::media_failed: return "media failed";
 	case errc::timestamps_exhausted: return "timestamps exhausted";
 	case errc::wrong_process: return "stream belongs to another process";
+	case errc::timed_out: return "timed out";
 	case errc::last_: break;
 	}
 	return "unknown error";

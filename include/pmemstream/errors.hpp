@@ -34,8 +34,9 @@ enum class errc : int {
 	media_failed = 14,	// an earlier media error put the stream in a failed state; reopen it
 	timestamps_exhausted = 15, // all 2^56 - 1 timestamps of the format are used; the stream takes no more writes
 	wrong_process = 16,	// a write through a stream opened by another process (the parent of a fork())
+	timed_out = 17,		// a wait with a timeout ended before the watermark reached the timestamp
 	// One past the last code: tables of names and C constants are checked against it.
-	last_ = 17,
+	last_ = 18,
 };
 
 const std::error_category &error_category() noexcept;

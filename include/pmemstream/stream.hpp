@@ -17,7 +17,8 @@
 // refused with wrong_process. See docs/files-and-processes.md.
 //
 // Thread safety: a stream may be used from many threads. Appends to different regions run in
-// parallel; appends to one region are serialised by a per-region lock. Region allocation and
+// parallel; appends to one region are serialised by a per-region lock (held while the entry
+// is written, not while it is persisted). Region allocation and
 // free are serialised with each other. Freeing a region while another thread appends to it or
 // iterates it is a caller error that the library reports (invalid_handle) rather than
 // corrupting anything.
@@ -26,6 +27,7 @@
 
 #include <pmemstream/errors.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -89,6 +91,31 @@ enum class recovery_mode {
 	salvage,
 };
 
+// How a stream makes committed entries persistent in groups (docs/design.md 2.2).
+struct commit_policy {
+	enum class worker_mode {
+		automatic, // a background worker on msync media (files), none on persistent memory
+		on,
+		off,
+	};
+	// A background worker persists committed entries of every thread: one msync (or fence)
+	// for many entries. On persistent memory the submitting threads usually do better
+	// themselves (wait_persisted() drains once for all they submitted).
+	worker_mode worker = worker_mode::automatic;
+	// The worker persists as soon as this many entries are committed and not persisted,
+	// or this many bytes, or when the oldest of them has waited max_delay.
+	uint64_t max_entries = 256;
+	uint64_t max_bytes = 1 << 20;
+	std::chrono::microseconds max_delay{100};
+};
+
+// Appends that may be in flight (committed, not yet persisted) per region, for regions
+// allocated from now on (the format's max_in_flight, W). An asynchronous append to a region
+// with W such entries first persists the oldest. Streams created by format-2 libraries
+// before this one allow only 1 (they lack the format feature).
+inline constexpr uint32_t default_max_in_flight = 64;
+inline constexpr uint32_t max_max_in_flight = 4096;
+
 struct open_options {
 	// Block size expected by the caller; 0 accepts the one in the header. A non-zero value that
 	// differs from the header fails with parameter_mismatch.
@@ -99,6 +126,9 @@ struct open_options {
 	// Populate the mapping's page tables at open (writable streams), so that appends never
 	// take a first-touch page fault; costs time proportional to the stream's size.
 	bool prefault = false;
+	commit_policy commit{};
+	// 1 .. max_max_in_flight; see default_max_in_flight.
+	uint32_t max_in_flight = default_max_in_flight;
 };
 
 struct create_options {
@@ -106,8 +136,10 @@ struct create_options {
 	uint64_t size = 0;
 	// Power of two, multiple of 64. Regions start and end on block boundaries.
 	uint64_t block_size = 4096;
-	// As open_options::prefault.
+	// As open_options::prefault, commit and max_in_flight.
 	bool prefault = false;
+	commit_policy commit{};
+	uint32_t max_in_flight = default_max_in_flight;
 };
 
 // One problem found by recovery.
@@ -372,6 +404,36 @@ public:
 	// append().
 	[[nodiscard]] result<uint64_t> publish(region r, const entry &e, uint64_t size, region_runtime *rt = nullptr);
 
+	// ---- asynchronous appends (docs/design.md 2.2) ----
+	// Writes the entry and commits it (iterators and readers see it) without waiting for it
+	// to be persisted; returns it with its timestamp. wait_persisted(timestamp) or persist()
+	// make it durable, as does the commit worker (commit_policy). After a crash the visible
+	// entries are still a timestamp prefix: a committed entry that was not persisted may be
+	// gone, and then so is every entry with a larger timestamp that was not persisted either.
+	// At most max_in_flight entries of one region wait for persistence at once; the one after
+	// persists the oldest first (back-pressure, never an error). Errors: those of append().
+	[[nodiscard]] result<appended> async_append(region r, std::span<const std::byte> data, region_runtime *rt = nullptr);
+	[[nodiscard]] result<appended> async_append(region r, const void *data, uint64_t size, region_runtime *rt = nullptr)
+	{
+		return async_append(r, std::span<const std::byte>(static_cast<const std::byte *>(data), size), rt);
+	}
+	// publish() without waiting for persistence: returns the timestamp once committed.
+	[[nodiscard]] result<uint64_t> async_publish(region r, const entry &e, uint64_t size, region_runtime *rt = nullptr);
+
+	// Blocks until every entry with a timestamp <= ts is committed / persisted: spins briefly,
+	// then sleeps in the kernel (a futex on the watermark). wait_persisted makes the entries
+	// persistent itself if nobody else is doing it (on persistent memory a fence orders only
+	// the flushes of its own thread, so it flushes other threads' entries again). Errors:
+	// invalid_argument (ts was not handed out yet), timed_out, media_failed.
+	static constexpr std::chrono::nanoseconds forever = std::chrono::nanoseconds::max();
+	[[nodiscard]] status wait_committed(uint64_t ts, std::chrono::nanoseconds timeout = forever) const;
+	[[nodiscard]] status wait_persisted(uint64_t ts, std::chrono::nanoseconds timeout = forever);
+	// Never blocks: true when every entry up to ts is persisted. Otherwise starts persisting
+	// them when no other thread is (so polling alone completes the work) and returns false.
+	[[nodiscard]] bool poll_persisted(uint64_t ts);
+	// Persists every entry committed so far; returns the persisted watermark.
+	[[nodiscard]] result<uint64_t> persist();
+
 	// Accessors of a committed entry. invalid_handle for anything that is not one (also for an
 	// entry of a region freed since). Lock-free. An entry handle is checked structurally (it
 	// lies in a live region, on an 8-byte boundary below the committed tail, and its header
@@ -389,6 +451,8 @@ public:
 	// ---- watermarks ----
 	uint64_t committed_timestamp() const noexcept;
 	uint64_t persisted_timestamp() const noexcept;
+	// The last timestamp handed out (committed or not).
+	uint64_t last_timestamp() const noexcept;
 
 	stream_info info() const;
 	const recovery_report &recovery() const noexcept;

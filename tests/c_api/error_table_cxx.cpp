@@ -38,6 +38,7 @@ constexpr expected table[] = {
 	{PMEMSTREAM_E_MEDIA_FAILED, EIO},
 	{PMEMSTREAM_E_TIMESTAMPS_EXHAUSTED, EOVERFLOW},
 	{PMEMSTREAM_E_WRONG_PROCESS, EBADF},
+	{PMEMSTREAM_E_TIMED_OUT, ETIMEDOUT},
 };
 static_assert(std::size(table) == static_cast<size_t>(errc::last_) - 1,
 	      "a pmemstream::errc has no PMEMSTREAM_E_* constant in libpmemstream.h (or this table is stale)");
