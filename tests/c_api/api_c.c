@@ -2011,8 +2011,10 @@ static void async_wait_timeout(void)
 	const double deadline = seconds_now() + 60;
 	while (!timed_out && seconds_now() < deadline) {
 		const uint64_t target = pmemstream_last_timestamp(fx.s);
-		if (target <= pmemstream_committed_timestamp(fx.s))
+		if (target <= pmemstream_committed_timestamp(fx.s)) {
+			sched_yield(); /* nothing in flight: let the appender run */
 			continue;
+		}
 		struct pmemstream_async_wait_fut w = pmemstream_async_wait_committed(fx.s, target);
 		errno = 0;
 		int rc = pmemstream_future_wait_timeout(PMEMSTREAM_FUTURE(&w), 0);
