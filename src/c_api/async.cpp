@@ -99,10 +99,17 @@ pmemstream_future_state poll_wait(pmemstream_async_wait_fut *f) noexcept
 			complete(f, 0, watermark_of(*s, persisted));
 			return 0;
 		}
-		// Not there yet. A wait that does not wait tells a stream still at work from one that
-		// failed (poll_persisted() cannot say): only timed_out keeps the future running.
-		auto st = persisted ? s->wait_persisted(ts, std::chrono::nanoseconds(0))
-				    : s->wait_committed(ts, std::chrono::nanoseconds(0));
+		// Not there yet. Nothing can fail a wait for commit once its timestamp was handed
+		// out, and an entry before ts still being written only needs time; a zero-timeout
+		// wait would spin for that (wait_word), so only a committed, unpersisted ts gets one.
+		if (!persisted || s->committed_timestamp() < ts) {
+			f->base.state = state_of(PMEMSTREAM_FUTURE_STATE_RUNNING);
+			return 0;
+		}
+		// poll_persisted() swept and ts is still not persisted: a failed medium or a forked
+		// child, which poll_persisted() cannot tell, or another thread's sweep in progress.
+		// Only timed_out keeps the future running.
+		auto st = s->wait_persisted(ts, std::chrono::nanoseconds(0));
 		if (st) {
 			complete(f, 0, watermark_of(*s, persisted));
 			return 0;

@@ -1971,13 +1971,13 @@ static void *append_big_entries(void *arg)
 {
 	struct big_appender *a = arg;
 	struct pmemstream_region r;
-	a->code = pmemstream_region_allocate_errc(a->s, 16 * a->size, &r);
+	a->code = pmemstream_region_allocate_errc(a->s, 8 * a->size, &r);
 	while (a->code == 0 && !big_appender_stopped(a)) {
 		struct pmemstream_async_append_fut f = pmemstream_async_append(a->s, NULL, r, NULL, a->data, a->size, NULL);
 		if (f.output.error_code == PMEMSTREAM_E_REGION_FULL) {
 			a->code = pmemstream_region_free_errc(a->s, r);
 			if (a->code == 0)
-				a->code = pmemstream_region_allocate_errc(a->s, 16 * a->size, &r);
+				a->code = pmemstream_region_allocate_errc(a->s, 8 * a->size, &r);
 		} else {
 			a->code = f.output.error_code;
 		}
@@ -2000,9 +2000,10 @@ static void async_wait_timeout(void)
 {
 	struct fixture fx;
 	fx.s = NULL;
-	REQUIRE(map_new_file(&fx.file, "asynctimeout", (size_t)16 << 20) == 0);
+	REQUIRE(map_new_file(&fx.file, "asynctimeout", (size_t)20 << 20) == 0);
 	REQUIRE_OK(pmemstream_from_map(&fx.s, BLOCK, fx.file.map));
-	static char big[512 * 1024];
+	/* Large enough that the copy outlasts the brief spin before a wait gives up. */
+	static char big[2 << 20];
 	memset(big, 'x', sizeof(big));
 	struct big_appender a = {.s = fx.s, .data = big, .size = sizeof(big)};
 	pthread_mutex_init(&a.lock, NULL);
