@@ -1992,9 +1992,9 @@ static double seconds_now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* A wait with a timeout ends with PMEMSTREAM_E_TIMED_OUT while the timestamp is handed out
- * but not committed yet (another thread is still copying a large entry), and the future
- * stays running: a later wait completes it. The window is one append's copy, so the test
+/* A poll says RUNNING and a wait with a timeout ends with PMEMSTREAM_E_TIMED_OUT while the
+ * timestamp is handed out but not committed yet (another thread is still copying a large
+ * entry), and the future stays running: a later wait completes it. The window is one append's copy, so the test
  * retries until it catches one. */
 static void async_wait_timeout(void)
 {
@@ -2008,7 +2008,7 @@ static void async_wait_timeout(void)
 	struct big_appender a = {.s = fx.s, .data = big, .size = sizeof(big)};
 	pthread_mutex_init(&a.lock, NULL);
 	REQUIRE(pthread_create(&a.tid, NULL, append_big_entries, &a) == 0);
-	int timed_out = 0, running_after = 0, completed_later = 0;
+	int poll_running = 0, timed_out = 0, running_after = 0, completed_later = 0;
 	const double deadline = seconds_now() + 60;
 	while (!timed_out && seconds_now() < deadline) {
 		const uint64_t target = pmemstream_last_timestamp(fx.s);
@@ -2017,6 +2017,10 @@ static void async_wait_timeout(void)
 			continue;
 		}
 		struct pmemstream_async_wait_fut w = pmemstream_async_wait_committed(fx.s, target);
+		/* A poll of such a future says RUNNING and leaves it so. */
+		if (pmemstream_future_poll(PMEMSTREAM_FUTURE(&w)) != PMEMSTREAM_FUTURE_STATE_RUNNING)
+			continue; /* committed meanwhile */
+		poll_running = w.base.state == PMEMSTREAM_FUTURE_STATE_RUNNING && w.output.error_code == 0;
 		errno = 0;
 		int rc = pmemstream_future_wait_timeout(PMEMSTREAM_FUTURE(&w), 0);
 		if (rc == 0)
@@ -2036,6 +2040,7 @@ static void async_wait_timeout(void)
 	pthread_mutex_unlock(&a.lock);
 	pthread_join(a.tid, NULL);
 	pthread_mutex_destroy(&a.lock);
+	CHECK(poll_running);
 	CHECK(timed_out);
 	CHECK(running_after);
 	CHECK(completed_later);
