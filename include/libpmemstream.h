@@ -385,8 +385,10 @@ uint64_t pmemstream_last_timestamp(struct pmemstream *stream);
  * timestamp reaches at least the committed timestamp seen at the call.
  *  persisted_timestamp: out, optional; the persisted timestamp on return
  * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL),
- * PMEMSTREAM_E_MEDIA_FAILED, PMEMSTREAM_E_READ_ONLY, PMEMSTREAM_E_WRONG_PROCESS.
- * Thread safety: any thread. Durability: what it returns is persisted.
+ * PMEMSTREAM_E_MEDIA_FAILED (the stream takes no more writes), PMEMSTREAM_E_WRONG_PROCESS (a
+ * child of fork()). On a read-only stream everything is persisted already: it returns 0.
+ * Thread safety: any thread. Durability: every timestamp up to *persisted_timestamp is
+ * persisted.
  */
 int pmemstream_persist(struct pmemstream *stream, uint64_t *persisted_timestamp);
 
@@ -401,7 +403,9 @@ int pmemstream_persist(struct pmemstream *stream, uint64_t *persisted_timestamp)
  *  PMEMSTREAM_E_INVALID_ARGUMENT  stream NULL, or no append was handed `timestamp` yet (it is
  *                                 above pmemstream_last_timestamp())
  *  PMEMSTREAM_E_TIMED_OUT         the timeout expired first (errno ETIMEDOUT); nothing changed
- *  PMEMSTREAM_E_MEDIA_FAILED      the medium failed while persisting
+ *  PMEMSTREAM_E_MEDIA_FAILED      the medium failed while persisting (wait_persisted only)
+ *  PMEMSTREAM_E_WRONG_PROCESS     wait_persisted in a child of fork() for entries its parent
+ *                                 has not persisted
  * Thread safety: any thread; any number of threads may wait at once.
  */
 int pmemstream_wait_committed(struct pmemstream *stream, uint64_t timestamp, uint64_t timeout_ns);
@@ -528,9 +532,10 @@ struct pmemstream_async_publish_fut pmemstream_async_publish(struct pmemstream *
  * work when no other thread is doing it, so a thread that only polls still completes it.
  * Failures at creation (stream NULL: PMEMSTREAM_E_INVALID_ARGUMENT; a timestamp above
  * pmemstream_last_timestamp(): PMEMSTREAM_E_INVALID_ARGUMENT) give a complete future with
- * output.error_code set, recorded in the calling thread. Later failures
- * (PMEMSTREAM_E_MEDIA_FAILED) complete it with output.error_code set and are recorded in the
- * thread that polls or waits.
+ * output.error_code set, recorded in the calling thread. Later failures of a wait for
+ * persistence (PMEMSTREAM_E_MEDIA_FAILED, PMEMSTREAM_E_WRONG_PROCESS as for
+ * pmemstream_wait_persisted()) complete it with output.error_code set and are recorded in the
+ * thread that polls or waits; a wait for commit cannot fail after its creation.
  */
 struct pmemstream_async_wait_fut pmemstream_async_wait_committed(struct pmemstream *stream, uint64_t timestamp);
 struct pmemstream_async_wait_fut pmemstream_async_wait_persisted(struct pmemstream *stream, uint64_t timestamp);
