@@ -19,9 +19,11 @@ static_assert(sizeof(pmemstream_async_append_fut) == 32);
 static_assert(sizeof(pmemstream_async_publish_fut) == 24);
 static_assert(sizeof(pmemstream_async_wait_fut) == 40);
 // The generic functions reach a future's output through its base, its first member.
-static_assert(std::is_standard_layout_v<pmemstream_async_append_fut> && offsetof(pmemstream_async_append_fut, base) == 0);
-static_assert(std::is_standard_layout_v<pmemstream_async_publish_fut> && offsetof(pmemstream_async_publish_fut, base) == 0);
-static_assert(std::is_standard_layout_v<pmemstream_async_wait_fut> && offsetof(pmemstream_async_wait_fut, base) == 0);
+template <typename Future>
+constexpr bool starts_with_base = std::is_standard_layout_v<Future> && offsetof(Future, base) == 0;
+static_assert(starts_with_base<pmemstream_async_append_fut>);
+static_assert(starts_with_base<pmemstream_async_publish_fut>);
+static_assert(starts_with_base<pmemstream_async_wait_fut>);
 
 namespace {
 
