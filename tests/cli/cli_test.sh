@@ -190,6 +190,9 @@ expect_eq "info regions" "$(json_field "$OUT" regions 1)" "2"
 expect_eq "info entries" "$(json_field "$OUT" entries 1)" "10"
 expect_eq "info committed timestamp" "$(json_field "$OUT" committed_timestamp 1)" "10"
 expect_eq "info persisted timestamp" "$(json_field "$OUT" persisted_timestamp 1)" "10"
+expect_ok "info after writes" "$BIN" info "$F"
+expect_contains "info shows the committed watermark" "$OUT" "committed timestamp: 10"
+expect_contains "info shows the persisted watermark" "$OUT" "persisted timestamp: 10"
 
 # ---- tail without -f ----
 expect_ok "tail" "$BIN" tail "$F" "$R1"
@@ -626,6 +629,20 @@ expect_contains "bench --json without PMEM2_FORCE_GRANULARITY" "$OUT" '"force_gr
 if [ "$(stat -f -c %T "$DIR")" = tmpfs ]; then
 	expect_contains "bench on tmpfs without a forced granularity measures msync" "$OUT" '"persistence":"msync per append'
 fi
+expect_contains "bench names the mode" "$OUT" '"mode":"sync","wait_every":null'
+expect_contains "bench --json has the submit-to-persisted percentiles" "$OUT" '"persist_latency_p99_us":'
+expect_ok "bench --async" "$BIN" bench "$DIR/bench" --async --count 300 --size 64,1K
+expect_eq "bench --async rows" "$(grep -cE '^ +[0-9]+ +300 ' <<<"$OUT")" "2"
+expect_contains "bench --async names the mode" "$OUT" "mode:         async (async_append, wait_persisted every 32 entries)"
+expect_contains "bench --async: a fence per wait" "$OUT" "a fence per wait (cache-line granularity"
+expect_contains "bench --async table has p50 and p99" "$OUT" "p50 us    p99 us"
+expect_ok "bench --async --wait-every 0 --json" "$BIN" bench "$F" --async --wait-every 0 --count 100 --size 16 --json
+expect_contains "bench --async --wait-every 0 --json mode" "$OUT" '"mode":"async","wait_every":0'
+expect_contains "bench --async --json results" "$OUT" '"persist_latency_p50_us":'
+expect_ok "bench --async --wait-every 7 on an existing stream" "$BIN" bench "$F" --async --wait-every 7 --count 50 --size 16
+expect_contains "bench --wait-every N" "$OUT" "wait_persisted every 7 entries"
+expect_fail "bench --wait-every without --async" 1 "$BIN" bench "$F" --wait-every 4
+expect_fail "bench --wait-every that is not a number" 1 "$BIN" bench "$F" --async --wait-every x
 expect_ok "bench leaves an existing stream's regions alone" "$BIN" region ls "$F" --json
 expect_eq "bench freed its regions" "$(grep -o '"offset"' <<<"$OUT" | wc -l)" "2"
 
