@@ -395,9 +395,9 @@ int pmemstream_persist(struct pmemstream *stream, uint64_t *persisted_timestamp)
 /*
  * Block until every entry with a timestamp <= `timestamp` is committed (visible) / persisted
  * (durable), or `timeout_ns` nanoseconds have passed (PMEMSTREAM_WAIT_FOREVER: no limit; 0:
- * only the brief spin, up to tens of microseconds). The thread spins briefly, then sleeps in the
- * kernel until the watermark moves: an idle waiter uses no CPU. For a check that never
- * spins, poll a future (pmemstream_future_poll()). pmemstream_wait_persisted() makes the entries
+ * a check that neither spins nor sleeps). The thread spins briefly, then sleeps in the
+ * kernel until the watermark moves: an idle waiter uses no CPU. To make progress without
+ * blocking, poll a future (pmemstream_future_poll()). pmemstream_wait_persisted() makes the entries
  * persistent itself when no other thread (or the commit worker) is doing it. Timestamp 0
  * returns 0 at once.
  * Returns 0, or fails with

@@ -215,6 +215,10 @@ bool commit_tracker::wait_committed(uint64_t ts, clock::time_point deadline) con
 
 bool commit_tracker::wait_word(const std::atomic<uint64_t> &word, uint64_t ts, clock::time_point deadline) const noexcept
 {
+	if (word.load(std::memory_order_acquire) >= ts)
+		return true;
+	if (deadline != clock::time_point::max() && clock::now() >= deadline)
+		return false; // a zero timeout is a poll: no spinning
 	for (int spin = 0; spin < 1024; ++spin) {
 		if (word.load(std::memory_order_acquire) >= ts)
 			return true;
