@@ -244,10 +244,20 @@ public:
 				ts_ = e->timestamp;
 		});
 		blocked_ = x_.gate->wait_blocked();
+		// A wait that does not return by its timeout (say, it queues behind the stuck
+		// append) must fail the test, not hang it.
+		watchdog_ = std::thread([this] {
+			std::unique_lock lk(mutex_);
+			if (!cv_.wait_for(lk, 10s, [&] { return finished_; })) {
+				fired_ = true;
+				x_.gate->release();
+			}
+		});
 	}
 	~stuck_append()
 	{
 		finish();
+		EXPECT_FALSE(fired_.load()) << "a call stayed blocked behind the stuck append for 10 s (the watchdog released it)";
 	}
 	bool blocked() const
 	{
@@ -258,6 +268,14 @@ public:
 		if (th_.joinable()) {
 			x_.gate->release();
 			th_.join();
+		}
+		if (watchdog_.joinable()) {
+			{
+				std::lock_guard g(mutex_);
+				finished_ = true;
+			}
+			cv_.notify_all();
+			watchdog_.join();
 		}
 	}
 	uint64_t timestamp() const
@@ -272,7 +290,11 @@ public:
 private:
 	sim_stream &x_;
 	std::vector<std::byte> data_;
-	std::thread th_;
+	std::thread th_, watchdog_;
+	std::mutex mutex_;
+	std::condition_variable cv_;
+	bool finished_ = false;
+	std::atomic<bool> fired_{false};
 	bool blocked_ = false;
 	std::atomic<bool> ok_{false};
 	uint64_t ts_ = 0;
