@@ -56,6 +56,7 @@ void initialise(media &m, uint64_t block_size)
 	format::stream_header h{};
 	h.magic = format::magic_initialising;
 	h.version = format::version;
+	h.incompat_features = format::incompat_windowed;
 	h.block_size = block_size;
 	h.stream_size = m.size();
 	h.arena_offset = format::arena_offset(block_size);
@@ -113,6 +114,9 @@ result<std::unique_ptr<stream>> open_on_media(std::unique_ptr<media> m, uint64_t
 {
 	if (block_size != 0 && !format::valid_block_size(block_size))
 		return bad_block_size(block_size);
+	if (o.max_in_flight < 1 || o.max_in_flight > max_max_in_flight)
+		return error(errc::invalid_argument, "max_in_flight " + std::to_string(o.max_in_flight) + " is not between 1 and " +
+							     std::to_string(max_max_in_flight));
 	if (o.recovery == recovery_mode::salvage && !m->read_only())
 		return error(errc::invalid_argument, "salvage recovery needs a read-only stream");
 	if (m->size() < sizeof(format::stream_header))
@@ -176,7 +180,8 @@ result<std::unique_ptr<stream>> stream::create(const std::string &path, const cr
 	const uint64_t initialising = format::magic_initialising;
 	m.copy_nodrain(m.base(), &initialising, sizeof(initialising));
 	m.drain();
-	auto s = detail::open_on_media(std::move(file->medium), o.block_size, {.prefault = o.prefault});
+	auto s = detail::open_on_media(std::move(file->medium), o.block_size,
+				       {.prefault = o.prefault, .commit = o.commit, .max_in_flight = o.max_in_flight});
 	if (!s)
 		return s;
 	if (auto p = file->publish(); !p)

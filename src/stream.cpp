@@ -5,6 +5,8 @@
 
 #include <pmemstream/stream.hpp>
 
+#include <algorithm>
+
 namespace pmemstream {
 
 stream::stream(std::unique_ptr<impl> p) : impl_(std::move(p))
@@ -87,7 +89,7 @@ result<appended> stream::append(region r, std::span<const std::byte> data, regio
 	auto rt = s.resolve(r, hint);
 	if (!rt)
 		return rt.err();
-	return s.writer_->append(**rt, r.id, data);
+	return s.writer_->append(**rt, r.id, data, false);
 }
 
 result<reservation> stream::reserve(region r, uint64_t size, region_runtime *hint)
@@ -109,7 +111,117 @@ result<uint64_t> stream::publish(region r, const entry &e, uint64_t size, region
 	auto rt = s.resolve(r, hint);
 	if (!rt)
 		return rt.err();
-	return s.writer_->publish(**rt, r.id, e, size);
+	return s.writer_->publish(**rt, r.id, e, size, false);
+}
+
+// ==================================================================== asynchronous appends
+
+result<appended> stream::async_append(region r, std::span<const std::byte> data, region_runtime *hint)
+{
+	impl &s = *impl_;
+	if (!s.gate_.open())
+		return s.gate_.refusal();
+	auto rt = s.resolve(r, hint);
+	if (!rt)
+		return rt.err();
+	auto a = s.writer_->append(**rt, r.id, data, true);
+	if (a)
+		s.kick_worker();
+	return a;
+}
+
+result<uint64_t> stream::async_publish(region r, const entry &e, uint64_t size, region_runtime *hint)
+{
+	impl &s = *impl_;
+	if (!s.gate_.open())
+		return s.gate_.refusal();
+	auto rt = s.resolve(r, hint);
+	if (!rt)
+		return rt.err();
+	auto t = s.writer_->publish(**rt, r.id, e, size, true);
+	if (t)
+		s.kick_worker();
+	return t;
+}
+
+namespace {
+
+detail::commit_tracker::clock::time_point deadline_after(std::chrono::nanoseconds timeout)
+{
+	using clock = detail::commit_tracker::clock;
+	const auto now = clock::now();
+	if (timeout >= std::chrono::duration_cast<std::chrono::nanoseconds>(clock::time_point::max() - now))
+		return clock::time_point::max();
+	return now + std::max(timeout, std::chrono::nanoseconds(0));
+}
+
+} // namespace
+
+status stream::impl::check_waitable(uint64_t ts) const
+{
+	if (ts > tracker_->last_issued())
+		return error(errc::invalid_argument, "timestamp " + std::to_string(ts) + " was not handed out yet (the last is " +
+							     std::to_string(tracker_->last_issued()) + ")");
+	return {};
+}
+
+status stream::wait_committed(uint64_t ts, std::chrono::nanoseconds timeout) const
+{
+	const impl &s = *impl_;
+	if (auto c = s.check_waitable(ts); !c)
+		return c;
+	if (!s.tracker_->wait_committed(ts, deadline_after(timeout)))
+		return error(errc::timed_out, "timestamp " + std::to_string(ts) + " was not committed in time (committed: " +
+						      std::to_string(s.tracker_->committed()) + ")");
+	return {};
+}
+
+status stream::wait_persisted(uint64_t ts, std::chrono::nanoseconds timeout)
+{
+	impl &s = *impl_;
+	if (auto c = s.check_waitable(ts); !c)
+		return c;
+	if (s.tracker_->persisted() >= ts)
+		return {};
+	if (s.gate_.forked())
+		return s.gate_.refusal();
+	if (!s.tracker_->ensure_persisted(ts, deadline_after(timeout))) {
+		if (!s.m_->healthy()) {
+			s.gate_.fail(errc::media_failed);
+			return error(errc::media_failed, "the medium failed while persisting entries");
+		}
+		return error(errc::timed_out, "timestamp " + std::to_string(ts) + " was not persisted in time (persisted: " +
+						      std::to_string(s.tracker_->persisted()) + ")");
+	}
+	return {};
+}
+
+bool stream::poll_persisted(uint64_t ts)
+{
+	impl &s = *impl_;
+	if (s.tracker_->persisted() >= ts)
+		return true;
+	if (ts > s.tracker_->last_issued() || s.gate_.forked() || s.gate_.read_only())
+		return false;
+	// Only what is committed now can be swept; a sweep in progress is not waited for.
+	if (s.tracker_->committed() >= ts)
+		s.tracker_->sweep(true);
+	return s.tracker_->persisted() >= ts;
+}
+
+result<uint64_t> stream::persist()
+{
+	impl &s = *impl_;
+	if (s.gate_.read_only())
+		return s.tracker_->persisted();
+	if (s.gate_.forked())
+		return s.gate_.refusal();
+	const uint64_t c = s.tracker_->committed();
+	if (!s.tracker_->ensure_persisted(c) || !s.m_->healthy()) {
+		s.gate_.fail(errc::media_failed);
+		return error(errc::media_failed, "the medium failed while persisting entries");
+	}
+	return s.tracker_->persisted();
 }
 
 result<std::span<const std::byte>> stream::entry_data(const entry &e) const
@@ -168,6 +280,11 @@ uint64_t stream::committed_timestamp() const noexcept
 uint64_t stream::persisted_timestamp() const noexcept
 {
 	return impl_->tracker_->persisted();
+}
+
+uint64_t stream::last_timestamp() const noexcept
+{
+	return impl_->tracker_->last_issued();
 }
 
 stream_info stream::info() const

@@ -1,89 +1,65 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Hands out timestamps and advances the two watermarks of visibility_state: committed (every
-// operation with a timestamp <= it is visible) and persisted (every one is durable).
-// Operations complete out of order (threads append to different regions); each marks its slot
-// in a ring and whoever completes advances the watermarks over the contiguous run of completed
-// slots. No lock; a thread whose timestamp is a whole ring ahead of the watermark waits
-// (back-pressure, not a limit on callers).
+// entry with a timestamp <= it is written and visible) and persisted (every one is durable).
 //
-// Today every operation is persisted before it completes (a synchronous append drains first),
-// so one completion advances both watermarks and they are equal. They are separate words with
-// separate waits so that asynchronous appends (committed first, persisted at a later drain)
-// only add a second completion stage.
+// Entries complete out of order (threads append to different regions). Each timestamp has a
+// slot in a ring: its committer marks it committed, and whoever completes advances the
+// committed watermark over the contiguous run of committed slots. An entry is durable either
+// by itself (a synchronous append on persistent memory drains its own flushes before it
+// commits, and marks its slot durable) or by a sweep: a thread that needs the persisted
+// watermark to pass entries that are only committed flushes their ranges (recorded in the
+// slots) and drains once for all of them. A flush writes a line back from whichever cache
+// holds it, so a sweep makes other threads' entries durable too; on msync media a flush is
+// the msync itself. Sweeps are serialised (one thread sweeps, the others wait and find their
+// entries swept: group commit). No lock on the path of an append that needs no sweep.
+//
+// A thread whose timestamp is a whole ring ahead of the persisted watermark sweeps first
+// (back-pressure, not a limit on callers). Timestamps are leased (state record ts_lease)
+// ahead of use, at open and then once per lease_step timestamps, so that recovery never hands
+// out again a timestamp an unreachable entry may carry (docs/format.md 8.3); a crash therefore
+// skips up to lease_step timestamps, a clean close none.
 #ifndef PMEMSTREAM_ENGINE_COMMIT_TRACKER_HPP
 #define PMEMSTREAM_ENGINE_COMMIT_TRACKER_HPP
 
+#include "engine/state_record.hpp"
 #include "engine/visibility.hpp"
+#include "media/media.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
-#include <thread>
+#include <mutex>
 
 namespace pmemstream::detail {
 
 class commit_tracker {
 public:
 	static constexpr uint64_t ring_size = 1u << 16;
+	static constexpr uint64_t lease_step = 1u << 12;
+	using clock = std::chrono::steady_clock;
 
 	// `last` is the last timestamp handed out before (from recovery); the next is last + 1.
-	commit_tracker(visibility_state &vis, uint64_t last) : vis_(vis), next_(last + 1), slots_(new std::atomic<uint64_t>[ring_size])
-	{
-		for (uint64_t i = 0; i < ring_size; ++i)
-			slots_[i].store(0, std::memory_order_relaxed);
-		vis_.committed.store(last, std::memory_order_release);
-		vis_.persisted.store(last, std::memory_order_release);
-	}
+	// `state` is where leases go (null: no leases: read-only streams, and streams whose regions
+	// all have W = 1, where no entry can hide behind a torn one).
+	commit_tracker(visibility_state &vis, media &m, state_record *state, uint64_t last);
 
-	// Takes the next timestamp.
-	uint64_t acquire() noexcept
-	{
-		const uint64_t ts = next_.fetch_add(1, std::memory_order_seq_cst);
-		// The slot is reused from ts - ring_size, which must be behind the watermark.
-		while (ts > committed() + ring_size)
-			std::this_thread::yield();
-		return ts;
-	}
+	// Takes the next timestamp (leased, and its slot free).
+	uint64_t acquire() noexcept;
 
-	// Marks `ts` complete: written, persisted and visible. Advances the watermarks as far as
-	// completed slots allow.
-	void complete_persisted(uint64_t ts) noexcept
-	{
-		// Fast path, the common case with one appender: every earlier timestamp is done, so
-		// move the watermark straight to ts without touching the ring. A later timestamp
-		// that completed meanwhile stored its slot and saw the old watermark (seq_cst), so
-		// the scan below finds it.
-		std::atomic<uint64_t> &word = vis_.committed;
-		uint64_t w = ts - 1;
-		if (word.compare_exchange_strong(w, ts, std::memory_order_seq_cst)) {
-			publish_persisted(ts);
-			w = ts;
-		} else {
-			slots_[ts & (ring_size - 1)].store(ts, std::memory_order_seq_cst);
-			w = word.load(std::memory_order_seq_cst);
-		}
-		for (;;) {
-			uint64_t x = w;
-			while (slots_[(x + 1) & (ring_size - 1)].load(std::memory_order_seq_cst) == x + 1)
-				++x;
-			if (x == w)
-				return;
-			if (word.compare_exchange_weak(w, x, std::memory_order_seq_cst)) {
-				publish_persisted(x);
-				w = x; // look again: a slot may have completed while we scanned
-			}
-		}
-	}
+	// Marks ts committed: its entry [off, off + len) is written (and, if `durable`, already
+	// persisted by the caller's own drain). Advances the watermarks as far as slots allow.
+	void complete(uint64_t ts, uint64_t off, uint64_t len, bool durable) noexcept;
 
-	// Block until the committed / persisted watermark reaches ts.
-	void wait_committed(uint64_t ts) const noexcept
-	{
-		wait(vis_.committed, ts);
-	}
-	void wait_persisted(uint64_t ts) const noexcept
-	{
-		wait(vis_.persisted, ts);
-	}
+	// Makes every timestamp <= ts persisted, sweeping if needed. false on timeout (or on a
+	// failed medium, which the caller tells by media::healthy()). ts must have been handed out.
+	bool ensure_persisted(uint64_t ts, clock::time_point deadline = clock::time_point::max()) noexcept;
+	// One sweep of everything committed now, unless another thread is sweeping (try_only) or
+	// nothing needs one. Returns the persisted watermark after it.
+	uint64_t sweep(bool try_only = false) noexcept;
+
+	// Blocks until the committed watermark reaches ts; false on timeout.
+	bool wait_committed(uint64_t ts, clock::time_point deadline = clock::time_point::max()) const noexcept;
 
 	uint64_t committed() const noexcept
 	{
@@ -93,41 +69,50 @@ public:
 	{
 		return vis_.persisted.load(std::memory_order_acquire);
 	}
+	// The last timestamp handed out.
+	uint64_t last_issued() const noexcept
+	{
+		return next_.load(std::memory_order_acquire) - 1;
+	}
+	// Committed and not persisted: entries and their bytes (approximate, for the worker).
+	uint64_t pending_bytes() const noexcept
+	{
+		return pending_bytes_.load(std::memory_order_relaxed);
+	}
+
+	// Blocks until `word` changes from `seen` or the deadline passes (spins briefly first).
+	// Registers as a waiter so that completions wake it. For the commit worker.
+	void wait_change(const std::atomic<uint64_t> &word, uint64_t seen, clock::time_point deadline) const noexcept;
+	// Wakes every thread blocked on a watermark (the worker at shutdown).
+	void wake_all() const noexcept;
 
 private:
-	// Every completion today is durable, so the persisted watermark follows the committed one.
-	// Monotonic even when two completers race: only ever raised.
-	void publish_persisted(uint64_t x) noexcept
+	struct slot {
+		std::atomic<uint64_t> committed{0}; // the timestamp, once committed
+		std::atomic<uint64_t> durable{0};   // the timestamp, once its entry is durable by itself
+		std::atomic<uint64_t> off{0};
+		std::atomic<uint64_t> len{0};
+	};
+	slot &at(uint64_t ts) const noexcept
 	{
-		uint64_t p = vis_.persisted.load(std::memory_order_relaxed);
-		while (p < x && !vis_.persisted.compare_exchange_weak(p, x, std::memory_order_seq_cst))
-			;
-		// notify_all is a locked instruction even with nobody waiting; waiters register
-		// first (seq_cst on both sides: one of us sees the other).
-		if (vis_.waiters.load(std::memory_order_seq_cst) != 0) {
-			vis_.committed.notify_all();
-			vis_.persisted.notify_all();
-		}
+		return slots_[ts & (ring_size - 1)];
 	}
-
-	void wait(std::atomic<uint64_t> &word, uint64_t ts) const noexcept
-	{
-		for (int spin = 0; spin < 1024; ++spin) {
-			if (word.load(std::memory_order_acquire) >= ts)
-				return;
-#if defined(__x86_64__)
-			__builtin_ia32_pause();
-#endif
-		}
-		vis_.waiters.fetch_add(1, std::memory_order_seq_cst);
-		for (uint64_t w = word.load(std::memory_order_seq_cst); w < ts; w = word.load(std::memory_order_seq_cst))
-			word.wait(w, std::memory_order_seq_cst);
-		vis_.waiters.fetch_sub(1, std::memory_order_seq_cst);
-	}
+	void extend_lease(uint64_t ts) noexcept;
+	void advance_committed(uint64_t from) noexcept;
+	void advance_persisted() noexcept;
+	void raise_persisted(uint64_t to) noexcept;
+	void notify() const noexcept;
+	bool wait_word(const std::atomic<uint64_t> &word, uint64_t ts, clock::time_point deadline) const noexcept;
 
 	visibility_state &vis_;
+	media &m_;
+	state_record *state_;
 	alignas(64) std::atomic<uint64_t> next_;
-	std::unique_ptr<std::atomic<uint64_t>[]> slots_;
+	alignas(64) std::atomic<uint64_t> lease_;
+	std::mutex lease_mutex_;
+	alignas(64) std::atomic<uint64_t> pending_bytes_{0};
+	alignas(64) std::mutex sweep_mutex_;
+	std::unique_ptr<slot[]> slots_;
 };
 
 } // namespace pmemstream::detail

@@ -76,6 +76,9 @@ void region_catalog::activate(region_runtime *rt, const format::span_slot &v, ui
 	rt->reserved = false;
 	rt->walked = walked;
 	rt->last_ts = last_ts;
+	rt->max_in_flight = std::max<uint32_t>(v.max_in_flight, 1);
+	rt->window.reset();
+	rt->appended = 0;
 	rt->sealed_tail = v.sealed_tail;
 	rt->sealed_count = v.sealed_count;
 	rt->sealed_last_ts = v.sealed_last_ts;
@@ -156,7 +159,7 @@ result<region_runtime *> region_catalog::allocate(uint64_t size)
 	reg.state = format::span_region;
 	reg.epoch = counter;
 	reg.id = counter;
-	reg.max_in_flight = 1;
+	reg.max_in_flight = max_in_flight_;
 
 	// Stale bytes would only ever fail to validate (another epoch); zeroing the first entry
 	// header keeps a fresh region from looking torn.
@@ -200,7 +203,7 @@ result<region_runtime *> region_catalog::allocate(uint64_t size)
 	return rt;
 }
 
-status region_catalog::free(region_runtime *rt, uint64_t id, state_record &state, const commit_tracker &tracker)
+status region_catalog::free(region_runtime *rt, uint64_t id, state_record &state, commit_tracker &tracker)
 {
 	std::lock_guard al(alloc_mutex_);
 	std::lock_guard rl(rt->lock); // waits for an append in progress
@@ -209,14 +212,17 @@ status region_catalog::free(region_runtime *rt, uint64_t id, state_record &state
 		return error(errc::invalid_handle, "no live region at offset " + hex(rt->offset));
 	if (rt->reserved)
 		return error(errc::busy, "region " + hex(rt->offset) + " has an outstanding reservation; publish it first");
+	if (!tracker.ensure_persisted(rt->last_ts))
+		return error(errc::media_failed, "the medium failed while persisting the region's entries");
 	rt->id.store(0, std::memory_order_release);
 	{
 		std::unique_lock lk(iter_mutex_);
 		by_id_.erase(cur_id);
 	}
-	// Every entry of the region is persisted (its writer is done: we hold its lock), so the
-	// watermark read now covers them: raising the floor to it makes their timestamps
-	// legitimately absent (rule R1). Read before the lock, it could miss an append in flight.
+	// Every entry of the region is committed (its writer is done: we hold its lock); once
+	// they are persisted too, the watermark covers them, and raising the floor to it makes
+	// their timestamps legitimately absent (rule R1). Read before the lock, it could miss an
+	// append in flight; read before persisting, an asynchronous one.
 	state.raise_floor(tracker.persisted());
 
 	auto it = spans_.find(rt->offset);

@@ -46,7 +46,12 @@ public:
 	// Frees a live region (after waiting for its writer); persisted on return. The floor is
 	// raised first, to the persisted watermark read once the region's writer is done, so
 	// that the region's timestamps are legitimately absent (rule R1).
-	status free(region_runtime *rt, uint64_t id, state_record &state, const commit_tracker &tracker);
+	status free(region_runtime *rt, uint64_t id, state_record &state, commit_tracker &tracker);
+	// W of regions allocated from now on (1 unless the stream has format::incompat_windowed).
+	void set_max_in_flight(uint32_t w) noexcept
+	{
+		max_in_flight_ = w;
+	}
 
 	// The runtime of the live region whose header is at `off` (and whose id is `id`, unless
 	// 0), or null. Lock-free.
@@ -112,6 +117,7 @@ private:
 	std::deque<uint64_t> recently_freed_;
 	std::unordered_map<uint64_t, std::unique_ptr<region_runtime>> runtimes_; // by offset, never erased
 	uint64_t next_counter_ = 1;
+	uint32_t max_in_flight_ = 1;
 	region_table table_;
 
 	mutable std::shared_mutex iter_mutex_;

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 
 namespace pmemstream {
@@ -62,6 +63,12 @@ public:
 	uint64_t reserve_size = 0;
 	uint64_t reserve_ticket = 0; // tells a reservation from the one that replaced it
 	uint64_t last_ts = 0;	     // timestamp of the last committed entry (0: none)
+	// The region's in-flight bound W (span header max_in_flight) and, when W > 1, the
+	// timestamps of its last W entries (a ring indexed by `appended`): entry k may be written
+	// only once entry k - W is persisted (docs/format.md rule R3).
+	uint32_t max_in_flight = 1;
+	std::unique_ptr<uint64_t[]> window;
+	uint64_t appended = 0; // entries appended since the region became live here
 	uint64_t walked = 0;	     // entries in the region, padding included (the checkpoint's count)
 	// The checkpoint persisted in the span header (format.hpp span_slot::sealed_*).
 	uint64_t sealed_tail = 0;

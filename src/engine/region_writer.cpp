@@ -34,64 +34,98 @@ status region_writer::check_space(const region_runtime &rt, uint64_t pos, uint64
 	return {};
 }
 
+status region_writer::make_room(region_runtime &rt)
+{
+	uint64_t oldest = rt.last_ts; // W = 1: the previous entry
+	if (rt.max_in_flight > 1)
+		oldest = rt.window ? rt.window[rt.appended % rt.max_in_flight] : 0;
+	if (oldest > tracker_.persisted() && !tracker_.ensure_persisted(oldest))
+		return error(errc::media_failed, "the medium failed while persisting earlier entries of region " + hex(rt.offset));
+	return {};
+}
+
 result<uint64_t> region_writer::take_timestamp()
 {
 	const uint64_t ts = tracker_.acquire();
 	if (ts > format::max_timestamp) {
 		// The format has no more: complete it so waiters are not stuck, and stop writing.
-		tracker_.complete_persisted(ts);
+		tracker_.complete(ts, 0, 0, true);
 		gate_.fail(errc::timestamps_exhausted);
 		return gate_.refusal();
 	}
 	return ts;
 }
 
-result<uint64_t> region_writer::commit(region_runtime &rt, uint64_t pos, uint64_t footprint, uint64_t ts)
+status region_writer::commit(region_runtime &rt, uint64_t pos, uint64_t footprint, uint64_t ts, bool flushed)
 {
-	m_.drain(); // the one fence of an append
+	if (flushed)
+		m_.drain(); // the one fence of a synchronous append
 	const bool ok = m_.healthy();
 	if (ok) {
 		// Written under the region lock only; readers load tail (acquire) and count.
 		rt.count.store(rt.count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 		++rt.walked;
 		rt.last_ts = ts;
+		if (rt.max_in_flight > 1) {
+			if (!rt.window)
+				rt.window.reset(new uint64_t[rt.max_in_flight]());
+			rt.window[rt.appended % rt.max_in_flight] = ts;
+		}
+		++rt.appended;
 		rt.tail.store(pos + footprint, std::memory_order_release);
 	} else {
 		gate_.fail(errc::media_failed);
 	}
-	tracker_.complete_persisted(ts);
+	// A sweep flushes to the end of the entry's last line: the zero fill there gives the next
+	// header position its clean end.
+	const uint64_t line_end = format::align_up(pos + footprint, format::cache_line);
+	tracker_.complete(ts, pos, line_end - pos, flushed && ok);
 	if (!ok)
 		return error(errc::media_failed, "the medium failed while persisting an entry");
-	// Acknowledge only when every smaller timestamp is persisted too (the prefix rule). The
-	// region stays locked until then: an entry followed by another in its region is always
-	// an acknowledged one, which recovery relies on (rule R3 with max_in_flight 1).
-	tracker_.wait_persisted(ts);
-	return ts;
+	return {};
 }
 
-result<appended> region_writer::append(region_runtime &rt, uint64_t id, std::span<const std::byte> data)
+status region_writer::finish(uint64_t ts)
+{
+	// Acknowledge only when every smaller timestamp is persisted too (the prefix rule).
+	if (!tracker_.ensure_persisted(ts) || !m_.healthy()) {
+		gate_.fail(errc::media_failed);
+		return error(errc::media_failed, "the medium failed while persisting an entry");
+	}
+	return {};
+}
+
+result<appended> region_writer::append(region_runtime &rt, uint64_t id, std::span<const std::byte> data, bool async)
 {
 	if (data.size() > format::max_payload)
 		return too_large(data.size());
-	std::lock_guard lk(rt.lock);
-	if (auto s = check_region(rt, id, false); !s)
-		return s.err();
-	const uint64_t pos = rt.tail.load(std::memory_order_relaxed);
-	const uint64_t need = format::entry_footprint(data.size());
-	if (auto s = check_space(rt, pos, need); !s)
-		return s.err();
-	auto ts = take_timestamp();
-	if (!ts)
-		return std::move(ts).err();
-	write_entry_nodrain(m_, m_.base(), pos, rt.epoch.load(std::memory_order_relaxed), *ts, data.data(),
-			    static_cast<uint32_t>(data.size()), rt.line);
-	auto done = commit(rt, pos, need, *ts);
-	if (!done)
-		return std::move(done).err();
 	appended a;
-	a.offset = pos;
-	a.region_id = rt.id.load(std::memory_order_relaxed);
-	a.timestamp = *ts;
+	{
+		std::lock_guard lk(rt.lock);
+		if (auto s = check_region(rt, id, false); !s)
+			return s.err();
+		const uint64_t pos = rt.tail.load(std::memory_order_relaxed);
+		const uint64_t need = format::entry_footprint(data.size());
+		if (auto s = check_space(rt, pos, need); !s)
+			return s.err();
+		if (auto s = make_room(rt); !s)
+			return s.err();
+		auto ts = take_timestamp();
+		if (!ts)
+			return std::move(ts).err();
+		const uint64_t flags = settled_flag(rt);
+		const bool flushed = drains_itself(async);
+		write_entry_nodrain(m_, m_.base(), pos, rt.epoch.load(std::memory_order_relaxed), *ts | flags, data.data(),
+				    static_cast<uint32_t>(data.size()), rt.line, !flushed);
+		if (auto s = commit(rt, pos, need, *ts, flushed); !s)
+			return s.err();
+		a.offset = pos;
+		a.region_id = rt.id.load(std::memory_order_relaxed);
+		a.timestamp = *ts;
+	}
+	if (!async)
+		if (auto s = finish(a.timestamp); !s)
+			return s.err();
 	return a;
 }
 
@@ -120,33 +154,51 @@ result<reservation> region_writer::reserve(region_runtime &rt, uint64_t id, uint
 	return r;
 }
 
-result<uint64_t> region_writer::publish(region_runtime &rt, uint64_t id, const entry &e, uint64_t size)
+result<uint64_t> region_writer::publish(region_runtime &rt, uint64_t id, const entry &e, uint64_t size, bool async)
 {
-	std::lock_guard lk(rt.lock);
-	const uint64_t cur = rt.id.load(std::memory_order_relaxed);
-	if (cur == 0 || (id != 0 && id != cur) || (e.region_id != 0 && e.region_id != cur) || !rt.reserved ||
-	    rt.reserve_pos != e.offset || (e.ticket != 0 && e.ticket != rt.reserve_ticket))
-		return error(errc::invalid_handle, "entry " + hex(e.offset) + " is not the outstanding reservation of region " +
-							   hex(rt.offset));
-	if (size > rt.reserve_size)
-		return error(errc::invalid_argument, "publishing " + std::to_string(size) + " bytes of a " +
-							     std::to_string(rt.reserve_size) + "-byte reservation");
-	auto ts = take_timestamp();
-	if (!ts)
-		return std::move(ts).err();
-	const uint64_t pos = e.offset;
-	const auto sz = static_cast<uint32_t>(size);
-	std::byte *dst = m_.base() + pos;
-	format::entry_header h{*ts, sz, entry_checksum(rt.epoch.load(std::memory_order_relaxed), *ts, sz, dst + sizeof(format::entry_header))};
-	std::memcpy(dst, &h, sizeof(h));
-	m_.flush(dst, sizeof(h) + size);
-	rt.reserved = false;
-	const uint64_t need = format::entry_footprint(size);
-	auto done = commit(rt, pos, need, *ts);
-	// The caller wrote the tail line directly: keep the copy appends build lines from.
-	const uint64_t line = (pos + need) & ~(format::cache_line - 1);
-	std::memcpy(rt.line.bytes, m_.base() + line, pos + need - line);
-	return done;
+	uint64_t ts;
+	{
+		std::lock_guard lk(rt.lock);
+		const uint64_t cur = rt.id.load(std::memory_order_relaxed);
+		if (cur == 0 || (id != 0 && id != cur) || (e.region_id != 0 && e.region_id != cur) || !rt.reserved ||
+		    rt.reserve_pos != e.offset || (e.ticket != 0 && e.ticket != rt.reserve_ticket))
+			return error(errc::invalid_handle, "entry " + hex(e.offset) + " is not the outstanding reservation of region " +
+								   hex(rt.offset));
+		if (size > rt.reserve_size)
+			return error(errc::invalid_argument, "publishing " + std::to_string(size) + " bytes of a " +
+								     std::to_string(rt.reserve_size) + "-byte reservation");
+		if (auto s = make_room(rt); !s)
+			return s.err();
+		auto t = take_timestamp();
+		if (!t)
+			return std::move(t).err();
+		ts = *t;
+		const uint64_t pos = e.offset;
+		const auto sz = static_cast<uint32_t>(size);
+		std::byte *dst = m_.base() + pos;
+		const uint64_t word = ts | settled_flag(rt);
+		format::entry_header h{word, sz, entry_checksum(rt.epoch.load(std::memory_order_relaxed), word, sz, dst + sizeof(format::entry_header))};
+		const bool flushed = drains_itself(async);
+		if (flushed) {
+			std::memcpy(dst, &h, sizeof(h));
+			m_.flush(dst, sizeof(h) + size);
+		} else {
+			const media::piece header{&h, sizeof(h)};
+			m_.store_lines(dst, &header, 1, 0);
+		}
+		rt.reserved = false;
+		const uint64_t need = format::entry_footprint(size);
+		auto done = commit(rt, pos, need, ts, flushed);
+		// The caller wrote the tail line directly: keep the copy appends build lines from.
+		const uint64_t line = (pos + need) & ~(format::cache_line - 1);
+		std::memcpy(rt.line.bytes, m_.base() + line, pos + need - line);
+		if (!done)
+			return done.err();
+	}
+	if (!async)
+		if (auto s = finish(ts); !s)
+			return s.err();
+	return ts;
 }
 
 } // namespace pmemstream::detail

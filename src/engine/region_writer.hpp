@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The one path by which entries reach a region: claim (check the region, take space and a
-// timestamp under the region's lock), fill (write the entry's bytes), commit (one drain, then
-// advance the region's tail, complete the timestamp and wait until every smaller one is
-// persisted). append() and reserve()+publish() differ only in who fills; asynchronous appends
-// and transactions will split commit, not write another copy of it.
+// The one path by which entries reach a region: claim (check the region and its in-flight
+// window, take space and a timestamp under the region's lock), fill (write the entry's
+// bytes), commit (advance the region's tail and complete the timestamp), and, for a
+// synchronous append, wait until every smaller timestamp is persisted (outside the lock).
+// append() and reserve()+publish() differ only in who fills; asynchronous ones only in not
+// waiting. On persistent memory a synchronous append flushes its lines and drains before it
+// commits (one fence); an asynchronous one stores its lines and leaves the flush to the sweep
+// that persists it (commit_tracker). On msync media both store and leave it to the sweep, so
+// that threads appending at once share one msync.
 #ifndef PMEMSTREAM_ENGINE_REGION_WRITER_HPP
 #define PMEMSTREAM_ENGINE_REGION_WRITER_HPP
 
@@ -21,26 +25,44 @@ namespace pmemstream::detail {
 
 class region_writer {
 public:
-	region_writer(media &m, commit_tracker &tracker, write_gate &gate) : m_(m), tracker_(tracker), gate_(gate)
+	// `windowed`: the stream has format::incompat_windowed (entries may carry flag_settled).
+	region_writer(media &m, commit_tracker &tracker, write_gate &gate, bool windowed)
+	    : m_(m), tracker_(tracker), gate_(gate), windowed_(windowed)
 	{
 	}
 
 	// `id` is the caller's region id (0: whatever region lives in rt).
-	result<appended> append(region_runtime &rt, uint64_t id, std::span<const std::byte> data);
+	result<appended> append(region_runtime &rt, uint64_t id, std::span<const std::byte> data, bool async);
 	result<reservation> reserve(region_runtime &rt, uint64_t id, uint64_t size);
-	result<uint64_t> publish(region_runtime &rt, uint64_t id, const entry &e, uint64_t size);
+	result<uint64_t> publish(region_runtime &rt, uint64_t id, const entry &e, uint64_t size, bool async);
 
 private:
 	// Claim: with rt.lock held, the region checks; `pos` is where the entry goes.
 	status check_region(const region_runtime &rt, uint64_t id, bool replace_reservation) const;
 	status check_space(const region_runtime &rt, uint64_t pos, uint64_t need) const;
+	// Rule R3's premise: entry k of a region is written only once entry k - W is persisted.
+	status make_room(region_runtime &rt);
 	result<uint64_t> take_timestamp();
-	// Commit, with rt.lock held and the entry's bytes flushed.
-	result<uint64_t> commit(region_runtime &rt, uint64_t pos, uint64_t footprint, uint64_t ts);
+	// The flags of the next entry of rt: flag_settled when every earlier one is persisted.
+	uint64_t settled_flag(const region_runtime &rt) const noexcept
+	{
+		return windowed_ && rt.last_ts <= tracker_.persisted() ? format::flag_settled : 0;
+	}
+	// Commit, with rt.lock held and the entry's bytes written (and flushed, if `flushed`).
+	status commit(region_runtime &rt, uint64_t pos, uint64_t footprint, uint64_t ts, bool flushed);
+	// Without the lock: a synchronous append returns once every timestamp <= ts is persisted.
+	status finish(uint64_t ts);
+	// A synchronous append flushes and drains itself (persistent memory) rather than waiting
+	// for a sweep.
+	bool drains_itself(bool async) const noexcept
+	{
+		return !async && !m_.flush_syncs();
+	}
 
 	media &m_;
 	commit_tracker &tracker_;
 	write_gate &gate_;
+	const bool windowed_;
 	std::atomic<uint64_t> tickets_{0};
 };
 

@@ -6,6 +6,7 @@
 
 #include "format/dual_slot.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 namespace pmemstream::detail {
@@ -25,6 +26,37 @@ public:
 		format::state_slot s = cur_.value;
 		s.ts_floor = ts;
 		cur_ = write_dual(m_, format::state_slot_offset[0], format::state_slot_offset[1], s, cur_);
+	}
+
+	// Raises the lease to ts (timestamps up to it may be in use); persisted on return.
+	void raise_lease(uint64_t ts)
+	{
+		std::lock_guard lk(mutex_);
+		if (ts <= cur_.value.ts_lease)
+			return;
+		format::state_slot s = cur_.value;
+		s.ts_lease = ts;
+		cur_ = write_dual(m_, format::state_slot_offset[0], format::state_slot_offset[1], s, cur_);
+	}
+
+	// At a clean close every timestamp handed out is persisted and found by the next open:
+	// the floor moves to ts and the lease falls back to it, so timestamps continue without a
+	// gap. One record update.
+	void close_at(uint64_t ts)
+	{
+		std::lock_guard lk(mutex_);
+		if (ts == cur_.value.ts_floor && cur_.value.ts_lease <= ts)
+			return;
+		format::state_slot s = cur_.value;
+		s.ts_floor = std::max(ts, s.ts_floor);
+		s.ts_lease = std::min(s.ts_lease, s.ts_floor);
+		cur_ = write_dual(m_, format::state_slot_offset[0], format::state_slot_offset[1], s, cur_);
+	}
+
+	uint64_t lease() const
+	{
+		std::lock_guard lk(mutex_);
+		return cur_.value.ts_lease;
 	}
 
 	// Rule R5 for this record: copy the record in force over a disagreeing slot. Not drained;

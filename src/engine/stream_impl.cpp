@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "engine/stream_impl.hpp"
 #include "recovery/recovery.hpp"
+#include "util/futex.hpp"
 #include "util/hex.hpp"
 
 #include <cstring>
@@ -25,12 +26,91 @@ stream::impl::impl(std::unique_ptr<detail::media> m, const format::stream_header
 
 stream::impl::~impl()
 {
-	// A clean close records each region's checkpoint and raises the floor so the next open
-	// can tell damage from a torn tail. Not from a child of fork(): the parent owns the file.
+	stop_worker();
+	// A clean close persists what is committed, records each region's checkpoint and raises
+	// the floor so the next open can tell damage from a torn tail. Not from a child of
+	// fork(): the parent owns the file.
 	if (!tracker_ || gate_.read_only() || gate_.failed() || gate_.forked())
 		return;
+	if (!tracker_->ensure_persisted(tracker_->committed()) || !m_->healthy())
+		return;
 	catalog_.write_checkpoints();
-	state_->raise_floor(tracker_->persisted());
+	const uint64_t p = tracker_->persisted();
+	if (p == tracker_->last_issued())
+		state_->close_at(p); // every timestamp handed out is on media: no lease needed
+	else
+		state_->raise_floor(p);
+}
+
+void stream::impl::start_worker(const commit_policy &policy)
+{
+	policy_ = policy;
+	const bool on = policy.worker == commit_policy::worker_mode::on ||
+			(policy.worker == commit_policy::worker_mode::automatic && m_->flush_syncs());
+	if (on && !m_->read_only())
+		worker_ = std::make_unique<std::thread>([this] { worker_loop(); });
+}
+
+void stream::impl::stop_worker() noexcept
+{
+	if (!worker_)
+		return;
+	if (gate_.forked()) {
+		// The thread does not exist in a child of fork(); its handle must not be touched.
+		(void)worker_.release();
+		return;
+	}
+	worker_stop_.store(true, std::memory_order_seq_cst);
+	worker_kick_.fetch_add(1, std::memory_order_seq_cst);
+	detail::futex_wake_all(worker_kick_);
+	worker_->join();
+	worker_.reset();
+}
+
+bool stream::impl::worker_due() const noexcept
+{
+	const uint64_t c = tracker_->committed(), p = tracker_->persisted();
+	return c - p >= policy_.max_entries || tracker_->pending_bytes() >= policy_.max_bytes;
+}
+
+void stream::impl::kick_slow() noexcept
+{
+	const int mode = worker_sleep_.load(std::memory_order_seq_cst);
+	if (mode == sleep_none || (mode == sleep_delay && !worker_due()))
+		return;
+	worker_sleep_.store(sleep_none, std::memory_order_seq_cst);
+	worker_kick_.fetch_add(1, std::memory_order_seq_cst);
+	detail::futex_wake_all(worker_kick_);
+}
+
+void stream::impl::worker_loop()
+{
+	using clock = detail::commit_tracker::clock;
+	while (!worker_stop_.load(std::memory_order_seq_cst)) {
+		const uint64_t k = worker_kick_.load(std::memory_order_seq_cst);
+		if (tracker_->committed() <= tracker_->persisted()) {
+			// Idle: sleep until an asynchronous append kicks (or, as a safety net against a
+			// commit that did not kick, a while passes).
+			worker_sleep_.store(sleep_idle, std::memory_order_seq_cst);
+			if (tracker_->committed() <= tracker_->persisted() && !worker_stop_.load(std::memory_order_seq_cst))
+				detail::futex_wait(worker_kick_, k, clock::now() + std::chrono::milliseconds(50));
+			worker_sleep_.store(sleep_none, std::memory_order_seq_cst);
+			continue;
+		}
+		// Something is pending: let more gather unless the policy's count or bytes say now.
+		if (!worker_due()) {
+			worker_sleep_.store(sleep_delay, std::memory_order_seq_cst);
+			if (!worker_due() && !worker_stop_.load(std::memory_order_seq_cst))
+				detail::futex_wait(worker_kick_, k, clock::now() + policy_.max_delay);
+			worker_sleep_.store(sleep_none, std::memory_order_seq_cst);
+		}
+		tracker_->sweep(false);
+		if (!m_->healthy()) {
+			gate_.fail(errc::media_failed);
+			tracker_->wake_all();
+			return;
+		}
+	}
 }
 
 status stream::impl::recover(const open_options &o)
@@ -52,8 +132,14 @@ status stream::impl::recover(const open_options &o)
 	if (writable)
 		detail::apply_recovery(*m_, scan, plan, *state_);
 	catalog_.load(scan, plan);
-	tracker_ = std::make_unique<detail::commit_tracker>(vis_, plan.last_issued);
-	writer_ = std::make_unique<detail::region_writer>(*m_, *tracker_, gate_);
+	const bool windowed = header_.incompat_features & format::incompat_windowed;
+	tracker_ = std::make_unique<detail::commit_tracker>(vis_, *m_, writable && windowed ? state_.get() : nullptr, plan.last_issued);
+	writer_ = std::make_unique<detail::region_writer>(*m_, *tracker_, gate_, windowed);
+
+	if (writable) {
+		catalog_.set_max_in_flight(windowed ? o.max_in_flight : 1);
+		start_worker(o.commit);
+	}
 
 	report_.regions = plan.regions.size();
 	report_.entries = plan.entries;

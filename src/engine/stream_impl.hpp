@@ -14,7 +14,9 @@
 
 #include <pmemstream/stream.hpp>
 
+#include <atomic>
 #include <memory>
+#include <thread>
 
 namespace pmemstream {
 
@@ -48,6 +50,32 @@ public:
 	std::unique_ptr<detail::commit_tracker> tracker_;
 	std::unique_ptr<detail::region_writer> writer_;
 	recovery_report report_;
+
+	// wait_committed / wait_persisted: invalid_argument for a timestamp not handed out yet.
+	status check_waitable(uint64_t ts) const;
+
+	// The commit worker (commit_policy): a thread that sweeps committed entries to durability
+	// when enough are pending or the oldest has waited long enough. Asynchronous appends call
+	// kick_worker(), which costs one load unless the worker sleeps and should wake.
+	void start_worker(const commit_policy &policy);
+	void stop_worker() noexcept;
+	void kick_worker() noexcept
+	{
+		if (worker_sleep_.load(std::memory_order_seq_cst) != sleep_none)
+			kick_slow();
+	}
+
+private:
+	enum : int { sleep_none, sleep_idle, sleep_delay };
+	void kick_slow() noexcept;
+	bool worker_due() const noexcept;
+	void worker_loop();
+
+	commit_policy policy_{};
+	std::unique_ptr<std::thread> worker_;
+	std::atomic<bool> worker_stop_{false};
+	std::atomic<int> worker_sleep_{sleep_none};
+	std::atomic<uint64_t> worker_kick_{0}; // a futex word the worker sleeps on
 };
 
 } // namespace pmemstream

@@ -98,14 +98,21 @@ struct tail_line {
 // of its last cache line) as whole cache lines and flushes them; not drained. `tail` holds
 // the bytes of pos's line before pos on entry, and of the new tail's line on return. The
 // zero fill lies in the region's free space and gives the next header position a clean end
-// (rule E2) when the entry ends mid-line.
+// (rule E2) when the entry ends mid-line. With `store_only` the lines are stored and not
+// flushed (media::store_lines): an asynchronous append, persisted later by a sweep.
 //
 // The lines after the first are written before the checksum is computed, and the first line
 // (which holds the header) last: the checksum is then computed while those stores drain to
 // the medium instead of before them. Returns the header written.
 inline format::entry_header write_entry_nodrain(media &m, std::byte *base, uint64_t pos, uint64_t epoch, uint64_t timestamp,
-						const std::byte *payload, uint32_t size, tail_line &tail) noexcept
+						const std::byte *payload, uint32_t size, tail_line &tail, bool store_only = false) noexcept
 {
+	auto write = [&](void *dst, const media::piece *pieces, size_t n, size_t unchanged) {
+		if (store_only)
+			m.store_lines(dst, pieces, n, unchanged);
+		else
+			m.write_lines_nodrain(dst, pieces, n, unchanged);
+	};
 	constexpr uint64_t cl = format::cache_line;
 	constexpr uint64_t hs = sizeof(format::entry_header);
 	const uint64_t first = pos & ~(cl - 1);
@@ -146,7 +153,7 @@ inline format::entry_header write_entry_nodrain(media &m, std::byte *base, uint6
 		entry_bytes(tail_buf, last - pos, last_n);
 		std::memset(tail_buf + last_n, 0, cl - last_n);
 		rest[nr++] = {tail_buf, cl};
-		m.write_lines_nodrain(base + front_end, rest, nr, 0);
+		write(base + front_end, rest, nr, 0);
 	}
 
 	h.checksum = entry_checksum(epoch, timestamp, size, payload);
@@ -162,7 +169,7 @@ inline format::entry_header write_entry_nodrain(media &m, std::byte *base, uint6
 	}
 	// Re-storing the bytes before pos (same values) is what lets the line be written whole;
 	// a reader of the previous entry sees the same bytes either way.
-	m.write_lines_nodrain(base + first, front, two_front ? 2 : 1, in_first);
+	write(base + first, front, two_front ? 2 : 1, in_first);
 
 	// Keep the new tail's line for the next append.
 	const std::byte *tail_src = first == last ? head : last < front_end ? second : tail_buf;

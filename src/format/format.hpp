@@ -35,7 +35,7 @@ struct stream_header {
 	uint64_t stream_size;  // bytes of the stream (the mapping may be larger)
 	uint64_t arena_offset; // first span header
 	uint64_t arena_size;
-	// Features a reader must understand to read the stream (none defined in version 2): a
+	// Features a reader must understand to read the stream (incompat_*): a
 	// library that meets an unknown bit refuses the stream with version_mismatch, so later
 	// additions (transactions) need no new format version.
 	uint64_t incompat_features;
@@ -44,7 +44,12 @@ struct stream_header {
 	uint32_t checksum;     // crc32c of bytes [8, 124) (the magic is excluded, see open)
 };
 static_assert(sizeof(stream_header) == 128);
-inline constexpr uint64_t known_incompat_features = 0;
+// Regions may have max_in_flight (W) above 1: entries committed but not persisted, several
+// per region, so a torn entry may be followed by valid newer ones (rules R2, R3). Set at
+// creation by libraries with asynchronous appends; without it every region has W = 1.
+inline constexpr uint64_t incompat_windowed = 1;
+inline constexpr uint64_t known_incompat_features = incompat_windowed;
+inline constexpr uint32_t max_window = 4096; // largest W
 
 // A record that must change atomically although it is larger than 8 bytes is stored twice
 // (slot 0 and slot 1), each with a sequence number and a checksum. The valid slot with the
@@ -115,7 +120,11 @@ inline constexpr uint64_t flag_tx = uint64_t{1} << 56;
 inline constexpr uint64_t flag_tx_end = uint64_t{1} << 57;
 // Space no entry uses (an abandoned or shortened reservation): walked over, never shown.
 inline constexpr uint64_t flag_padding = uint64_t{1} << 58;
-inline constexpr uint64_t known_flags = flag_tx | flag_tx_end | flag_padding;
+// Written once every earlier entry of its region (and so every smaller timestamp) was
+// persisted: a torn entry before it is damage (rule R2), and the entry before it was
+// acknowledged (rule R3). Written only in streams with incompat_windowed.
+inline constexpr uint64_t flag_settled = uint64_t{1} << 59;
+inline constexpr uint64_t known_flags = flag_tx | flag_tx_end | flag_padding | flag_settled;
 struct entry_header {
 	uint64_t timestamp; // bits 0-55: timestamp 1.. (0 = no entry); bits 56-63: flags
 	uint32_t size;	    // payload bytes

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <sys/types.h>
@@ -69,6 +70,26 @@ public:
 				copy_nodrain(d + skip, static_cast<const std::byte *>(pieces[i].src) + skip, pieces[i].len - skip);
 			d += pieces[i].len;
 		}
+	}
+	// Writes the pieces like write_lines_nodrain(), with ordinary stores and no flush: the
+	// bytes are visible to other threads at once and durable only after a later flush() of
+	// their range and a drain(). A flush writes a line back from whichever cache holds it, so
+	// any thread may make these bytes durable (commit_tracker's sweep does).
+	virtual void store_lines(void *dst, const piece *pieces, size_t n, size_t unchanged) noexcept
+	{
+		auto *d = static_cast<std::byte *>(dst);
+		for (size_t i = 0; i < n; ++i) {
+			const size_t skip = i == 0 ? std::min(unchanged, pieces[i].len) : 0;
+			if (pieces[i].len > skip)
+				std::memcpy(d + skip, static_cast<const std::byte *>(pieces[i].src) + skip, pieces[i].len - skip);
+			d += pieces[i].len;
+		}
+	}
+	// True when flush() itself makes its range durable, whichever thread stored the bytes, at
+	// the cost of a system call (msync): batching many entries into one flush pays most.
+	virtual bool flush_syncs() const noexcept
+	{
+		return false;
 	}
 	// Fills and flushes (durable after the next drain()).
 	virtual void set_nodrain(void *dst, int c, size_t len) noexcept = 0;

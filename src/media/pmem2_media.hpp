@@ -89,6 +89,10 @@ public:
 			d += pieces[i].len;
 		}
 	}
+	bool flush_syncs() const noexcept override
+	{
+		return page_;
+	}
 	void prefault(void *addr, size_t len) noexcept override
 	{
 #ifdef MADV_POPULATE_WRITE

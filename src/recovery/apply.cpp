@@ -19,6 +19,17 @@ void apply_recovery(media &m, stream_scan &scan, const recovery_plan &plan, stat
 	if (repaired)
 		m.drain();
 
+	// Before any tail is zeroed, lease every timestamp found: a region may hold several
+	// trimmed entries (W > 1, transactions), and only the first is zeroed. If a crash comes
+	// before the floor below is raised, the next recovery cannot reach the others, and the
+	// lease keeps it from handing out their timestamps again (a later, shorter entry could
+	// expose one, and rule E4 rejects it only if its timestamp is smaller).
+	bool zero_any = false;
+	for (const auto &o : plan.regions)
+		zero_any = zero_any || o.zero_tail;
+	if (zero_any)
+		state.raise_lease(plan.max_seen);
+
 	bool zeroed = false;
 	for (const auto &o : plan.regions) {
 		if (o.zero_tail) {

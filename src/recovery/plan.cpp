@@ -45,17 +45,29 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 		// R3: an entry followed by max_in_flight others in its region was acknowledged, unless
 		// it is a member of a transaction that the member ending it has not closed (a
 		// transaction is acknowledged as a whole, when it ends).
+		// An entry that carries flag_settled was written once the entry before it was
+		// persisted, so that one was acknowledged (the same exception applies).
 		const uint64_t w = v.max_in_flight;
+		auto unfinished = [](const scanned_entry &e) { return (e.flags & format::flag_tx) && !(e.flags & format::flag_tx_end); };
 		for (size_t k = sc.above_floor.size(); k > w; --k) {
 			const auto &e = sc.above_floor[k - 1 - w];
-			if ((e.flags & format::flag_tx) && !(e.flags & format::flag_tx_end))
+			if (unfinished(e))
 				continue;
 			acknowledged = std::max(acknowledged, e.timestamp);
 			break;
 		}
+		for (size_t k = sc.above_floor.size(); k > 1; --k) {
+			if (!(sc.above_floor[k - 1].flags & format::flag_settled) || unfinished(sc.above_floor[k - 2]))
+				continue;
+			acknowledged = std::max(acknowledged, sc.above_floor[k - 2].timestamp);
+			break;
+		}
 
-		// R2: a torn append is never followed by a newer entry in its region.
-		if (sc.stop_state == entry_state::invalid && sc.next_valid_ts > floor && damaged.insert(i).second)
+		// R2: a torn append is followed by at most W - 1 newer entries in its region (the
+		// appends in flight with it); with W = 1 by none.
+		const uint64_t behind = std::max<uint64_t>(sc.valid_behind, sc.next_valid_ts != 0);
+		if (sc.stop_state == entry_state::invalid && sc.next_valid_ts > floor && (behind >= w || sc.settled_behind) &&
+		    damaged.insert(i).second)
 			problem(sc.offset, sc.stop,
 				"region " + hex(sc.offset) + ": entry at " + hex(sc.stop) + " is damaged (" + sc.stop_why +
 					") and followed by valid entries");

@@ -61,8 +61,11 @@ struct region_scan {
 	entry_state stop_state = entry_state::empty;
 	const char *stop_why = nullptr;
 	// Rule R2 evidence: the walk stopped at an invalid entry whose size field fits, and the
-	// position after it holds a valid entry with this timestamp (0: none).
+	// position after it holds a valid entry with this timestamp (0: none), followed by
+	// valid_behind - 1 more valid entries in timestamp order (counted up to the region's W).
 	uint64_t next_valid_ts = 0;
+	uint64_t valid_behind = 0;
+	bool settled_behind = false; // one of them carries flag_settled
 	// What the walk had accepted when it passed the checkpoint (data_begin + sealed_tail).
 	bool reached_sealed = false;
 	uint64_t count_at_sealed = 0;

@@ -10,7 +10,7 @@ namespace pmemstream::detail {
 namespace {
 
 // Rules S2-S3 for one span header; null when it holds.
-const char *span_violation(const format::span_slot &v, uint64_t off, uint64_t arena_end, uint64_t block_size) noexcept
+const char *span_violation(const format::span_slot &v, uint64_t off, uint64_t arena_end, uint64_t block_size, bool windowed) noexcept
 {
 	const uint64_t data = v.span_size - format::span_header_size;
 	if (v.span_size < format::min_span(block_size) || v.span_size % block_size != 0)
@@ -25,7 +25,7 @@ const char *span_violation(const format::span_slot &v, uint64_t off, uint64_t ar
 		return v.id != 0 || v.max_in_flight != 0 || v.head != 0 || v.sealed_tail != 0 ? "free span with region fields" : nullptr;
 	if (v.id == 0 || v.epoch == 0 || v.epoch < v.id)
 		return "id or epoch out of range";
-	if (v.max_in_flight != 1)
+	if (v.max_in_flight < 1 || v.max_in_flight > (windowed ? format::max_window : 1))
 		return "unsupported number of appends in flight";
 	if (v.head > data || v.head % format::entry_alignment != 0)
 		return "head beyond the region";
@@ -55,12 +55,21 @@ void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, r
 		if (c.state != entry_state::valid) {
 			sc.stop_state = c.state;
 			sc.stop_why = c.why;
+			// Rule R2 evidence: valid newer entries behind the invalid one, up to W of them
+			// (W - 1 may be appends that were in flight with it).
 			if (c.state == entry_state::invalid && c.header.size <= sc.data_end - pos - sizeof(format::entry_header)) {
-				const uint64_t next = pos + format::entry_footprint(c.header.size);
-				if (next < sc.data_end) {
-					auto n = check_entry(base, next, sc.data_end, v.epoch, sc.last_ts);
-					if (n.state == entry_state::valid)
+				uint64_t next = pos + format::entry_footprint(c.header.size);
+				uint64_t prev_ts = sc.last_ts;
+				while (next < sc.data_end && sc.valid_behind < v.max_in_flight) {
+					auto n = check_entry(base, next, sc.data_end, v.epoch, prev_ts);
+					if (n.state != entry_state::valid)
+						break;
+					if (sc.valid_behind++ == 0)
 						sc.next_valid_ts = n.timestamp();
+					if (n.flags() & format::flag_settled)
+						sc.settled_behind = true;
+					prev_ts = n.timestamp();
+					next += format::entry_footprint(n.header.size);
 				}
 			}
 			break;
@@ -101,7 +110,7 @@ bool scan_stream(const std::byte *base, const format::stream_header &h, stream_s
 			out.problems.push_back({0, 0, "span header at " + hex(off) + ": both copies damaged"});
 			break;
 		}
-		if (const char *why = span_violation(s->value, off, arena_end, h.block_size)) {
+		if (const char *why = span_violation(s->value, off, arena_end, h.block_size, h.incompat_features & format::incompat_windowed)) {
 			out.problems.push_back({0, 0, "span header at " + hex(off) + ": " + why});
 			break;
 		}

@@ -195,6 +195,17 @@ void sim_media::set_nodrain(void *dst, int c, size_t len) noexcept
 	call_hook(sim_event::flush);
 }
 
+void sim_media::store_lines(void *dst, const piece *pieces, size_t n, size_t unchanged) noexcept
+{
+	auto *d = static_cast<std::byte *>(dst);
+	for (size_t i = 0; i < n; ++i) {
+		const size_t skip = i == 0 ? std::min(unchanged, pieces[i].len) : 0;
+		if (pieces[i].len > skip)
+			store(d + skip, static_cast<const std::byte *>(pieces[i].src) + skip, pieces[i].len - skip);
+		d += pieces[i].len;
+	}
+}
+
 void sim_media::store(void *dst, const void *src, size_t len) noexcept
 {
 	auto g = serial_guard();

@@ -98,6 +98,11 @@ public:
 	void drain() noexcept override;
 	void copy_nodrain(void *dst, const void *src, size_t len) noexcept override;
 	void set_nodrain(void *dst, int c, size_t len) noexcept override;
+	void store_lines(void *dst, const piece *pieces, size_t n, size_t unchanged) noexcept override;
+	bool flush_syncs() const noexcept override
+	{
+		return fence_ == fence_model::range_sync;
+	}
 
 	// Stores without flushing, serialised like every store of the medium: for a medium of a
 	// test's own that defers the flush (to an msync worker, say) while threads share it.

@@ -197,7 +197,7 @@ TEST(format, entry_with_unknown_flags_never_validates)
 	std::memcpy(&h, img.bytes.data() + last.offset, sizeof(h));
 	format::span_slot slot;
 	std::memcpy(&slot, img.bytes.data() + regs[1].offset, sizeof(slot));
-	h.timestamp |= uint64_t{1} << 59;
+	h.timestamp |= uint64_t{1} << 60; // no flag has this bit
 	unsigned char prefix[20];
 	std::memcpy(prefix, &slot.epoch, 8);
 	std::memcpy(prefix + 8, &h.timestamp, 8);
@@ -263,7 +263,7 @@ TEST(format, record_sequence_at_the_limit_is_refused)
 TEST(format, unknown_incompatible_feature_is_version_mismatch)
 {
 	auto img = make_image();
-	uint64_t f = 1;
+	uint64_t f = format::known_incompat_features | 2; // bit 1: not defined yet
 	std::memcpy(img.bytes.data() + offsetof(format::stream_header, incompat_features), &f, 8);
 	rewrite_header_checksum(img.bytes);
 	auto s = open_image(img.bytes);
