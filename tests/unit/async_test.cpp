@@ -78,6 +78,15 @@ public:
 		gate();
 		inner_->set_nodrain(dst, c, len);
 	}
+	void store_lines(void *dst, const piece *pieces, size_t n, size_t unchanged) noexcept override
+	{
+		gate();
+		inner_->store_lines(dst, pieces, n, unchanged);
+	}
+	bool flush_syncs() const noexcept override
+	{
+		return inner_->flush_syncs();
+	}
 	bool healthy() const noexcept override
 	{
 		return inner_->healthy();
