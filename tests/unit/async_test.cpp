@@ -746,3 +746,35 @@ TEST(async, async_appends_to_a_file_survive_a_reopen)
 	for (uint64_t i = 0; i < 100; ++i)
 		EXPECT_EQ(::test::to_vec(*s->entry_data(es[i])), payload(i));
 }
+
+// async_append returns "committed (visible to iterators and readers)". With another thread's
+// smaller timestamp still being written, the committed watermark is below the new entry, so
+// it may return only once that other entry is committed too; and persist() afterwards must
+// cover it ("every entry committed so far").
+TEST(async, async_append_returns_only_once_its_entry_is_visible)
+{
+	auto x = make(fence_model::per_thread, opts(commit_policy::worker_mode::off), true);
+	ASSERT_TRUE(x.s);
+	const region r2 = x.s->region_allocate(64 * 1024).value();
+	stuck_append a(x, payload(5)); // holds the smaller timestamp, not committed
+	ASSERT_TRUE(a.blocked());
+	std::atomic<bool> returned{false};
+	uint64_t ts = 0, committed_at_return = 0, seen_at_return = 0, persisted_by_persist = 0;
+	std::thread b([&] {
+		auto e = x.s->async_append(r2, payload(6));
+		ASSERT_TRUE(e.has_value());
+		ts = e->timestamp;
+		committed_at_return = x.s->committed_timestamp();
+		seen_at_return = ::test::entries_of(*x.s, r2).size();
+		persisted_by_persist = x.s->persist().value();
+		returned = true;
+	});
+	std::this_thread::sleep_for(100ms);
+	const bool early = returned.load();
+	a.finish();
+	b.join();
+	EXPECT_FALSE(early) << "async_append returned while an earlier timestamp was still being written";
+	EXPECT_GE(committed_at_return, ts) << "async_append returned below the committed watermark";
+	EXPECT_EQ(seen_at_return, 1u) << "an iterator did not see the entry async_append had returned";
+	EXPECT_GE(persisted_by_persist, ts) << "persist() by the same thread did not cover its own committed entry";
+}
