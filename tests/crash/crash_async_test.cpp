@@ -11,8 +11,8 @@
 // crash (also at the crash instant) survives with its exact bytes, the visible entries are a
 // timestamp prefix, and nothing torn, stale or never submitted is visible.
 //
-// PMEMSTREAM_CRASH_IMAGES sets the images per drain (default 6; per flush a third of it, at
-// least 1) and PMEMSTREAM_CRASH_ASYNC_OPS the operations per thread (default 150);
+// PMEMSTREAM_CRASH_IMAGES sets the images per drain (default 16; per flush a third of it, at
+// least 1) and PMEMSTREAM_CRASH_ASYNC_OPS the operations per thread (default 250);
 // PMEMSTREAM_CRASH_SEED the seed. The defaults keep the whole binary under a minute in the
 // dev build; e.g. PMEMSTREAM_CRASH_IMAGES=60 PMEMSTREAM_CRASH_ASYNC_OPS=1000 explores longer.
 #include "op_history.hpp"
@@ -49,11 +49,11 @@ struct config {
 	uint32_t max_in_flight = 8;
 	int threads = 3;
 	bool shared_regions = false; // every thread appends to two regions all threads share
-	uint64_t ops = env_u64("PMEMSTREAM_CRASH_ASYNC_OPS", 150);
+	uint64_t ops = env_u64("PMEMSTREAM_CRASH_ASYNC_OPS", 250);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-	uint64_t images_per_drain = std::max<uint64_t>(1, env_u64("PMEMSTREAM_CRASH_IMAGES", 6) / 3);
+	uint64_t images_per_drain = std::max<uint64_t>(1, env_u64("PMEMSTREAM_CRASH_IMAGES", 16) / 3);
 #else
-	uint64_t images_per_drain = std::max<uint64_t>(1, env_u64("PMEMSTREAM_CRASH_IMAGES", 6));
+	uint64_t images_per_drain = std::max<uint64_t>(1, env_u64("PMEMSTREAM_CRASH_IMAGES", 16));
 #endif
 	uint64_t images_per_flush = std::max<uint64_t>(1, images_per_drain / 3);
 	uint64_t seed = env_u64("PMEMSTREAM_CRASH_SEED", 1);
@@ -62,7 +62,10 @@ struct config {
 constexpr uint64_t region_bytes = 24 * 1024;
 
 struct figures {
-	uint64_t points = 0, images = 0, crowded = 0, unpersisted = 0, violations = 0;
+	uint64_t points = 0, images = 0, crowded = 0, unpersisted = 0;
+	uint64_t second_crashes = 0; // recoveries appended to and crashed again
+	uint64_t violations = 0;     // what a crash image showed, or a watermark reading
+	uint64_t api_violations = 0; // a call's result broke its contract (no crash involved)
 };
 
 class workload {
@@ -121,10 +124,10 @@ public:
 	}
 
 private:
-	void report(const std::string &where, const std::string &what)
+	void report(const std::string &where, const std::string &what, bool api = false)
 	{
 		std::lock_guard g(report_mutex_);
-		++fig_.violations;
+		++(api ? fig_.api_violations : fig_.violations);
 		if (reported_++ < 12)
 			ADD_FAILURE() << where << ": " << what;
 	}
@@ -189,7 +192,8 @@ private:
 				if (!p)
 					report("persist", p.err().message());
 				else if (*p < last)
-					report("persist", "returned a watermark below a timestamp committed before it");
+					report("persist", "returned a watermark below a timestamp this thread's async_append "
+							  "returned (as committed) before it", true);
 			} else if (dice < 95) {
 				(void)s_->poll_persisted(last);
 			} else {
@@ -240,13 +244,45 @@ private:
 		open_options o;
 		o.commit.worker = commit_policy::worker_mode::off;
 		o.read_only = fig_.images % 4 == 0;
-		auto r = detail::open_on_media(std::make_unique<sim_media>(img, o.read_only, cfg_.fence), 0, o);
+		auto sm = std::make_unique<sim_media>(img, o.read_only, cfg_.fence);
+		sim_media *raw = sm.get();
+		auto r = detail::open_on_media(std::move(sm), 0, o);
 		if (!r) {
 			report(where, std::string("open of a crash image failed: ") + errc_name(r.code()) + ": " + r.err().message());
 			return;
 		}
-		for (auto &v : check_stream(**r, x))
-			report(where + (o.read_only ? " (read-only)" : ""), v);
+		stream_model seen;
+		auto v = check_stream(**r, x, &seen);
+		for (auto &w : v)
+			report(where + (o.read_only ? " (read-only)" : ""), w);
+		if (o.read_only || !v.empty() || fig_.images % 25 != 1)
+			return;
+		// Now and then: appends to the recovered stream (sync, and async persisted by a wait),
+		// then a second crash (the durable image): they must all be there.
+		++fig_.second_crashes;
+		expectation x2{seen, {}, 0};
+		std::mt19937_64 rng(fig_.images);
+		for (int k = 0; k < 3 && !x2.acked.regions.empty(); ++k) {
+			const region reg{x2.acked.regions[rng() % x2.acked.regions.size()].offset};
+			auto data = make_payload(rng, rng() % 100);
+			auto e = k == 1 ? (*r)->async_append(reg, data) : (*r)->append(reg, data);
+			if (e && k == 1 && !(*r)->wait_persisted(e->timestamp).has_value()) {
+				report(where + " (append after recovery)", "wait_persisted failed");
+				return;
+			}
+			if (e)
+				x2.acked.appended(reg, *e, e->timestamp, data);
+			else if (e.code() != errc::region_full)
+				report(where + " (append after recovery)", e.err().message());
+		}
+		const auto again = raw->persisted_image();
+		auto r2 = detail::open_on_media(std::make_unique<sim_media>(again, false, cfg_.fence), 0, o);
+		if (!r2) {
+			report(where + " (second crash)", std::string("open failed: ") + r2.err().message());
+			return;
+		}
+		for (auto &w : check_stream(**r2, x2))
+			report(where + " (appends after recovery, then a second crash)", w);
 	}
 
 	void check_final()
@@ -281,12 +317,14 @@ void run(const char *name, const config &c)
 	const auto t0 = std::chrono::steady_clock::now();
 	const figures f = w.run();
 	std::printf("crash_async[%s]: %d threads x %llu ops, %llu crash points (%llu with several operations in flight, %llu with "
-		    "committed entries not persisted), %llu images, %llu violations, %.1f s\n",
+		    "committed entries not persisted), %llu images (%llu crashed again after appends), %llu violations, %llu API contract violations, %.1f s\n",
 		    name, c.threads, static_cast<unsigned long long>(c.ops), static_cast<unsigned long long>(f.points),
 		    static_cast<unsigned long long>(f.crowded), static_cast<unsigned long long>(f.unpersisted),
-		    static_cast<unsigned long long>(f.images), static_cast<unsigned long long>(f.violations),
+		    static_cast<unsigned long long>(f.images), static_cast<unsigned long long>(f.second_crashes),
+		    static_cast<unsigned long long>(f.violations), static_cast<unsigned long long>(f.api_violations),
 		    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-	EXPECT_EQ(f.violations, 0u);
+	EXPECT_EQ(f.violations, 0u) << "crash images or watermark readings departed from the history";
+	EXPECT_EQ(f.api_violations, 0u) << "calls broke their contract";
 	EXPECT_GT(f.points, 0u);
 	// The states the test is for were reached.
 	EXPECT_GT(f.unpersisted, 0u) << "no crash point had a committed entry that was not persisted";
@@ -388,10 +426,12 @@ TEST(crash_async, harness_catches_a_dropped_drain_in_wait_persisted)
 // the durable image (everything fenced, nothing in flight) at each crash.
 TEST(crash_async, an_append_acknowledged_after_a_crash_recovery_survives_the_next_crash)
 {
+	for (bool lost_async : {false, true})
 	for (bool async : {false, true})
 		for (auto f : {fence_model::per_thread, fence_model::range_sync}) {
 			SCOPED_TRACE(std::string(async ? "async_append + wait_persisted" : "append") + ", " +
-				     (f == fence_model::per_thread ? "pmem" : "msync"));
+				     (f == fence_model::per_thread ? "pmem" : "msync") +
+				     (lost_async ? ", unpersisted async entries lost in the first crash" : ""));
 			open_options o;
 			o.commit.worker = commit_policy::worker_mode::off;
 			auto sm = std::make_unique<sim_media>(256 * 1024, false, f);
@@ -399,6 +439,10 @@ TEST(crash_async, an_append_acknowledged_after_a_crash_recovery_survives_the_nex
 			auto s = detail::open_on_media(std::move(sm), 4096, o).value();
 			const region r = s->region_allocate(3000).value();
 			ASSERT_TRUE(s->append(r, "abc", 3).has_value());
+			if (lost_async) { // committed, never persisted: gone after crash 1
+				for (int k = 0; k < 3; ++k)
+					ASSERT_TRUE(s->async_append(r, "xy", 2).has_value());
+			}
 			std::vector<std::byte> img = m->persisted_image(); // crash 1
 			s.reset();
 			auto sm2 = std::make_unique<sim_media>(img, false, f);
@@ -415,7 +459,10 @@ TEST(crash_async, an_append_acknowledged_after_a_crash_recovery_survives_the_nex
 			ASSERT_GE(s->persisted_timestamp(), ts);
 			img = m->persisted_image(); // crash 2
 			s.reset();
-			auto s3 = detail::open_on_media(std::make_unique<sim_media>(img, false, f), 0, o).value();
+			auto opened = detail::open_on_media(std::make_unique<sim_media>(img, false, f), 0, o);
+			ASSERT_TRUE(opened.has_value()) << "the image of the second crash does not open: " << errc_name(opened.code())
+							<< ": " << opened.err().message();
+			auto &s3 = *opened;
 			uint64_t n = 0;
 			for (auto e : *s3->entries(r)) {
 				(void)e;
