@@ -8,7 +8,7 @@ CTEST_ARGS ?=
 ASAN_SHORT_LABELS ?= unit|format|property|c_api|cli|fuzz
 TSAN_SHORT_LABELS ?= concurrency
 
-.PHONY: all deps build demo test test-main test-sanitizers asan tsan bench clean
+.PHONY: all deps build demo test test-main test-sanitizers asan tsan bench bench-async clean
 
 all: build
 
@@ -53,6 +53,14 @@ bench: deps
 	for i in $$(seq $(BENCH_RUNS)); do \
 		./build-release/bench/pmemstream_append_compare --rounds 7 --out build-release/bench-run$$i.json || exit 1; done
 	python3 scripts/bench-table.py $$(seq -f 'build-release/bench-run%g.json' $(BENCH_RUNS))
+
+# Asynchronous appends and group commit (docs/benchmarks.md); its disk files go in build-release/bench.
+bench-async: deps
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS) --target pmemstream_async_compare
+	for i in $$(seq $(BENCH_RUNS)); do \
+		./build-release/bench/pmemstream_async_compare --rounds 5 --out build-release/async-run$$i.json || exit 1; done
+	python3 scripts/async-bench-table.py $$(seq -f 'build-release/async-run%g.json' $(BENCH_RUNS))
 
 clean:
 	rm -rf build build-release build-asan build-tsan

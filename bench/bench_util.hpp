@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Small helpers shared by the benchmark drivers: argument parsing, order statistics, facts
+// about the machine (CPU model, load), the store granularity libpmem2 picks in a folder, and a
+// libpmemlog pool as a baseline contender. Header-only: each driver is one translation unit.
+#ifndef PMEMSTREAM_BENCH_UTIL_HPP
+#define PMEMSTREAM_BENCH_UTIL_HPP
+
+#include <libpmem2.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace bench {
+
+using clock_type = std::chrono::steady_clock;
+
+inline const char *program_name = "bench";
+
+[[noreturn]] inline void die(const std::string &what)
+{
+	std::fprintf(stderr, "%s: %s\n", program_name, what.c_str());
+	std::exit(1);
+}
+
+// A positive decimal number, or the program stops with a message naming the option.
+inline uint64_t parse_u64(const std::string &opt, const std::string &s)
+{
+	char *end = nullptr;
+	errno = 0;
+	unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+	if (s.empty() || *end != '\0' || errno != 0 || v == 0)
+		die("bad value for " + opt + ": '" + s + "'");
+	return v;
+}
+
+inline std::vector<std::string> split(const std::string &v, char sep = ',')
+{
+	std::vector<std::string> out;
+	size_t pos = 0;
+	while (pos <= v.size()) {
+		size_t next = v.find(sep, pos);
+		if (next == std::string::npos)
+			next = v.size();
+		out.push_back(v.substr(pos, next - pos));
+		pos = next + 1;
+	}
+	return out;
+}
+
+inline std::vector<uint64_t> parse_list(const std::string &opt, const std::string &v)
+{
+	std::vector<uint64_t> out;
+	for (const auto &s : split(v))
+		out.push_back(parse_u64(opt, s));
+	return out;
+}
+
+inline double median(std::vector<double> v)
+{
+	if (v.empty())
+		return 0;
+	std::sort(v.begin(), v.end());
+	const size_t m = v.size() / 2;
+	return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+// Nearest-rank percentile (p in 0..100) of unsorted values.
+inline double percentile(std::vector<double> v, double p)
+{
+	if (v.empty())
+		return 0;
+	std::sort(v.begin(), v.end());
+	size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+	rank = std::clamp<size_t>(rank, 1, v.size());
+	return v[rank - 1];
+}
+
+inline double ns_since(clock_type::time_point t0, clock_type::time_point t1)
+{
+	return std::chrono::duration<double, std::nano>(t1 - t0).count();
+}
+
+// `model name` of the first CPU in /proc/cpuinfo.
+inline std::string cpu_model()
+{
+	std::ifstream f("/proc/cpuinfo");
+	std::string line;
+	while (std::getline(f, line))
+		if (line.rfind("model name", 0) == 0) {
+			auto colon = line.find(':');
+			if (colon != std::string::npos)
+				return line.substr(line.find_first_not_of(" \t", colon + 1));
+		}
+	return "unknown";
+}
+
+// The first three fields of /proc/loadavg.
+inline std::string loadavg()
+{
+	std::ifstream f("/proc/loadavg");
+	std::string a, b, c;
+	if (!(f >> a >> b >> c))
+		return "unknown";
+	return a + " " + b + " " + c;
+}
+
+inline std::string env_or(const char *name, const char *fallback)
+{
+	const char *v = std::getenv(name);
+	return v ? v : fallback;
+}
+
+// The folder of the running executable (for files that must be on the build folder's disk).
+inline std::string exe_dir()
+{
+	char buf[4096];
+	ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return ".";
+	std::string p(buf, static_cast<size_t>(n));
+	auto slash = p.rfind('/');
+	return slash == std::string::npos ? "." : p.substr(0, slash);
+}
+
+inline const char *granularity_name(int g)
+{
+	switch (g) {
+	case PMEM2_GRANULARITY_BYTE:
+		return "byte";
+	case PMEM2_GRANULARITY_CACHE_LINE:
+		return "cache_line";
+	case PMEM2_GRANULARITY_PAGE:
+		return "page";
+	}
+	return "?";
+}
+
+// The store granularity libpmem2 gives a new mapping of a file in `dir` now (it reads
+// PMEM2_FORCE_GRANULARITY at every pmem2_map_new): what a stream created there right after
+// gets. "page" means msync.
+inline std::string probe_granularity(const std::string &dir)
+{
+	const std::string path = dir + "/pmemstream_bench_probe_" + std::to_string(::getpid());
+	int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die("open " + path + ": " + std::strerror(errno));
+	std::string result = "?";
+	if (::posix_fallocate(fd, 0, 1 << 20) == 0) {
+		struct pmem2_config *cfg = nullptr;
+		struct pmem2_source *src = nullptr;
+		struct pmem2_map *map = nullptr;
+		if (pmem2_config_new(&cfg) == 0 &&
+		    pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE) == 0 &&
+		    pmem2_source_from_fd(&src, fd) == 0 && pmem2_map_new(&map, cfg, src) == 0) {
+			result = granularity_name(pmem2_map_get_store_granularity(map));
+			pmem2_map_delete(&map);
+		}
+		pmem2_source_delete(&src);
+		pmem2_config_delete(&cfg);
+	}
+	::close(fd);
+	::unlink(path.c_str());
+	return result;
+}
+
+// The file system type of `dir` as /proc/self/mounts names it (longest matching mount point).
+inline std::string fs_type(const std::string &dir)
+{
+	char real[4096];
+	if (!::realpath(dir.c_str(), real))
+		return "?";
+	const std::string p = real;
+	std::ifstream f("/proc/self/mounts");
+	std::string dev, mnt, type, rest, best = "?";
+	size_t best_len = 0;
+	while (f >> dev >> mnt >> type && std::getline(f, rest)) {
+		const bool under = p == mnt || (p.rfind(mnt, 0) == 0 && (mnt == "/" || p[mnt.size()] == '/'));
+		if (under && mnt.size() >= best_len) {
+			best = type;
+			best_len = mnt.size();
+		}
+	}
+	return best;
+}
+
+} // namespace bench
+
+#endif
