@@ -8,7 +8,7 @@ CTEST_ARGS ?=
 ASAN_SHORT_LABELS ?= unit|format|property|c_api|cli|fuzz
 TSAN_SHORT_LABELS ?= concurrency
 
-.PHONY: all deps build demo test test-main test-sanitizers asan tsan bench clean
+.PHONY: all deps build demo test test-main test-sanitizers asan tsan bench package package-test clean
 
 all: build
 
@@ -54,5 +54,21 @@ bench: deps
 		./build-release/bench/pmemstream_append_compare --rounds 7 --out build-release/bench-run$$i.json || exit 1; done
 	python3 scripts/bench-table.py $$(seq -f 'build-release/bench-run%g.json' $(BENCH_RUNS))
 
+# Debian packages (cmake/package.cmake): libpmemstream0, libpmemstream-dev, pmemstream-tools,
+# built from a release tree of the library, the tool and the manual pages only.
+package: deps
+	cmake --preset package
+	cmake --build --preset package -j $(JOBS)
+	cd build-package && cpack -G DEB
+	@ls -l build-package/*.deb
+
+# Builds the packages again from that tree, checks them, installs them (dpkg -i as root,
+# else into a throw-away root), builds and runs programs against them, and removes them.
+# `make test` runs the same script on the dev tree (ctest -L package).
+package-test: package
+	bash tests/package/package_test.sh build-package . \
+		"$$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' build-package/CMakeCache.txt)" \
+		"$$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' build-package/CMakeCache.txt)" cmake cpack
+
 clean:
-	rm -rf build build-release build-asan build-tsan
+	rm -rf build build-release build-asan build-tsan build-package
