@@ -46,13 +46,29 @@ tsan: deps
 	cmake --build --preset tsan -j $(JOBS)
 	ctest --preset tsan -j $(JOBS) $(CTEST_ARGS)
 
+# make bench: the append driver BENCH_RUNS times (README table), the iteration driver
+# BENCH_RUNS times (docs/benchmarks.md tables), the one- and two-thread append micro
+# benchmarks, then the charts of every result file (scripts/bench-plots.py) into BENCH_PLOTS.
 BENCH_RUNS ?= 3
+BENCH_ROUNDS ?= 7
+ITERATE_ROUNDS ?= 5
+BENCH_PLOTS ?= docs/plots
 bench: deps
 	cmake --preset release
 	cmake --build --preset release -j $(JOBS)
+	rm -f build-release/bench-*.json
 	for i in $$(seq $(BENCH_RUNS)); do \
-		./build-release/bench/pmemstream_append_compare --rounds 7 --out build-release/bench-run$$i.json || exit 1; done
+		./build-release/bench/pmemstream_append_compare --rounds $(BENCH_ROUNDS) --out build-release/bench-run$$i.json || exit 1; done
+	for i in $$(seq $(BENCH_RUNS)); do \
+		./build-release/bench/pmemstream_iterate --rounds $(ITERATE_ROUNDS) --out build-release/bench-iterate-run$$i.json || exit 1; done
+	PMEM2_FORCE_GRANULARITY=$${PMEM2_FORCE_GRANULARITY:-CACHE_LINE} ./build-release/bench/pmemstream_micro \
+		--benchmark_filter='^bm_append(_threads)?/(64|1024)' --benchmark_repetitions=$(BENCH_RUNS) \
+		--benchmark_out=build-release/bench-threads.json --benchmark_out_format=json
 	python3 scripts/bench-table.py $$(seq -f 'build-release/bench-run%g.json' $(BENCH_RUNS))
+	python3 scripts/iterate-table.py $$(seq -f 'build-release/bench-iterate-run%g.json' $(BENCH_RUNS))
+	python3 scripts/bench-plots.py --out $(BENCH_PLOTS) \
+		--note "make bench BENCH_RUNS=$(BENCH_RUNS) BENCH_ROUNDS=$(BENCH_ROUNDS) ITERATE_ROUNDS=$(ITERATE_ROUNDS)" \
+		build-release/bench-*.json
 
 # Debian packages (cmake/package.cmake): libpmemstream0, libpmemstream-dev, pmemstream-tools,
 # built from a release tree of the library, the tool and the manual pages only.
