@@ -406,13 +406,21 @@ def comment_to_roff(lines):
             para.clear()
 
     def flush_items():
+        # Widths are given every time: a .TP without one takes the last indent set.
         for tag, text in items:
-            if tag is None:
-                out.append(".IP \\(bu 2" if text and text[0].startswith("- ") else ".IP \"\" 4")
-                if text and text[0].startswith("- "):
-                    text = [text[0][2:]] + text[1:]
+            if tag is None and text and text[0].startswith("- "):
+                out.append(".IP \\(bu 2")
+                text = [text[0][2:]] + text[1:]
+            elif tag is None and re.fullmatch(r"(PMEMSTREAM_E_\w+|-E[A-Z]+)(, (PMEMSTREAM_E_\w+|-E[A-Z]+))*",
+                                              " ".join(text)):
+                # A list of codes with no words of its own: ERRORS says what each means.
+                out.append(".TP 8")
+                out.append(line_safe(inline_header(" ".join(text))))
+                text = ["(see ERRORS)"]
+            elif tag is None:
+                out.append('.IP "" 8')
             else:
-                out.append(".TP")
+                out.append(".TP 8")
                 out.append(line_safe(inline_header(tag)))
             out.extend(line_safe(inline_header(t)) for t in text)
         items.clear()
@@ -432,7 +440,8 @@ def comment_to_roff(lines):
         if indent >= 1:
             flush_para()
             item_indent = indent
-            m = re.match(r"^(\S+(?:, \S+)*:?)\s{2,}(.*)$", s) or re.match(r"^(\w+:)\s+(.*)$", s)
+            m = (re.match(r"^(\S+(?:, \S+)*:?)\s{2,}(.*)$", s) or re.match(r"^(\w+:)\s+(.*)$", s) or
+                 re.match(r"^(PMEMSTREAM_E_\w+|-E[A-Z]+)\s+([a-z(].*)$", s))
             if m and not s.startswith("- "):
                 items.append((m.group(1), [m.group(2)]))
             else:
