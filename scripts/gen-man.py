@@ -449,6 +449,9 @@ def comment_to_roff(lines):
             continue
         flush_items()
         item_indent = None
+        # What a header comment says in labelled sentences gets a paragraph of its own.
+        if re.match(r"^(Durability:|Thread safety:|Returns 0\b|Outputs are)", s):
+            flush_para()
         para.append(s)
     flush_para()
     flush_items()
