@@ -52,6 +52,24 @@ def machine(runs):
     return f"{cpu_model(runs)}, {cpus} CPUs"
 
 
+def load_of(runs):
+    """The load averages the results recorded, else the one now (the charts are drawn right
+    after the runs): a busy machine explains slow figures."""
+    loads = []
+    for r in runs:
+        if r.get("config", {}).get("loadavg_start_end"):
+            loads.append(r["config"]["loadavg_start_end"].split()[0])
+        elif r.get("context", {}).get("load_avg"):
+            loads.append(f"{r['context']['load_avg'][0]:.2f}")
+    if loads:
+        return "load average " + " / ".join(loads) + " at the start"
+    try:
+        with open("/proc/loadavg") as f:
+            return "load average " + f.read().split()[0] + " when drawn"
+    except OSError:
+        return "load average unknown"
+
+
 def date_of(paths, runs):
     for r in runs:
         d = r.get("context", {}).get("date")
@@ -125,10 +143,10 @@ def plot_append(files, out):
         line.append(statistics.median(ratio))
         rows.append(line)
     cfg = runs[0]["config"]
-    footer = [f"{machine(runs)}; measured {date_of(paths, runs)}; {cfg['dir']}, pmem2 granularity "
+    footer = [f"{machine(runs)}; measured {date_of(paths, runs)}; {cfg['dir']}, granularity "
               f"{cfg['pmem2_granularity']}, PMEM_IS_PMEM_FORCE={cfg.get('PMEM_IS_PMEM_FORCE', '')}",
               f"bench/pmemstream_append_compare --rounds {cfg['rounds']} --ops {cfg['ops']}: {len(runs)} run(s); "
-              f"points are medians over runs, bars min-max"]
+              f"medians over runs, bars min-max; {load_of(runs)}"]
     script = """set ylabel "ns per append (lower is better)"
 set xlabel "entry size (bytes)"
 set yrange [0:*]
@@ -171,7 +189,7 @@ def plot_iterate(files, out):
     cfg = runs[0]["config"]
     footer = [f"{machine(runs)}; measured {date_of(paths, runs)}; a {cfg['region_bytes'] >> 20} MiB region in "
               f"{cfg['dir']}, every payload byte read",
-              f"bench/pmemstream_iterate --rounds {cfg['rounds']}: {len(runs)} run(s), medians over runs"]
+              f"bench/pmemstream_iterate --rounds {cfg['rounds']}: {len(runs)} run(s), medians; {load_of(runs)}"]
     colours = ["#1f77b4", "#aaaaaa", "#2ca02c", "#cccccc", "#98df8a", "#e5e5e5"]
     plots = []
     for i, (name, label) in enumerate(names):
@@ -214,7 +232,7 @@ def plot_micro(files, out):
         med = gb_medians(j)
         footer = [f"{machine([j])}; measured {date_of([path], [j])}",
                   f"bench/{os.path.basename(j['context'].get('executable', '?'))} (Google Benchmark) -> "
-                  f"{os.path.basename(path)}: medians of repetitions"]
+                  f"{os.path.basename(path)}: medians of repetitions; {load_of([j])}"]
         # Appends from one and two threads, each thread in its own region.
         sizes = []
         for name in med:
