@@ -43,7 +43,7 @@ for f in "${functions[@]}"; do
 	fi
 	grep -q "^\\.SH NAME" "$page" || fail "$f: $page has no NAME"
 	# The function is on its page: in NAME and SYNOPSIS (as written, with \- for -).
-	grep -q "${f//_/_}" "$page" || fail "$f: not mentioned on $(basename "$page")"
+	grep -q "$f" "$page" || fail "$f: not mentioned on $(basename "$page")"
 done
 if [ $have_man -eq 1 ]; then
 	# man follows the alias: one rendering per page is enough to prove .so works.
