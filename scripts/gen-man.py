@@ -583,6 +583,19 @@ def generate(args):
     os.makedirs(os.path.join(args.out, "man3"))
     os.makedirs(os.path.join(args.out, "man7"))
     fn_by_name = {f.name: f for f in functions}
+    # Every code of the header, with its value, errno and comment: for libpmemstream(7) and
+    # the page whose front matter says `codes: all`.
+    codes_roff = []
+    for sec in sections:
+        for d in decls[sec]:
+            if d.kind != "macro" or not d.name.startswith("PMEMSTREAM_E_") or d.name == "PMEMSTREAM_E_BASE":
+                continue
+            value = d.text.split(None, 2)[2] if len(d.text.split(None, 2)) > 2 else ""
+            tag = "\\fB" + esc_code(d.name) + "\\fR (" + esc_code(value.strip("()")) + ")"
+            if d.name in errnos:
+                tag += ", errno \\fB" + errnos[d.name] + "\\fR"
+            codes_roff += [".TP", tag] + [line_safe(inline_header(c.strip())) for c in d.comment]
+    codes_roff += [".TP", "\\fB\\-ENOMEM\\fR (\\-12), errno \\fBENOMEM\\fR", "Out of memory."]
     page_list = []
     for p in pages:
         if p.section != "3":
@@ -644,6 +657,9 @@ def generate(args):
                     out.append(".TP")
                     out.append("\\fB" + esc_code(d.name) + "\\fR")
                     out += [line_safe(inline_header(c.strip())) for c in d.comment]
+        if p.meta.get("codes") == "all":
+            out += [".SS The codes", "Library codes are \\-(1000 + \\fIn\\fR), so they never collide with a "
+                    "negated \\fBerrno\\fR; each sets the \\fBerrno\\fR named beside it."] + codes_roff
         out.append(".SH RETURN VALUE")
         out += md_to_roff(p.parts.get("RETURN VALUE", ""))
         if errc:
@@ -661,6 +677,8 @@ def generate(args):
                         codes.setdefault(c, []).append(d.name)
         if p.parts.get("ERRORS"):
             out += md_to_roff(p.parts["ERRORS"])
+        if p.meta.get("codes") == "all":
+            codes = {}
         if codes:
             out += [".PP", "A failing call sets \\fBerrno\\fR and keeps the specific code for "
                     "\\fBpmemstream_errno\\fR(3) and a message for \\fBpmemstream_errormsg\\fR(3). "
@@ -690,20 +708,6 @@ def generate(args):
             write(os.path.join(args.out, "man3", n + ".3"), [f".so man3/{p.name}.3"])
 
     # Section 7: Markdown with placeholders the header fills in.
-    all_codes = []
-    for s in sections:
-        for d in decls[s]:
-            if d.kind == "macro" and d.name.startswith("PMEMSTREAM_E_") and d.name != "PMEMSTREAM_E_BASE":
-                all_codes.append(d)
-    codes_roff = []
-    for d in all_codes:
-        value = d.text.split(None, 2)[2] if len(d.text.split(None, 2)) > 2 else ""
-        value = value.strip("()")
-        tag = "\\fB" + esc_code(d.name) + "\\fR (" + esc_code(value) + ")"
-        if d.name in errnos:
-            tag += ", errno \\fB" + errnos[d.name] + "\\fR"
-        codes_roff += [".TP", tag] + [line_safe(inline_header(c.strip())) for c in d.comment]
-    codes_roff += [".TP", "\\fB\\-ENOMEM\\fR, errno \\fBENOMEM\\fR", "Out of memory."]
     pages_roff = []
     for p, names, errc in page_list:
         pages_roff += [".TP", "\\fB" + esc_code(p.name) + "\\fR(3)", esc(p.summary) + ": " +
