@@ -13,6 +13,8 @@ measurement and the command that measured it.
                                      mapping, one and two threads
   pmemstream_micro --benchmark_out   append-threads.svg: appends/s with 1 and 2 threads (own
                                      regions); micro-<name>.svg: any other Google Benchmark file
+  any other results[].size +         <name>.svg: ns by size per contender (async or group
+  .contenders[].{name, median_ns}    commit drivers, until they get a chart of their own)
 
 usage: bench-plots.py --out DIR FILE.json...
 """
@@ -273,10 +275,54 @@ plot "d" using 2:0:(0):2:($0-0.35):($0+0.35):yticlabel(1) with boxxyerror lc rgb
             draw(os.path.join(out, f"micro-{stem}.svg"), f"Micro benchmarks ({stem})", footer, script, {"d": rows})
 
 
+# ---- any other driver in the append driver's shape ---------------------------------------------
+
+def is_contenders_by_size(j):
+    r = j.get("results")
+    return (isinstance(r, list) and r and isinstance(r[0], dict) and "size" in r[0] and
+            all("name" in c and "median_ns" in c for c in r[0].get("contenders", [{}])))
+
+
+def plot_contenders(files, out):
+    """One line per contender, ns by size, for each group of files whose names differ only in
+    a run number (async-run1.json, async-run2.json -> async.svg): a new driver that writes
+    results[].size and results[].contenders[].{name, median_ns} is drawn before it has a chart
+    of its own."""
+    groups = {}
+    for path, j in files:
+        stem = re.sub(r"[-_]?(run)?\d+$", "", os.path.splitext(os.path.basename(path))[0]) or "results"
+        groups.setdefault(stem, []).append((path, j))
+    for stem, group in groups.items():
+        runs = [j for _, j in group]
+        names = [c["name"] for c in runs[0]["results"][0]["contenders"]]
+        rows = []
+        for k in range(len(runs[0]["results"])):
+            line = [k, runs[0]["results"][k]["size"]]
+            for n in names:
+                line.append(statistics.median(next((c["median_ns"] for c in r["results"][k]["contenders"]
+                                                    if c["name"] == n), float("nan")) for r in runs))
+            rows.append(line)
+        cfg = runs[0].get("config", {})
+        footer = [f"{machine(runs)}; measured {date_of([p for p, _ in group], runs)}",
+                  f"{stem}: {len(runs)} run(s)" + (f" of {cfg['rounds']} rounds" if "rounds" in cfg else "") +
+                  f", medians; {load_of(runs)}"]
+        plots = [f'"d" using 1:{i + 3}{":xtic(2)" if i == 0 else ""} with linespoints lw 2 title "{gp_escape(n)}" noenhanced'
+                 for i, n in enumerate(names)]
+        script = ("""set ylabel "ns per operation (lower is better)"
+set xlabel "size (bytes)"
+set yrange [0:*]
+stats "d" using 1 nooutput
+set xrange [-0.5:STATS_max+0.5]
+plot """ + ", \\\n     ".join(plots) + "\n")
+        draw(os.path.join(out, f"{stem}.svg"), f"{stem}: median time by size", footer, script, {"d": rows})
+
+
 CHARTS = [
     ("pmemstream_append_compare", is_append_compare, plot_append),
     ("pmemstream_iterate", is_iterate, plot_iterate),
     ("Google Benchmark", is_google_benchmark, plot_micro),
+    # Last: the shape any later driver that copies the append driver's output has.
+    ("contenders by size", is_contenders_by_size, plot_contenders),
 ]
 
 
