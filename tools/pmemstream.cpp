@@ -3,15 +3,12 @@
 // public C++ API. Subcommands live in cmd_*.cpp; this file holds the command table and main().
 #include "commands.hpp"
 #include "mapping_guard.hpp"
+#include "version.hpp"
 
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-
-#ifndef PMEMSTREAM_VERSION_STRING
-#define PMEMSTREAM_VERSION_STRING "unknown"
-#endif
 
 namespace cli {
 namespace {
@@ -150,7 +147,9 @@ int dispatch(int argc, char **argv)
 	if (name == "--version" || name == "-V") {
 		if (argc > 2)
 			fail(exit_usage, name + ": unexpected argument '" + argv[2] + "' (see 'pmemstream --help')");
-		out(std::string("pmemstream ") + PMEMSTREAM_VERSION_STRING + "\n");
+		out(std::string("pmemstream ") + PMEMSTREAM_VERSION_STRING + "\nlibrary version: " + PMEMSTREAM_VERSION_STRING +
+		    " (linked statically)\nformat version: " + PMEMSTREAM_FORMAT_VERSION_STRING +
+		    " (written, and the only one read)\n");
 		return exit_ok;
 	}
 	int consumed = 2;

@@ -98,6 +98,14 @@ expect_ok "help COMMAND" "$BIN" help region add
 expect_contains "help COMMAND shows usage" "$OUT" "usage: pmemstream region add"
 expect_ok "version" "$BIN" --version
 expect_contains "version text" "$OUT" "pmemstream "
+# The library version is the project's, the format version the one the library writes.
+project_version=$(sed -n 's/^project(pmemstream VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")
+format_version=$(sed -n 's/^inline constexpr uint64_t version = \([0-9]*\);.*/\1/p' "$SRC/src/format/format.hpp")
+expect_contains "version: the tool's" "$OUT" "pmemstream $project_version"
+expect_contains "version: the library's" "$OUT" "library version: $project_version"
+expect_contains "version: the format's" "$OUT" "format version: $format_version"
+run "$BIN" -V
+expect_eq "-V is --version" "$OUT" "$("$BIN" --version)"
 expect_fail "--version refuses an extra argument" 1 "$BIN" --version extra
 expect_fail "-V refuses an extra argument" 1 "$BIN" -V extra
 expect_ok "--help COMMAND" "$BIN" --help tail
@@ -694,6 +702,29 @@ if [ -w /dev/full ]; then
 	expect_contains "write error message" "$ERR" "pmemstream: writing to standard output"
 fi
 [ ! -e "$DIR/x" ] && ok || bad "failed commands leave no file behind"
+
+# ---- bash completion (tools/pmemstream.bash-completion, installed with the tool) ----
+# complete WORD...: the completions bash would offer for the last word.
+complete_words() {
+	bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _pmemstream
+		printf "%s\n" "${COMPREPLY[@]}"' completion "$SRC/tools/pmemstream.bash-completion" "$@" 2>&1
+}
+OUT=$(complete_words "$BIN" "")
+for c in create info region append cat dump tail check bench help --version; do
+	expect_contains "completion offers $c" "$OUT" "$c"
+done
+for c in $("$BIN" --help | sed -n 's/^  \([a-z][a-z]*\) .*/\1/p'); do
+	grep -qx "$c" <<<"$OUT" && ok || bad "completion misses the command $c of --help"
+done
+expect_eq "completion of a prefix" "$(complete_words "$BIN" ch)" "check"
+expect_eq "completion of region" "$(complete_words "$BIN" region "" | tr '\n' ' ')" "add ls rm --help "
+OUT=$(complete_words "$BIN" append "$F" "$R1" --)
+expect_contains "completion offers append's options" "$OUT" "--lines"
+expect_contains "completion offers --help" "$OUT" "--help"
+OUT=$(complete_words "$BIN" cat "$F" "")
+expect_contains "completion offers the regions of FILE" "$OUT" "$(printf '0x%x' "$R1")"
+expect_eq "no completion for an option's value" "$(complete_words "$BIN" create "$F" --size "")" ""
+expect_contains "completion offers files for FILE" "$(complete_words "$BIN" info "$DIR/")" "$F"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
