@@ -193,6 +193,11 @@ def parse_header(path):
         m = re.search(r"\b(pmemstream_\w+)\s*\(", code)
         if m:
             proto = " ".join(code.split())
+            # A declaration right below another one (no blank line, no comment of its own)
+            # is a variant the same comment documents (wait_committed / wait_persisted).
+            prev = decls[section][-1] if decls[section] else None
+            if not cmt and blanks == 0 and prev is not None and prev.kind == "function":
+                cmt = prev.comment
             d = Decl("function", m.group(1), proto, cmt, section)
             decls[section].append(d)
             functions.append(d)
