@@ -113,6 +113,7 @@ int run_info(const command_spec &, const parsed_args &a)
 			.field("trimmed_entries", rec.trimmed_entries)
 			.field("damaged_regions", damaged_regions(rec))
 			.field("problems", static_cast<uint64_t>(rec.problems.size()))
+			.field("live_writer", rec.live_writer)
 			.end_object()
 			.end_object();
 		out(j.str() + "\n");
@@ -141,6 +142,8 @@ int run_info(const command_spec &, const parsed_args &a)
 		r = std::to_string(rec.torn_tails) + " torn tail(s), " + std::to_string(rec.trimmed_entries) + " entries trimmed, " +
 			std::to_string(damaged_regions(rec)) + " damaged region(s), " + std::to_string(rec.problems.size()) + " problem(s)";
 	line("recovery:", r);
+	if (rec.live_writer)
+		line("writer:", "live (the figures are those of the moment this command opened the stream)");
 	return exit_ok;
 }
 
@@ -345,6 +348,7 @@ int run_check(const command_spec &, const parsed_args &a)
 			.field("torn_tails", rec.torn_tails)
 			.field("trimmed_entries", rec.trimmed_entries)
 			.field("damaged_regions", damaged_regions(rec))
+			.field("live_writer", rec.live_writer)
 			.key("problems")
 			.begin_array();
 		for (auto &p : problems)
@@ -356,6 +360,8 @@ int run_check(const command_spec &, const parsed_args &a)
 		out(path + ": " + std::to_string(totals.regions) + " region(s), " + std::to_string(totals.entries) + " entries, " +
 		    std::to_string(rec.torn_tails) + " torn tail(s), " + std::to_string(rec.trimmed_entries) + " trimmed entries, " +
 		    std::to_string(damaged_regions(rec)) + " damaged region(s)\n");
+		if (rec.live_writer)
+			out(path + ": a writer has the stream open: checked as of the moment of the open\n");
 		for (auto &p : problems)
 			out(path + ": problem: " + describe(p) + "\n");
 		out(path + ": " + (corrupt ? "CORRUPT" : "clean") + "\n");

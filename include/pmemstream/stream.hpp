@@ -126,6 +126,11 @@ struct recovery_report {
 	// A region whose entries end at damage (a problem below) is not counted here.
 	uint64_t torn_tails = 0;
 	uint64_t trimmed_entries = 0;	 // complete entries hidden to keep the timestamp prefix
+	// Read-only opens: a writer had the stream open, or appended while the open read it. The
+	// entries shown are still a timestamp prefix (with a torn tail or hidden entries where
+	// the walk met appends in progress); if the stream kept changing, the checks that cannot
+	// tell appends from loss were left out (docs/format.md 8.4).
+	bool live_writer = false;
 	std::vector<recovery_problem> problems; // corruption (only non-empty in salvage mode)
 };
 

@@ -38,13 +38,18 @@ status stream::impl::recover(const open_options &o)
 	const bool salvage = o.recovery == recovery_mode::salvage;
 	const bool writable = !m_->read_only();
 	detail::stream_scan scan;
+	detail::recovery_plan plan;
 	std::string why;
-	if (!detail::scan_stream(base_, header_, scan, why))
+	bool live_writer = false;
+	// A read-only open may meet a writer appending in another process (format.md 8.4).
+	if (writable ? !detail::scan_stream(base_, header_, scan, why)
+		     : !detail::recover_read_only(*m_, header_, salvage, scan, plan, live_writer, why))
 		return error(errc::corrupt, why);
 	// Structural problems end the span walk: strict opens fail, salvage shows what precedes.
 	if (!scan.problems.empty() && !salvage)
 		return error(errc::corrupt, scan.problems.front().what);
-	auto plan = detail::plan_recovery(scan, salvage, writable);
+	if (writable)
+		plan = detail::plan_recovery(scan, salvage, writable);
 	if (!plan.problems.empty() && !salvage)
 		return error(errc::corrupt, plan.problems.front().what);
 
@@ -59,6 +64,7 @@ status stream::impl::recover(const open_options &o)
 	report_.entries = plan.entries;
 	report_.torn_tails = plan.torn_tails;
 	report_.trimmed_entries = plan.trimmed_entries;
+	report_.live_writer = live_writer;
 	for (auto *list : {&scan.problems, &plan.problems})
 		for (auto &p : *list)
 			report_.problems.push_back({p.region_offset, p.entry_offset, p.what});

@@ -95,7 +95,8 @@ private:
 
 // ------------------------------------------------------------------ mapping a file
 
-// Owns the mapping it made and, when writable, the descriptor that holds the writer lock.
+// Owns the mapping it made and the descriptor that holds the writer lock (writable) or that
+// probes it (read-only: it holds no lock).
 class file_media : public pmem2_media {
 public:
 	file_media(tracked_fd lock, struct pmem2_map *map, bool read_only)
@@ -108,9 +109,11 @@ public:
 		// Explicitly, not by closing: a fork()ed child that has not closed its copy yet
 		// shares the lock's file description, and so the lock. (In such a child lock_ is
 		// -1: the child never unlocks its parent.)
-		if (lock_)
+		if (lock_ && !read_only())
 			::flock(lock_.get(), LOCK_UN);
 	}
+
+	writer_presence writer() const noexcept override;
 
 private:
 	tracked_fd lock_;

@@ -9,8 +9,11 @@
 
 namespace pmemstream::detail {
 
-recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable)
+recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable, bool live_writer)
 {
+	// A scan made while a writer appends (read-only opens only, format.md 8.4) cannot tell its
+	// appends from loss: rules R2-R4 are left out, and R1's prefix is what the walk found.
+	const bool verify = !(live_writer && !writable);
 	recovery_plan p;
 	const uint64_t floor = scan.state.value.ts_floor;
 	auto problem = [&](uint64_t reg, uint64_t ent, std::string what) { p.problems.push_back({reg, ent, std::move(what)}); };
@@ -46,7 +49,7 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 		// it is a member of a transaction that the member ending it has not closed (a
 		// transaction is acknowledged as a whole, when it ends).
 		const uint64_t w = v.max_in_flight;
-		for (size_t k = sc.above_floor.size(); k > w; --k) {
+		for (size_t k = verify ? sc.above_floor.size() : 0; k > w; --k) {
 			const auto &e = sc.above_floor[k - 1 - w];
 			if ((e.flags & format::flag_tx) && !(e.flags & format::flag_tx_end))
 				continue;
@@ -54,6 +57,8 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 			break;
 		}
 
+		if (!verify)
+			continue;
 		// R2: a torn append is never followed by a newer entry in its region.
 		if (sc.stop_state == entry_state::invalid && sc.next_valid_ts > floor && damaged.insert(i).second)
 			problem(sc.offset, sc.stop,

@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <map>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <thread>
 
@@ -300,6 +301,79 @@ TEST(live_reader, c_replay_never_meets_an_invalid_handle)
 	});
 	EXPECT_EQ(t.failed(), 0u) << t.summary();
 	std::printf("C replays: %s; largest replay %llu\n", t.summary().c_str(), static_cast<unsigned long long>(t.largest_t));
+}
+
+// A writer that holds the stream but appends nothing leaves it still: two scans agree, so
+// damage is reported as without a writer (and `check` still finds it).
+TEST(live_reader, damage_is_reported_while_a_quiet_writer_holds_the_stream)
+{
+	temp_file f("live");
+	prepare(f.path);
+	uint64_t first_entry = 0;
+	{
+		auto s = test::reopen(f.path, {.read_only = true});
+		ASSERT_TRUE(s);
+		first_entry = (*s->regions().begin()).offset + 256;
+	}
+	const uint8_t bad = 0x5a; // into the first entry's checksum: damage inside sealed data (R4)
+	test::poke(f.path, first_entry + 12, &bad, 1);
+	int p[2];
+	ASSERT_EQ(::pipe(p), 0);
+	const pid_t holder = ::fork();
+	if (holder == 0) { // the writer's lock, as a writable open takes it
+		const int fd = ::open(f.path.c_str(), O_RDWR);
+		char c = fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0 ? 1 : 0;
+		if (::write(p[1], &c, 1) != 1)
+			_exit(3);
+		for (;;)
+			::pause();
+	}
+	char c = 0;
+	ASSERT_EQ(::read(p[0], &c, 1), 1);
+	ASSERT_EQ(c, 1) << "the lock holder could not lock";
+	auto strict = stream::open(f.path, {.read_only = true});
+	EXPECT_FALSE(strict);
+	if (!strict) {
+		EXPECT_EQ(strict.code(), errc::corrupt) << strict.err().message();
+	}
+	auto salvaged = stream::open(f.path, {.read_only = true, .recovery = recovery_mode::salvage});
+	EXPECT_TRUE(salvaged);
+	if (salvaged) {
+		EXPECT_FALSE((*salvaged)->recovery().problems.empty());
+		EXPECT_TRUE((*salvaged)->recovery().live_writer);
+	}
+	::kill(holder, SIGKILL);
+	::waitpid(holder, nullptr, 0);
+	::close(p[0]);
+	::close(p[1]);
+}
+
+// A reader's probe holds a shared lock for a moment; a writable open that meets it retries
+// instead of failing with busy.
+TEST(live_reader, probing_readers_never_keep_a_writer_out)
+{
+	temp_file f("live");
+	prepare(f.path);
+	const pid_t prober = ::fork();
+	if (prober == 0) { // what file_media::writer() does, as fast as it can
+		const int fd = ::open(f.path.c_str(), O_RDONLY);
+		for (;;)
+			if (::flock(fd, LOCK_SH | LOCK_NB) == 0)
+				::flock(fd, LOCK_UN);
+	}
+	uint64_t busy = 0;
+	const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+	int opens = 0;
+	for (; std::chrono::steady_clock::now() < end; ++opens) {
+		auto s = stream::open(f.path);
+		if (!s && s.code() == errc::busy)
+			++busy;
+		else
+			EXPECT_TRUE(s) << s.err().message();
+	}
+	::kill(prober, SIGKILL);
+	::waitpid(prober, nullptr, 0);
+	EXPECT_EQ(busy, 0u) << busy << " of " << opens << " writable opens failed with busy";
 }
 
 #ifdef PMEMSTREAM_CLI_PATH
