@@ -39,6 +39,23 @@ bool same_scan(const stream_scan &a, const stream_scan &b)
 	return true;
 }
 
+// Whether the state record and every span header the scan used are still in force as it read
+// them. A free, an allocation or a close changes a header of the layout in force, so an
+// unchanged set means the regions walked were the stream's regions until now: none of them
+// was freed (and its space reused) behind the walk, and the span walk read one layout.
+bool layout_held(const std::byte *base, const stream_scan &scan)
+{
+	auto st = read_dual<format::state_slot>(base, format::state_slot_offset[0], format::state_slot_offset[1]);
+	if (!st || std::memcmp(&st->value, &scan.state.value, sizeof(st->value)) != 0)
+		return false;
+	for (const auto &sp : scan.spans) {
+		auto now = read_dual<format::span_slot>(base, sp.offset, sp.offset + format::span_slot_size);
+		if (!now || std::memcmp(&now->value, &sp.rec.value, sizeof(now->value)) != 0)
+			return false;
+	}
+	return true;
+}
+
 } // namespace
 
 bool recover_read_only(const media &m, const format::stream_header &h, bool salvage, stream_scan &scan, recovery_plan &plan,
@@ -61,11 +78,12 @@ bool recover_read_only(const media &m, const format::stream_header &h, bool salv
 		const bool readable = scan_stream(m.base(), h, scan, why);
 		if (readable)
 			plan = plan_recovery(scan, salvage, false);
-		if (readable && scan.problems.empty() && plan.problems.empty()) {
+		const bool held = readable && layout_held(m.base(), scan);
+		if (held && scan.problems.empty() && plan.problems.empty()) {
 			live_writer = writer_seen;
 			return true;
 		}
-		const bool stable = have_prev && (readable ? prev_fatal.empty() && same_scan(prev, scan) : prev_fatal == why);
+		const bool stable = have_prev && (readable ? held && prev_fatal.empty() && same_scan(prev, scan) : prev_fatal == why);
 		if (stable || a + 1 >= attempts) {
 			if (!stable && readable && scan.problems.empty()) {
 				// Still changing: a writer is at work, and the rules that cannot tell its
