@@ -394,6 +394,16 @@ public:
 	// ---- watermarks ----
 	uint64_t committed_timestamp() const noexcept;
 	uint64_t persisted_timestamp() const noexcept;
+	// Waits until the writer's committed watermark reaches `ts` or `timeout_ns` nanoseconds
+	// pass (or a signal arrives), and returns the watermark then (below ts when it did not get
+	// there). Spins briefly, then sleeps in the kernel (FUTEX_WAIT); the writer pays for the
+	// wake-up only while someone waits. In the writer's process this is committed_timestamp().
+	// A read-only stream waits on the watermark that a writer in another process publishes in
+	// its readers' sidecar (docs/design.md 5.4) and returns that one, which may be above this
+	// stream's own committed_timestamp() (fixed at open): the entries above it need a new
+	// open. Without a live writer it sleeps until the timeout and returns committed_timestamp().
+	// Thread-safe.
+	uint64_t wait_for_commit(uint64_t ts, uint64_t timeout_ns) const noexcept;
 
 	stream_info info() const;
 	const recovery_report &recovery() const noexcept;

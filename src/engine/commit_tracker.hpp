@@ -108,6 +108,7 @@ private:
 			vis_.committed.notify_all();
 			vis_.persisted.notify_all();
 		}
+		wake_shared_waiters(vis_); // waiters of other processes (sidecar.hpp)
 	}
 
 	void wait(std::atomic<uint64_t> &word, uint64_t ts) const noexcept

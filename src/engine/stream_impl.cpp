@@ -11,6 +11,20 @@ using format::entry_header;
 
 namespace {
 std::atomic<uint64_t> instances{0};
+
+// A writer publishes its sidecar; a reader attaches to a live writer's.
+std::unique_ptr<detail::sidecar> sidecar_for(const detail::media &m)
+{
+	uint64_t dev = 0, ino = 0;
+	uint32_t mode = 0;
+	if (!m.file_identity(dev, ino, mode))
+		return nullptr;
+	if (!m.read_only())
+		return detail::sidecar::publish(dev, ino, mode);
+	if (m.writer() != detail::media::writer_presence::present)
+		return nullptr;
+	return detail::sidecar::attach(dev, ino);
+}
 } // namespace
 
 stream::impl::impl(std::unique_ptr<detail::media> m, const format::stream_header &h)
@@ -19,6 +33,8 @@ stream::impl::impl(std::unique_ptr<detail::media> m, const format::stream_header
       header_(h),
       instance_(instances.fetch_add(1, std::memory_order_relaxed) + 1),
       gate_(*m_),
+      sidecar_(sidecar_for(*m_)),
+      vis_(sidecar_ && !m_->read_only() ? sidecar_->vis() : own_vis_),
       catalog_(this, *m_, h, vis_)
 {
 }

@@ -7,7 +7,13 @@
 #define PMEMSTREAM_ENGINE_VISIBILITY_HPP
 
 #include <atomic>
+#include <cerrno>
+#include <climits>
 #include <cstdint>
+#include <ctime>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace pmemstream::detail {
 
@@ -23,12 +29,43 @@ struct visibility_state {
 	alignas(64) std::atomic<uint64_t> layout_generation{0};
 	// Threads blocked in a wait on committed or persisted; writers wake only when non-zero.
 	alignas(64) std::atomic<uint32_t> waiters{0};
+	// Threads of any process blocked in FUTEX_WAIT on committed's low word
+	// (wait_committed_for, sidecar.hpp); registered with seq_cst before their last look at
+	// the word, read by the tracker (seq_cst) after it moved it: it wakes them only when
+	// non-zero.
+	std::atomic<uint32_t> shared_waiters{0};
 
 	bool visible(uint64_t ts) const noexcept
 	{
 		return ts <= committed.load(std::memory_order_acquire);
 	}
 };
+
+// Futexes on the low 32 bits of a 64-bit watermark (little-endian: they change with every
+// advance), shared (not FUTEX_PRIVATE): the word may live in a sidecar other processes map.
+// std::atomic::wait cannot serve them: for 64-bit words libstdc++ sleeps on a process-local
+// proxy.
+inline const uint32_t *low_word(const std::atomic<uint64_t> *w) noexcept
+{
+	return reinterpret_cast<const uint32_t *>(w);
+}
+// Sleeps while *w still holds `seen` (its low half), at most `timeout_ns`; 0 or an errno.
+inline int syscall_futex_wait(const std::atomic<uint64_t> *w, uint64_t seen, int64_t timeout_ns) noexcept
+{
+	struct timespec t{static_cast<time_t>(timeout_ns / 1000000000), static_cast<long>(timeout_ns % 1000000000)};
+	return ::syscall(SYS_futex, low_word(w), FUTEX_WAIT, static_cast<uint32_t>(seen), &t, nullptr, 0) == 0 ? 0 : errno;
+}
+inline void syscall_futex_wake(const std::atomic<uint64_t> *w) noexcept
+{
+	::syscall(SYS_futex, low_word(w), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+// What a writer calls after it moved the committed watermark: wakes the waiters of
+// wait_committed_for (other processes' and this one's), if there are any.
+inline void wake_shared_waiters(visibility_state &v) noexcept
+{
+	if (v.shared_waiters.load(std::memory_order_seq_cst) != 0)
+		syscall_futex_wake(&v.committed);
+}
 
 } // namespace pmemstream::detail
 

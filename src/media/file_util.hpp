@@ -114,6 +114,16 @@ public:
 	}
 
 	writer_presence writer() const noexcept override;
+	bool file_identity(uint64_t &dev, uint64_t &ino, uint32_t &mode) const noexcept override
+	{
+		struct stat st;
+		if (!lock_ || ::fstat(lock_.get(), &st) != 0)
+			return false;
+		dev = st.st_dev;
+		ino = st.st_ino;
+		mode = st.st_mode & 07777;
+		return true;
+	}
 
 private:
 	tracked_fd lock_;

@@ -95,6 +95,13 @@ public:
 		return writer_presence::unknown;
 	}
 
+	// The file under the medium (device, inode, permission bits), for the readers' sidecar;
+	// false when there is none (a caller's mapping) or this is a fork()ed child.
+	virtual bool file_identity(uint64_t &, uint64_t &, uint32_t &) const noexcept
+	{
+		return false;
+	}
+
 	// Sticky: false once the medium reported a failure (the stream then refuses writes).
 	virtual bool healthy() const noexcept
 	{

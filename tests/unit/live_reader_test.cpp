@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <map>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 
@@ -458,6 +459,101 @@ TEST(live_reader, probing_readers_never_keep_a_writer_out)
 	::kill(prober, SIGKILL);
 	::waitpid(prober, nullptr, 0);
 	EXPECT_EQ(busy, 0u) << busy << " of " << opens << " writable opens failed with busy";
+}
+
+// Readers' sidecar (design.md 5.4): a read-only stream waits on its writer's watermark.
+[[noreturn]] void slow_writer(const std::string &path, int ready, int appends)
+{
+	auto opened = stream::open(path);
+	if (!opened)
+		_exit(2);
+	auto &s = **opened;
+	const region r = *s.regions().begin();
+	char c = 1;
+	if (::write(ready, &c, 1) != 1)
+		_exit(3);
+	for (int n = 0; n < appends; ++n) {
+		std::this_thread::sleep_for(std::chrono::milliseconds(20));
+		if (!s.append(r, payload(0, 1000 + n)))
+			_exit(4);
+	}
+	for (;;)
+		::pause();
+}
+
+TEST(live_reader, wait_for_commit_wakes_a_reader_process)
+{
+	temp_file f("live");
+	prepare(f.path);
+	int p[2];
+	ASSERT_EQ(::pipe(p), 0);
+	const pid_t pid = ::fork();
+	if (pid == 0)
+		slow_writer(f.path, p[1], 10);
+	char c = 0;
+	ASSERT_EQ(::read(p[0], &c, 1), 1);
+	auto s = test::reopen(f.path, {.read_only = true});
+	ASSERT_TRUE(s);
+	const uint64_t t = s->committed_timestamp();
+	uint64_t woken = 0;
+	for (uint64_t want = t + 1; want <= t + 5; ++want) {
+		const auto t0 = std::chrono::steady_clock::now();
+		const uint64_t w = s->wait_for_commit(want, 2'000'000'000);
+		const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+		EXPECT_GE(w, want);
+		EXPECT_LT(ms, 1000) << "woken late, or by the timeout";
+		woken += w >= want;
+		EXPECT_EQ(s->committed_timestamp(), t) << "the snapshot's own watermark stays";
+	}
+	EXPECT_EQ(woken, 5u);
+	// A new open shows what the wait announced.
+	auto again = test::reopen(f.path, {.read_only = true});
+	ASSERT_TRUE(again);
+	EXPECT_GE(again->committed_timestamp(), t + 5);
+	// Once the writer is quiet the wait ends with the timeout, below what it asked for.
+	std::this_thread::sleep_for(std::chrono::milliseconds(200));
+	const uint64_t last = again->wait_for_commit(0, 0);
+	const auto t0 = std::chrono::steady_clock::now();
+	EXPECT_EQ(again->wait_for_commit(last + 1, 100'000'000), last);
+	EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(90));
+	::kill(pid, SIGKILL);
+	::waitpid(pid, nullptr, 0);
+	// A writer that died leaves its sidecar behind; a reader does not attach to it.
+	auto after = test::reopen(f.path, {.read_only = true});
+	ASSERT_TRUE(after);
+	const auto t1 = std::chrono::steady_clock::now();
+	EXPECT_EQ(after->wait_for_commit(after->committed_timestamp() + 1, 50'000'000), after->committed_timestamp());
+	EXPECT_GE(std::chrono::steady_clock::now() - t1, std::chrono::milliseconds(45));
+	// The next writer replaces the stale sidecar; its clean close removes it.
+	{
+		auto w = test::reopen(f.path);
+		ASSERT_TRUE(w);
+	}
+	struct stat st;
+	ASSERT_EQ(::stat(f.path.c_str(), &st), 0);
+	char name[96];
+	std::snprintf(name, sizeof(name), "/dev/shm/pmemstream-%llx-%llx.readers", static_cast<unsigned long long>(st.st_dev),
+		      static_cast<unsigned long long>(st.st_ino));
+	EXPECT_NE(::access(name, F_OK), 0) << name << " left behind by a clean close";
+	::close(p[0]);
+	::close(p[1]);
+}
+
+TEST(live_reader, wait_for_commit_in_the_writers_process)
+{
+	temp_file f("live");
+	prepare(f.path);
+	auto s = test::reopen(f.path);
+	ASSERT_TRUE(s);
+	const region r = *s->regions().begin();
+	const uint64_t t = s->committed_timestamp();
+	std::thread appender([&] {
+		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		EXPECT_TRUE(s->append(r, payload(0, 5000)));
+	});
+	EXPECT_GE(s->wait_for_commit(t + 1, 5'000'000'000), t + 1);
+	appender.join();
+	EXPECT_EQ(s->wait_for_commit(t + 2, 10'000'000), t + 1); // times out
 }
 
 #ifdef PMEMSTREAM_CLI_PATH
