@@ -114,6 +114,17 @@ std::vector<uint64_t> prepare(const std::string &path)
 	}
 }
 
+// Kills and reaps a child when a test ends early (a failed ASSERT), so that no writer outlives
+// its test holding the test runner's output open.
+struct reaper {
+	pid_t pid;
+	~reaper()
+	{
+		if (pid > 0 && ::kill(pid, SIGKILL) == 0)
+			::waitpid(pid, nullptr, 0);
+	}
+};
+
 struct live_writer {
 	pid_t pid = -1;
 	explicit live_writer(const std::string &path, std::vector<uint64_t> per_region)
@@ -121,6 +132,7 @@ struct live_writer {
 		int p[2];
 		EXPECT_EQ(::pipe(p), 0);
 		pid = ::fork();
+		EXPECT_GE(pid, 0) << "fork failed";
 		if (pid == 0) {
 			::close(p[0]);
 			writer(path, std::move(per_region), p[1]);
@@ -132,6 +144,8 @@ struct live_writer {
 	}
 	~live_writer()
 	{
+		if (pid <= 0)
+			return; // fork failed (never kill(-1, ...))
 		::kill(pid, SIGKILL);
 		int st = 0;
 		::waitpid(pid, &st, 0);
@@ -347,6 +361,8 @@ TEST(live_reader, opens_succeed_while_the_writer_frees_and_allocates)
 	int p[2];
 	ASSERT_EQ(::pipe(p), 0);
 	const pid_t pid = ::fork();
+	ASSERT_GE(pid, 0) << "fork failed";
+	reaper reap_pid{pid};
 	if (pid == 0)
 		churning_writer(f.path, p[1]);
 	char c = 0;
@@ -379,6 +395,7 @@ TEST(live_reader, opens_succeed_while_the_writer_frees_and_allocates)
 	::kill(pid, SIGKILL);
 	int st = 0;
 	::waitpid(pid, &st, 0);
+	reap_pid.pid = -1;
 	EXPECT_TRUE(WIFSIGNALED(st)) << "the writer ended by itself, status " << WEXITSTATUS(st);
 	::close(p[0]);
 	::close(p[1]);
@@ -405,6 +422,8 @@ TEST(live_reader, damage_is_reported_while_a_quiet_writer_holds_the_stream)
 	int p[2];
 	ASSERT_EQ(::pipe(p), 0);
 	const pid_t holder = ::fork();
+	ASSERT_GE(holder, 0) << "fork failed";
+	reaper reap_holder{holder};
 	if (holder == 0) { // the writer's lock, as a writable open takes it
 		const int fd = ::open(f.path.c_str(), O_RDWR);
 		char c = fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0 ? 1 : 0;
@@ -427,8 +446,6 @@ TEST(live_reader, damage_is_reported_while_a_quiet_writer_holds_the_stream)
 		EXPECT_FALSE((*salvaged)->recovery().problems.empty());
 		EXPECT_TRUE((*salvaged)->recovery().live_writer);
 	}
-	::kill(holder, SIGKILL);
-	::waitpid(holder, nullptr, 0);
 	::close(p[0]);
 	::close(p[1]);
 }
@@ -440,6 +457,8 @@ TEST(live_reader, probing_readers_never_keep_a_writer_out)
 	temp_file f("live");
 	prepare(f.path);
 	const pid_t prober = ::fork();
+	ASSERT_GE(prober, 0) << "fork failed";
+	reaper reap_prober{prober};
 	if (prober == 0) { // what file_media::writer() does, as fast as it can
 		const int fd = ::open(f.path.c_str(), O_RDONLY);
 		for (;;)
@@ -458,6 +477,7 @@ TEST(live_reader, probing_readers_never_keep_a_writer_out)
 	}
 	::kill(prober, SIGKILL);
 	::waitpid(prober, nullptr, 0);
+	reap_prober.pid = -1;
 	EXPECT_EQ(busy, 0u) << busy << " of " << opens << " writable opens failed with busy";
 }
 
@@ -488,6 +508,8 @@ TEST(live_reader, wait_for_commit_wakes_a_reader_process)
 	int p[2];
 	ASSERT_EQ(::pipe(p), 0);
 	const pid_t pid = ::fork();
+	ASSERT_GE(pid, 0) << "fork failed";
+	reaper reap_pid{pid};
 	if (pid == 0)
 		slow_writer(f.path, p[1], 10);
 	char c = 0;
@@ -518,6 +540,7 @@ TEST(live_reader, wait_for_commit_wakes_a_reader_process)
 	EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(90));
 	::kill(pid, SIGKILL);
 	::waitpid(pid, nullptr, 0);
+	reap_pid.pid = -1;
 	// A writer that died leaves its sidecar behind; a reader does not attach to it.
 	auto after = test::reopen(f.path, {.read_only = true});
 	ASSERT_TRUE(after);
@@ -554,6 +577,61 @@ TEST(live_reader, wait_for_commit_in_the_writers_process)
 	EXPECT_GE(s->wait_for_commit(t + 1, 5'000'000'000), t + 1);
 	appender.join();
 	EXPECT_EQ(s->wait_for_commit(t + 2, 10'000'000), t + 1); // times out
+}
+
+// How long a blocked reader process takes to wake after the writer starts an append (printed,
+// not asserted: the shared build machine varies by a factor of two; bench/ is where figures
+// belong).
+TEST(live_reader, wait_for_commit_hand_off_latency)
+{
+	temp_file f("live");
+	prepare(f.path);
+	int ready[2], times[2];
+	ASSERT_EQ(::pipe(ready), 0);
+	ASSERT_EQ(::pipe(times), 0);
+	constexpr int samples = 200;
+	const pid_t pid = ::fork();
+	ASSERT_GE(pid, 0) << "fork failed";
+	reaper reap_pid{pid};
+	if (pid == 0) {
+		auto opened = stream::open(f.path);
+		if (!opened)
+			_exit(2);
+		const region r = *(*opened)->regions().begin();
+		char c = 1;
+		if (::write(ready[1], &c, 1) != 1)
+			_exit(3);
+		for (int n = 0; n < samples; ++n) {
+			std::this_thread::sleep_for(std::chrono::milliseconds(3));
+			const int64_t t = std::chrono::steady_clock::now().time_since_epoch().count();
+			if (!(*opened)->append(r, payload(0, 2000 + n)) || ::write(times[1], &t, sizeof(t)) != sizeof(t))
+				_exit(4);
+		}
+		for (;;)
+			::pause();
+	}
+	char c = 0;
+	ASSERT_EQ(::read(ready[0], &c, 1), 1);
+	auto s = test::reopen(f.path, {.read_only = true});
+	ASSERT_TRUE(s);
+	std::vector<int64_t> lat;
+	uint64_t want = s->committed_timestamp() + 1;
+	for (int n = 0; n < samples; ++n, ++want) {
+		const uint64_t w = s->wait_for_commit(want, 1'000'000'000);
+		const int64_t woke = std::chrono::steady_clock::now().time_since_epoch().count();
+		int64_t began = 0;
+		ASSERT_EQ(::read(times[0], &began, sizeof(began)), static_cast<ssize_t>(sizeof(began)));
+		ASSERT_GE(w, want);
+		lat.push_back(woke - began);
+	}
+	::kill(pid, SIGKILL);
+	::waitpid(pid, nullptr, 0);
+	reap_pid.pid = -1;
+	for (int fd : {ready[0], ready[1], times[0], times[1]})
+		::close(fd);
+	std::sort(lat.begin(), lat.end());
+	std::printf("hand-off to a blocked reader process (append start to wake-up, %d samples): p50 %.1f us, p99 %.1f us\n", samples,
+		    static_cast<double>(lat[lat.size() / 2]) / 1e3, static_cast<double>(lat[lat.size() * 99 / 100]) / 1e3);
 }
 
 #ifdef PMEMSTREAM_CLI_PATH
@@ -652,6 +730,8 @@ TEST(live_reader, cli_check_succeeds_while_the_writer_frees_and_allocates)
 	int p[2];
 	ASSERT_EQ(::pipe(p), 0);
 	const pid_t pid = ::fork();
+	ASSERT_GE(pid, 0) << "fork failed";
+	reaper reap_pid{pid};
 	if (pid == 0)
 		churning_writer(f.path, p[1]);
 	char c = 0;
@@ -665,6 +745,7 @@ TEST(live_reader, cli_check_succeeds_while_the_writer_frees_and_allocates)
 	});
 	::kill(pid, SIGKILL);
 	::waitpid(pid, nullptr, 0);
+	reap_pid.pid = -1;
 	::close(p[0]);
 	::close(p[1]);
 	EXPECT_EQ(t.failed(), 0u) << t.summary();
