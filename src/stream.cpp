@@ -6,6 +6,7 @@
 #include <pmemstream/stream.hpp>
 
 #include <algorithm>
+#include <ctime>
 
 namespace pmemstream {
 
@@ -285,6 +286,22 @@ uint64_t stream::persisted_timestamp() const noexcept
 uint64_t stream::last_timestamp() const noexcept
 {
 	return impl_->tracker_->last_issued();
+}
+
+uint64_t stream::wait_for_commit(uint64_t ts, uint64_t timeout_ns) const noexcept
+{
+	impl &s = *impl_;
+	if (s.sidecar_ && s.m_->read_only()) {
+		if (!s.sidecar_->writer_closed())
+			return detail::wait_committed_for(s.sidecar_->vis(), ts, timeout_ns, s.sidecar_->can_register());
+	} else if (s.gate_.read_only() || s.gate_.forked()) {
+		// Nothing moves this stream's watermark: sleep the timeout (a signal ends it early).
+	} else {
+		return detail::wait_committed_for(s.vis_, ts, timeout_ns, true);
+	}
+	struct timespec t{static_cast<time_t>(timeout_ns / 1000000000), static_cast<long>(timeout_ns % 1000000000)};
+	::nanosleep(&t, nullptr);
+	return committed_timestamp();
 }
 
 stream_info stream::info() const

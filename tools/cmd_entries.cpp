@@ -373,6 +373,11 @@ int run_tail(const command_spec &, const parsed_args &a)
 		install_stop_handlers();
 
 	uint64_t last_ts = 0, stream_size = 0, region_id = 0;
+	// The last stream opened: between polls it waits on its writer's committed watermark
+	// (stream::wait_for_commit), so a poll reopens at once when something was committed and
+	// otherwise only every `interval` (to notice a freed region or a truncated file).
+	std::unique_ptr<pmemstream::stream> held;
+	uint64_t seen = 0; // the committed watermark `held` showed
 	{
 		auto s = open_stream(path, false);
 		stream_size = s->info().size;
@@ -386,15 +391,32 @@ int run_tail(const command_spec &, const parsed_args &a)
 			last_ts = std::max(last_ts, entries[k].timestamp);
 		}
 		std::fflush(stdout);
+		seen = s->committed_timestamp();
+		held = std::move(s);
 	}
 	if (!follow)
 		return exit_ok;
 
-	// Each poll reopens read-only: the mapping then shows what the writer has persisted.
+	// Each poll reopens read-only: the new snapshot shows what the writer has committed.
 	std::string last_warning;
+	auto opened_at = std::chrono::steady_clock::now();
+	auto open_cost = std::chrono::steady_clock::duration::zero();
 	while (!stop_requested()) {
-		if (wait_readable(-1, static_cast<int64_t>(std::min<uint64_t>(interval, INT64_MAX))) == wait_result::stopped)
+		if (held) {
+			// Reopening walks the whole stream: against a writer that never pauses, at most
+			// as often as the last reopen took (and every 2 ms), not after every commit.
+			const auto gap = std::max<std::chrono::steady_clock::duration>(open_cost, std::chrono::milliseconds(2));
+			if (auto since = std::chrono::steady_clock::now() - opened_at; since < gap &&
+			    wait_readable(-1, std::chrono::duration_cast<std::chrono::milliseconds>(gap - since).count() + 1) ==
+				    wait_result::stopped)
+				break;
+			const uint64_t ns = std::min<uint64_t>(interval, UINT64_MAX / 1000000) * 1000000;
+			(void)held->wait_for_commit(seen + 1, ns);
+			if (stop_requested())
+				break;
+		} else if (wait_readable(-1, static_cast<int64_t>(std::min<uint64_t>(interval, INT64_MAX))) == wait_result::stopped) {
 			break;
+		}
 		// A file cut below the stream's size will not heal: end instead of warning forever.
 		// (A cut while a poll reads the mapping raises SIGBUS; guarded_read reports that.)
 		struct stat st;
@@ -404,7 +426,9 @@ int run_tail(const command_spec &, const parsed_args &a)
 		std::unique_ptr<pmemstream::stream> s;
 		std::vector<entry_view> entries;
 		try {
+			opened_at = std::chrono::steady_clock::now();
 			s = open_stream(path, false);
+			open_cost = std::chrono::steady_clock::now() - opened_at;
 			bool found = false;
 			for (auto r : s->regions()) {
 				if (r.offset != offset || r.id != region_id)
@@ -433,6 +457,8 @@ int run_tail(const command_spec &, const parsed_args &a)
 		}
 		if (std::fflush(stdout) != 0)
 			fail(exit_file, std::string("writing to standard output: ") + std::strerror(errno));
+		seen = s->committed_timestamp();
+		held = std::move(s);
 	}
 	return exit_ok;
 }

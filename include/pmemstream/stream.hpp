@@ -158,6 +158,11 @@ struct recovery_report {
 	// A region whose entries end at damage (a problem below) is not counted here.
 	uint64_t torn_tails = 0;
 	uint64_t trimmed_entries = 0;	 // complete entries hidden to keep the timestamp prefix
+	// Read-only opens: a writer had the stream open, or appended while the open read it. The
+	// entries shown are still a timestamp prefix (with a torn tail or hidden entries where
+	// the walk met appends in progress); if the stream kept changing, the checks that cannot
+	// tell appends from loss were left out (docs/format.md 8.4).
+	bool live_writer = false;
 	std::vector<recovery_problem> problems; // corruption (only non-empty in salvage mode)
 };
 
@@ -454,6 +459,16 @@ public:
 	uint64_t persisted_timestamp() const noexcept;
 	// The last timestamp handed out (committed or not).
 	uint64_t last_timestamp() const noexcept;
+	// Waits until the writer's committed watermark reaches `ts` or `timeout_ns` nanoseconds
+	// pass (or a signal arrives), and returns the watermark then (below ts when it did not get
+	// there). Spins briefly, then sleeps in the kernel (FUTEX_WAIT); the writer pays for the
+	// wake-up only while someone waits. In the writer's process this is committed_timestamp().
+	// A read-only stream waits on the watermark that a writer in another process publishes in
+	// its readers' sidecar (docs/design.md 5.4) and returns that one, which may be above this
+	// stream's own committed_timestamp() (fixed at open): the entries above it need a new
+	// open. Without a live writer it sleeps until the timeout and returns committed_timestamp().
+	// Thread-safe.
+	uint64_t wait_for_commit(uint64_t ts, uint64_t timeout_ns) const noexcept;
 
 	stream_info info() const;
 	const recovery_report &recovery() const noexcept;

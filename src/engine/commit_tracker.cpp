@@ -112,6 +112,7 @@ void commit_tracker::notify() const noexcept
 	// the word (seq_cst on both sides: one of us sees the other).
 	if (vis_.waiters.load(std::memory_order_seq_cst) != 0)
 		wake_all();
+	wake_shared_waiters(vis_); // waiters of other processes (sidecar.hpp), if any
 }
 
 void commit_tracker::wake_all() const noexcept

@@ -12,6 +12,20 @@ using format::entry_header;
 
 namespace {
 std::atomic<uint64_t> instances{0};
+
+// A writer publishes its sidecar; a reader attaches to a live writer's.
+std::unique_ptr<detail::sidecar> sidecar_for(const detail::media &m)
+{
+	uint64_t dev = 0, ino = 0;
+	uint32_t mode = 0;
+	if (!m.file_identity(dev, ino, mode))
+		return nullptr;
+	if (!m.read_only())
+		return detail::sidecar::publish(dev, ino, mode);
+	if (m.writer() != detail::media::writer_presence::present)
+		return nullptr;
+	return detail::sidecar::attach(dev, ino);
+}
 } // namespace
 
 stream::impl::impl(std::unique_ptr<detail::media> m, const format::stream_header &h)
@@ -20,6 +34,8 @@ stream::impl::impl(std::unique_ptr<detail::media> m, const format::stream_header
       header_(h),
       instance_(instances.fetch_add(1, std::memory_order_relaxed) + 1),
       gate_(*m_),
+      sidecar_(sidecar_for(*m_)),
+      vis_(sidecar_ && !m_->read_only() ? sidecar_->vis() : own_vis_),
       catalog_(this, *m_, h, vis_)
 {
 }
@@ -118,13 +134,18 @@ status stream::impl::recover(const open_options &o)
 	const bool salvage = o.recovery == recovery_mode::salvage;
 	const bool writable = !m_->read_only();
 	detail::stream_scan scan;
+	detail::recovery_plan plan;
 	std::string why;
-	if (!detail::scan_stream(base_, header_, scan, why))
+	bool live_writer = false;
+	// A read-only open may meet a writer appending in another process (format.md 8.4).
+	if (writable ? !detail::scan_stream(base_, header_, scan, why)
+		     : !detail::recover_read_only(*m_, header_, salvage, scan, plan, live_writer, why))
 		return error(errc::corrupt, why);
 	// Structural problems end the span walk: strict opens fail, salvage shows what precedes.
 	if (!scan.problems.empty() && !salvage)
 		return error(errc::corrupt, scan.problems.front().what);
-	auto plan = detail::plan_recovery(scan, salvage, writable);
+	if (writable)
+		plan = detail::plan_recovery(scan, salvage, writable);
 	if (!plan.problems.empty() && !salvage)
 		return error(errc::corrupt, plan.problems.front().what);
 
@@ -145,6 +166,7 @@ status stream::impl::recover(const open_options &o)
 	report_.entries = plan.entries;
 	report_.torn_tails = plan.torn_tails;
 	report_.trimmed_entries = plan.trimmed_entries;
+	report_.live_writer = live_writer;
 	for (auto *list : {&scan.problems, &plan.problems})
 		for (auto &p : *list)
 			report_.problems.push_back({p.region_offset, p.entry_offset, p.what});

@@ -7,6 +7,7 @@
 #include "engine/commit_tracker.hpp"
 #include "engine/region_catalog.hpp"
 #include "engine/region_writer.hpp"
+#include "engine/sidecar.hpp"
 #include "engine/state_record.hpp"
 #include "engine/visibility.hpp"
 #include "engine/write_gate.hpp"
@@ -44,7 +45,12 @@ public:
 	const format::stream_header header_;
 	const uint64_t instance_; // 1.. in order of construction, never reused
 	detail::write_gate gate_;
-	detail::visibility_state vis_;
+	// The writer's visibility state lives in its readers' sidecar when it could make one, else
+	// in own_vis_; a read-only stream's is always its own (its snapshot's watermark), and
+	// sidecar_ is then the live writer's, for wait_for_commit() (docs/design.md 5.4).
+	std::unique_ptr<detail::sidecar> sidecar_;
+	detail::visibility_state own_vis_;
+	detail::visibility_state &vis_;
 	std::unique_ptr<detail::state_record> state_;
 	detail::region_catalog catalog_;
 	std::unique_ptr<detail::commit_tracker> tracker_;

@@ -6,6 +6,8 @@
 #ifndef PMEMSTREAM_ENGINE_VISIBILITY_HPP
 #define PMEMSTREAM_ENGINE_VISIBILITY_HPP
 
+#include "util/futex.hpp"
+
 #include <atomic>
 #include <cstdint>
 
@@ -23,12 +25,25 @@ struct visibility_state {
 	alignas(64) std::atomic<uint64_t> layout_generation{0};
 	// Threads blocked in a wait on committed or persisted; writers wake only when non-zero.
 	alignas(64) std::atomic<uint32_t> waiters{0};
+	// Threads of any process blocked in FUTEX_WAIT on committed's low word
+	// (wait_committed_for, sidecar.hpp); registered with seq_cst before their last look at
+	// the word, read by the tracker (seq_cst) after it moved it: it wakes them only when
+	// non-zero.
+	std::atomic<uint32_t> shared_waiters{0};
 
 	bool visible(uint64_t ts) const noexcept
 	{
 		return ts <= committed.load(std::memory_order_acquire);
 	}
 };
+
+// What a writer calls after it moved the committed watermark: wakes the waiters of
+// wait_committed_for (other processes' and this one's), if there are any.
+inline void wake_shared_waiters(visibility_state &v) noexcept
+{
+	if (v.shared_waiters.load(std::memory_order_seq_cst) != 0)
+		futex_wake_all(v.committed, true); // shared: the word may be in a sidecar other processes map
+}
 
 } // namespace pmemstream::detail
 

@@ -108,9 +108,7 @@ result<std::unique_ptr<media>> map_file(tracked_fd fd, const std::string &path, 
 		pmem2_config_delete(&cfg);
 	if (ret != 0)
 		return error(errc::io_error, "cannot map '" + path + "': " + (msg.empty() ? std::strerror(-ret) : msg));
-	// The mapping needs no descriptor; a reader keeps none.
-	if (read_only)
-		fd.reset();
+	// A reader keeps its descriptor (it holds no lock) to probe the writer's lock.
 	return std::unique_ptr<media>(std::make_unique<file_media>(std::move(fd), map, read_only));
 }
 
@@ -166,19 +164,49 @@ result<tracked_fd> open_stream_file(const std::string &path, int flags, struct s
 	return fd;
 }
 
-// One writer per stream: a second writable opener, in this process or another, would append
-// over the first one's entries.
-status lock_for_writing(const tracked_fd &fd, const std::string &path)
+namespace {
+
+int flock_nb(int fd, int how) noexcept
 {
 	int r;
 	do
-		r = ::flock(fd.get(), LOCK_EX | LOCK_NB);
+		r = ::flock(fd, how | LOCK_NB);
 	while (r != 0 && errno == EINTR);
-	if (r == 0)
-		return {};
-	if (errno == EWOULDBLOCK)
-		return error(errc::busy, "'" + path + "' is already open for writing (by this or another process)");
-	return io_failure("cannot lock", path, errno);
+	return r;
+}
+
+} // namespace
+
+// One writer per stream: a second writable opener, in this process or another, would append
+// over the first one's entries. A read-only opener probes the lock with a shared lock that it
+// holds for a few microseconds (file_media::writer()); a writer that meets only shared holders
+// (its own shared lock succeeds) retries instead of failing with busy, so that readers never
+// keep a writer out.
+status lock_for_writing(const tracked_fd &fd, const std::string &path)
+{
+	for (int tries = 0;; ++tries) {
+		if (flock_nb(fd.get(), LOCK_EX) == 0)
+			return {};
+		if (errno != EWOULDBLOCK)
+			return io_failure("cannot lock", path, errno);
+		const bool only_readers = tries < 1000 && flock_nb(fd.get(), LOCK_SH) == 0;
+		if (only_readers)
+			::flock(fd.get(), LOCK_UN);
+		if (!only_readers)
+			return error(errc::busy, "'" + path + "' is already open for writing (by this or another process)");
+		::usleep(20);
+	}
+}
+
+media::writer_presence file_media::writer() const noexcept
+{
+	if (!read_only() || !lock_)
+		return writer_presence::unknown;
+	if (flock_nb(lock_.get(), LOCK_SH) == 0) {
+		::flock(lock_.get(), LOCK_UN);
+		return writer_presence::absent;
+	}
+	return errno == EWOULDBLOCK ? writer_presence::present : writer_presence::unknown;
 }
 
 status preallocate(const tracked_fd &fd, uint64_t size, const std::string &path)

@@ -95,7 +95,8 @@ private:
 
 // ------------------------------------------------------------------ mapping a file
 
-// Owns the mapping it made and, when writable, the descriptor that holds the writer lock.
+// Owns the mapping it made and the descriptor that holds the writer lock (writable) or that
+// probes it (read-only: it holds no lock).
 class file_media : public pmem2_media {
 public:
 	file_media(tracked_fd lock, struct pmem2_map *map, bool read_only)
@@ -108,8 +109,20 @@ public:
 		// Explicitly, not by closing: a fork()ed child that has not closed its copy yet
 		// shares the lock's file description, and so the lock. (In such a child lock_ is
 		// -1: the child never unlocks its parent.)
-		if (lock_)
+		if (lock_ && !read_only())
 			::flock(lock_.get(), LOCK_UN);
+	}
+
+	writer_presence writer() const noexcept override;
+	bool file_identity(uint64_t &dev, uint64_t &ino, uint32_t &mode) const noexcept override
+	{
+		struct stat st;
+		if (!lock_ || ::fstat(lock_.get(), &st) != 0)
+			return false;
+		dev = st.st_dev;
+		ino = st.st_ino;
+		mode = st.st_mode & 07777;
+		return true;
 	}
 
 private:

@@ -106,6 +106,23 @@ public:
 	{
 	}
 
+	// Whether a writer (another open with the writer lock) has the file under this medium
+	// open, as far as the medium can tell: a read-only file medium probes the lock with a
+	// shared lock that it releases at once (docs/files-and-processes.md 3); other media
+	// cannot tell. A snapshot: a writer may come or go right after.
+	enum class writer_presence { absent, present, unknown };
+	virtual writer_presence writer() const noexcept
+	{
+		return writer_presence::unknown;
+	}
+
+	// The file under the medium (device, inode, permission bits), for the readers' sidecar;
+	// false when there is none (a caller's mapping) or this is a fork()ed child.
+	virtual bool file_identity(uint64_t &, uint64_t &, uint32_t &) const noexcept
+	{
+		return false;
+	}
+
 	// Sticky: false once the medium reported a failure (the stream then refuses writes).
 	virtual bool healthy() const noexcept
 	{

@@ -9,8 +9,11 @@
 
 namespace pmemstream::detail {
 
-recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable)
+recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable, bool live_writer)
 {
+	// A scan made while a writer appends (read-only opens only, format.md 8.4) cannot tell its
+	// appends from loss: rules R2-R4 are left out, and R1's prefix is what the walk found.
+	const bool verify = !(live_writer && !writable);
 	recovery_plan p;
 	const uint64_t floor = scan.state.value.ts_floor;
 	auto problem = [&](uint64_t reg, uint64_t ent, std::string what) { p.problems.push_back({reg, ent, std::move(what)}); };
@@ -49,20 +52,22 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 		// persisted, so that one was acknowledged (the same exception applies).
 		const uint64_t w = v.max_in_flight;
 		auto unfinished = [](const scanned_entry &e) { return (e.flags & format::flag_tx) && !(e.flags & format::flag_tx_end); };
-		for (size_t k = sc.above_floor.size(); k > w; --k) {
+		for (size_t k = verify ? sc.above_floor.size() : 0; k > w; --k) {
 			const auto &e = sc.above_floor[k - 1 - w];
 			if (unfinished(e))
 				continue;
 			acknowledged = std::max(acknowledged, e.timestamp);
 			break;
 		}
-		for (size_t k = sc.above_floor.size(); k > 1; --k) {
+		for (size_t k = verify ? sc.above_floor.size() : 0; k > 1; --k) {
 			if (!(sc.above_floor[k - 1].flags & format::flag_settled) || unfinished(sc.above_floor[k - 2]))
 				continue;
 			acknowledged = std::max(acknowledged, sc.above_floor[k - 2].timestamp);
 			break;
 		}
 
+		if (!verify)
+			continue;
 		// R2: a torn append is followed by at most W - 1 newer entries in its region (the
 		// appends in flight with it); with W = 1 by none.
 		const uint64_t behind = std::max<uint64_t>(sc.valid_behind, sc.next_valid_ts != 0);

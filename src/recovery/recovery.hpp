@@ -105,8 +105,17 @@ struct recovery_plan {
 	uint64_t last_issued = 0; // the tracker starts after this
 };
 
-// Step 2. Pure. `salvage` shows every reachable entry instead of the prefix.
-recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable);
+// Step 2. Pure. `salvage` shows every reachable entry instead of the prefix. `live_writer`
+// (read-only only): the scan raced a writer's appends, so rules R2-R4 are not applied
+// (format.md 8.4).
+recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable, bool live_writer = false);
+
+// Steps 1 and 2 of a read-only open, which a writer in another process may be appending to
+// meanwhile (format.md 8.4): scans until a scan finds no problem or two scans in a row agree;
+// a stream that keeps changing gets the plan without rules R2-R4 (`live_writer` set). False,
+// with *fatal, when the state record cannot be read.
+bool recover_read_only(const media &m, const format::stream_header &h, bool salvage, stream_scan &scan, recovery_plan &plan,
+		       bool &live_writer, std::string &fatal);
 
 // Step 3. Writable opens only: R5 repairs, zeroed tails, floor raised to max_seen. Each group
 // of writes is drained before the next.

@@ -7,6 +7,7 @@
 #define PMEMSTREAM_UTIL_FUTEX_HPP
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cstdint>
@@ -26,8 +27,9 @@ inline const uint32_t *futex_word(const std::atomic<uint64_t> &w) noexcept
 // Sleeps while the low half of `w` equals that of `seen`, at most until `deadline`. Returns
 // on a wake, a change, a signal or the deadline: the caller loads `w` again. `shared`: the word
 // may be in memory other processes map (FUTEX_WAIT without the private flag).
-inline void futex_wait(const std::atomic<uint64_t> &w, uint64_t seen, std::chrono::steady_clock::time_point deadline,
-		       bool shared = false) noexcept
+// Returns 0 or the errno (EAGAIN: the word had changed; ETIMEDOUT; EINTR).
+inline int futex_wait(const std::atomic<uint64_t> &w, uint64_t seen, std::chrono::steady_clock::time_point deadline,
+		      bool shared = false) noexcept
 {
 	const int op = shared ? FUTEX_WAIT_BITSET : FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG;
 	timespec ts{};
@@ -39,7 +41,7 @@ inline void futex_wait(const std::atomic<uint64_t> &w, uint64_t seen, std::chron
 		ts.tv_nsec = static_cast<long>(ns % 1000000000);
 		tp = &ts;
 	}
-	::syscall(SYS_futex, futex_word(w), op, static_cast<uint32_t>(seen), tp, nullptr, FUTEX_BITSET_MATCH_ANY);
+	return ::syscall(SYS_futex, futex_word(w), op, static_cast<uint32_t>(seen), tp, nullptr, FUTEX_BITSET_MATCH_ANY) == 0 ? 0 : errno;
 }
 
 inline void futex_wake_all(const std::atomic<uint64_t> &w, bool shared = false) noexcept

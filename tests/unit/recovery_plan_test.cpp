@@ -192,6 +192,35 @@ TEST(recovery_plan, r4_checkpoint_must_match_the_walk)
 	EXPECT_NE(p.problems.front().what.find("checkpoint"), std::string::npos);
 }
 
+TEST(recovery_plan, live_writer_leaves_out_r2_to_r4_but_keeps_the_prefix)
+{
+	// A walk that met a writer's appends: region 0 was walked before the writer appended 2
+	// to it, region 1 after 3 and 4 (R3 would call 2 lost); region 2 stopped at an append
+	// being written whose successor came meanwhile (R2 would call it damage); region 3 got
+	// its checkpoint from a close after its span header was read (R4).
+	scan_builder b;
+	b.region(plain({1}));
+	b.region(plain({3, 4}));
+	auto &torn = b.region(plain({5}), entry_state::invalid);
+	torn.next_valid_ts = 7;
+	auto &sealed = b.region(plain({6}));
+	b.scan.spans[sealed.span_index].rec.value.sealed_tail = 2 * 32;
+	sealed.reached_sealed = false;
+	EXPECT_EQ(plan_recovery(b.scan, false, false).problems.size(), 3u);
+	auto p = plan_recovery(b.scan, false, false, true);
+	EXPECT_TRUE(p.problems.empty());
+	EXPECT_EQ(p.prefix, 1u); // what the walk found without a gap
+	EXPECT_EQ(p.last_issued, 1u);
+	EXPECT_EQ(p.entries, 1u);
+	// Duplicates are never a race: timestamps are not reused.
+	scan_builder d;
+	d.region(plain({1, 2}));
+	d.region(plain({2}));
+	EXPECT_EQ(plan_recovery(d.scan, false, false, true).problems.size(), 1u);
+	// Writable recovery always applies every rule (no writer can be live: it holds the lock).
+	EXPECT_EQ(plan_recovery(b.scan, false, true, true).problems.size(), 3u);
+}
+
 TEST(recovery_plan, s4_repeated_region_id_or_epoch_is_corruption)
 {
 	scan_builder b;

@@ -10,7 +10,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <cstdio>
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -25,6 +28,20 @@ inline std::string temp_path(const char *tag)
 		std::to_string(counter++);
 }
 
+// Removes a stream file and the readers' sidecar a killed writer of it may have left in
+// /dev/shm (docs/files-and-processes.md 6).
+inline void remove_stream_file(const std::string &path)
+{
+	struct stat st;
+	if (::stat(path.c_str(), &st) == 0) {
+		char name[96];
+		std::snprintf(name, sizeof(name), "/pmemstream-%llx-%llx.readers", static_cast<unsigned long long>(st.st_dev),
+			      static_cast<unsigned long long>(st.st_ino));
+		::shm_unlink(name);
+	}
+	::unlink(path.c_str());
+}
+
 // A file path removed when the test ends.
 struct temp_file {
 	explicit temp_file(const char *tag = "t") : path(temp_path(tag))
@@ -32,7 +49,7 @@ struct temp_file {
 	}
 	~temp_file()
 	{
-		::unlink(path.c_str());
+		remove_stream_file(path);
 	}
 	std::string path;
 };

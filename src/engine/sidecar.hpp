@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The readers' sidecar (docs/design.md 5.4): a small shared-memory object beside a stream file
+// in which the writer keeps its visibility_state (committed and persisted watermarks, layout
+// generation, waiter count) and its pid, so that reader processes can wait for commits without
+// reopening the stream. Never part of the persistent file: transient, native-endian, made anew
+// by every writer. Named after the file's device and inode:
+// /dev/shm/pmemstream-<dev hex>-<ino hex>.readers (shm_open name "/pmemstream-...").
+#ifndef PMEMSTREAM_ENGINE_SIDECAR_HPP
+#define PMEMSTREAM_ENGINE_SIDECAR_HPP
+
+#include "engine/visibility.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <sys/types.h>
+
+namespace pmemstream::detail {
+
+struct sidecar_layout {
+	static constexpr uint64_t ready = 0x5244525353504d50; // "PMPSSRDR": written last by the writer
+	static constexpr uint32_t current_version = 1;
+	// 0 while the writer initialises the object, `ready` after (release).
+	std::atomic<uint64_t> magic{0};
+	uint32_t version = current_version;
+	int32_t writer_pid = 0;
+	// 1 once the writer closed its stream (release); readers stop waiting on this object.
+	std::atomic<uint32_t> closed{0};
+	alignas(64) visibility_state vis;
+};
+static_assert(sizeof(sidecar_layout) <= 4096, "the sidecar is one page");
+
+class sidecar {
+public:
+	// The writer: replaces any sidecar of the file (a stale one of a writer that died; the
+	// caller holds the writer lock, so no other writer lives) by a new one with the stream
+	// file's permission bits (readers need write access to register as waiters; one without
+	// it polls). Null when shared memory is unavailable: readers then cannot wait, nothing else
+	// changes.
+	static std::unique_ptr<sidecar> publish(uint64_t dev, uint64_t ino, uint32_t mode) noexcept;
+	// A reader: the sidecar of the file if a live writer made it (ready, its pid alive), else
+	// null.
+	static std::unique_ptr<sidecar> attach(uint64_t dev, uint64_t ino) noexcept;
+	~sidecar();
+	sidecar(const sidecar &) = delete;
+	sidecar &operator=(const sidecar &) = delete;
+
+	visibility_state &vis() noexcept
+	{
+		return map_->vis;
+	}
+	bool writer_closed() const noexcept
+	{
+		return map_->closed.load(std::memory_order_acquire) != 0;
+	}
+	// Whether this process may register as a waiter (it mapped the object writable).
+	bool can_register() const noexcept
+	{
+		return writable_;
+	}
+	static std::string name_of(uint64_t dev, uint64_t ino);
+
+private:
+	sidecar(sidecar_layout *map, bool writer, bool writable, std::string name, uint64_t ino) noexcept;
+	sidecar_layout *map_;
+	bool writer_;
+	bool writable_;
+	pid_t creator_; // a fork()ed child of the writer must not close its parent's sidecar
+	std::string name_;
+	uint64_t shm_ino_; // of the object made, so that close unlinks only that one
+};
+
+// Waits until v.committed reaches ts or `timeout_ns` passes; returns the watermark then. Spins
+// briefly, then sleeps on the watermark's low 32 bits with FUTEX_WAIT (not private: the word may
+// be in a sidecar another process writes), registered in v.shared_waiters when `can_register`, else in
+// slices of at most a millisecond.
+uint64_t wait_committed_for(visibility_state &v, uint64_t ts, uint64_t timeout_ns, bool can_register) noexcept;
+
+} // namespace pmemstream::detail
+
+#endif
