@@ -14,7 +14,8 @@
 // PMEMSTREAM_CRASH_IMAGES sets the images per drain (default 16; per flush a third of it, at
 // least 1) and PMEMSTREAM_CRASH_ASYNC_OPS the operations per thread (default 250);
 // PMEMSTREAM_CRASH_SEED the seed. The defaults keep the whole binary under a minute in the
-// dev build (about 17 s; sanitized builds explore a third of the images and half the ops); e.g. PMEMSTREAM_CRASH_IMAGES=60 PMEMSTREAM_CRASH_ASYNC_OPS=1000 explores longer.
+// dev build (about 17 s; sanitized builds explore a third of the images and half the ops);
+// e.g. PMEMSTREAM_CRASH_IMAGES=60 PMEMSTREAM_CRASH_ASYNC_OPS=1000 explores longer.
 #include "op_history.hpp"
 #include "sim_media.hpp"
 #include "stream_check.hpp"
