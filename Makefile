@@ -8,7 +8,7 @@ CTEST_ARGS ?=
 ASAN_SHORT_LABELS ?= unit|format|property|c_api|cli|fuzz
 TSAN_SHORT_LABELS ?= concurrency
 
-.PHONY: all deps build demo test test-main test-sanitizers asan tsan bench bench-async clean
+.PHONY: all deps build demo test test-main test-sanitizers asan tsan bench bench-async package package-test clean
 
 all: build
 
@@ -46,13 +46,45 @@ tsan: deps
 	cmake --build --preset tsan -j $(JOBS)
 	ctest --preset tsan -j $(JOBS) $(CTEST_ARGS)
 
+# make bench: the append driver BENCH_RUNS times (README table), the iteration driver
+# BENCH_RUNS times (docs/benchmarks.md tables), the one- and two-thread append micro
+# benchmarks, then the charts of every result file (scripts/bench-plots.py) into BENCH_PLOTS.
 BENCH_RUNS ?= 3
+BENCH_ROUNDS ?= 7
+ITERATE_ROUNDS ?= 5
+BENCH_PLOTS ?= docs/plots
 bench: deps
 	cmake --preset release
 	cmake --build --preset release -j $(JOBS)
+	rm -f build-release/bench-*.json
 	for i in $$(seq $(BENCH_RUNS)); do \
-		./build-release/bench/pmemstream_append_compare --rounds 7 --out build-release/bench-run$$i.json || exit 1; done
+		./build-release/bench/pmemstream_append_compare --rounds $(BENCH_ROUNDS) --out build-release/bench-run$$i.json || exit 1; done
+	for i in $$(seq $(BENCH_RUNS)); do \
+		./build-release/bench/pmemstream_iterate --rounds $(ITERATE_ROUNDS) --out build-release/bench-iterate-run$$i.json || exit 1; done
+	PMEM2_FORCE_GRANULARITY=$${PMEM2_FORCE_GRANULARITY:-CACHE_LINE} ./build-release/bench/pmemstream_micro \
+		--benchmark_filter='^bm_append(_threads)?/(64|1024)' --benchmark_repetitions=$(BENCH_RUNS) \
+		--benchmark_out=build-release/bench-threads.json --benchmark_out_format=json
 	python3 scripts/bench-table.py $$(seq -f 'build-release/bench-run%g.json' $(BENCH_RUNS))
+	python3 scripts/iterate-table.py $$(seq -f 'build-release/bench-iterate-run%g.json' $(BENCH_RUNS))
+	python3 scripts/bench-plots.py --out $(BENCH_PLOTS) \
+		--note "make bench BENCH_RUNS=$(BENCH_RUNS) BENCH_ROUNDS=$(BENCH_ROUNDS) ITERATE_ROUNDS=$(ITERATE_ROUNDS)" \
+		build-release/bench-*.json
+
+# Debian packages (cmake/package.cmake): libpmemstream0, libpmemstream-dev, pmemstream-tools,
+# built from a release tree of the library, the tool and the manual pages only.
+package: deps
+	cmake --preset package
+	cmake --build --preset package -j $(JOBS)
+	cd build-package && cpack -G DEB
+	@ls -l build-package/*.deb
+
+# Builds the packages again from that tree, checks them, installs them (dpkg -i as root,
+# else into a throw-away root), builds and runs programs against them, and removes them.
+# `make test` runs the same script on the dev tree (ctest -L package).
+package-test: package
+	bash tests/package/package_test.sh build-package . \
+		"$$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' build-package/CMakeCache.txt)" \
+		"$$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' build-package/CMakeCache.txt)" cmake cpack
 
 # Asynchronous appends and group commit (docs/benchmarks.md); its disk files go in build-release/bench.
 bench-async: deps
@@ -63,4 +95,4 @@ bench-async: deps
 	python3 scripts/async-bench-table.py $$(seq -f 'build-release/async-run%g.json' $(BENCH_RUNS))
 
 clean:
-	rm -rf build build-release build-asan build-tsan
+	rm -rf build build-release build-asan build-tsan build-package

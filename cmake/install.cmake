@@ -17,17 +17,21 @@ foreach(t pmemstream pmemstream_static pmemstream_internal)
 endforeach()
 
 include(CMakePackageConfigHelpers)
+# Components, one per Debian package (cmake/package.cmake): lib (the shared library that
+# programs load), dev (what building against it needs) and tools (the CLI, installed by
+# tools/CMakeLists.txt).
 install(TARGETS pmemstream pmemstream_static EXPORT pmemstreamTargets
-	LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-	ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+	LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT lib NAMELINK_COMPONENT dev
+	ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
 	INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(EXPORT pmemstreamTargets NAMESPACE pmemstream:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/pmemstream)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
+install(EXPORT pmemstreamTargets NAMESPACE pmemstream:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/pmemstream
+	COMPONENT dev)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/pmemstreamConfig.cmake.in
 	${PROJECT_BINARY_DIR}/pmemstreamConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/pmemstream)
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/pmemstreamConfigVersion.cmake COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/pmemstreamConfig.cmake ${PROJECT_BINARY_DIR}/pmemstreamConfigVersion.cmake
-	DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/pmemstream)
+	DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/pmemstream COMPONENT dev)
 
 # A static link by a C program (pkg-config --static) must add the C++ runtime that the C
 # compiler driver does not: the libraries the C++ driver links implicitly and the C driver
@@ -52,4 +56,4 @@ file(RELATIVE_PATH PC_PREFIX_FROM_PCDIR "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconf
 configure_file(${PROJECT_SOURCE_DIR}/cmake/libpmemstream.pc.in ${PROJECT_BINARY_DIR}/libpmemstream.pc @ONLY)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/libpmemstream++.pc.in ${PROJECT_BINARY_DIR}/libpmemstream++.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/libpmemstream.pc ${PROJECT_BINARY_DIR}/libpmemstream++.pc
-	DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+	DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)

@@ -5,8 +5,9 @@
  * A stream is a persistent, append-only log kept in one mapped file, divided into regions that
  * hold entries of arbitrary size (0 bytes included). This header keeps the names, parameter
  * order and meaning of the synchronous C API of the original pmemstream (0.2), so its users
- * can switch by relinking, and adds specific error codes, error messages, opening by path and
- * introspection. docs/c_api.md has a guide and migration notes; the C++ API is
+ * can switch by relinking, and of its asynchronous functions with futures of this library's
+ * own in place of miniasync's; it adds specific error codes, error messages, opening by path
+ * and introspection. docs/c_api.md has a guide and migration notes; the C++ API is
  * <pmemstream/stream.hpp> (a C++ translation unit should include one of the two headers, not
  * both: struct pmemstream here and namespace pmemstream there share a name).
  *
@@ -33,7 +34,9 @@
  *  Functions that return a value instead of a code signal an error with a documented value
  *  (0, NULL or PMEMSTREAM_INVALID_OFFSET) and set errno, pmemstream_errno() and the message
  *  the same way; where that value is also a legal result, a pmemstream_*_get_info() function
- *  returns the same facts with a code.
+ *  returns the same facts with a code. Functions that return a future (pmemstream_async_*)
+ *  put the specific code in the future's output.error_code (0 on success) and record the
+ *  failure the same way.
  *
  * Specific codes as return values (opt-in)
  *  A translation unit that defines PMEMSTREAM_SPECIFIC_ERRORS before it includes this header
@@ -369,6 +372,200 @@ uint64_t pmemstream_committed_timestamp(struct pmemstream *stream);
  * 0 when none is (or stream is NULL). */
 uint64_t pmemstream_persisted_timestamp(struct pmemstream *stream);
 
+/* The last timestamp handed out to an append (committed or not yet); 0 when none was (or
+ * stream is NULL). Every watermark is <= it. */
+uint64_t pmemstream_last_timestamp(struct pmemstream *stream);
+
+/* A timeout that never expires, for pmemstream_wait_committed(), pmemstream_wait_persisted()
+ * and pmemstream_future_wait_timeout(). */
+#define PMEMSTREAM_WAIT_FOREVER UINT64_MAX
+
+/*
+ * Persists every entry committed so far (also those of other threads), so that the persisted
+ * timestamp reaches at least the committed timestamp seen at the call.
+ *  persisted_timestamp: out, optional; the persisted timestamp on return
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL),
+ * PMEMSTREAM_E_MEDIA_FAILED (the stream takes no more writes), PMEMSTREAM_E_WRONG_PROCESS (a
+ * child of fork()). On a read-only stream everything is persisted already: it returns 0.
+ * Thread safety: any thread. Durability: every timestamp up to *persisted_timestamp is
+ * persisted.
+ */
+int pmemstream_persist(struct pmemstream *stream, uint64_t *persisted_timestamp);
+
+/*
+ * Block until every entry with a timestamp <= `timestamp` is committed (visible) / persisted
+ * (durable), or `timeout_ns` nanoseconds have passed (PMEMSTREAM_WAIT_FOREVER: no limit; 0:
+ * a check that neither spins nor sleeps). The thread spins briefly, then sleeps in the
+ * kernel until the watermark moves: an idle waiter uses no CPU. To make progress without
+ * blocking, poll a future (pmemstream_future_poll()). pmemstream_wait_persisted() makes the entries
+ * persistent itself when no other thread (or the commit worker) is doing it. Timestamp 0
+ * returns 0 at once.
+ * Returns 0, or fails with
+ *  PMEMSTREAM_E_INVALID_ARGUMENT  stream NULL, or no append was handed `timestamp` yet (it is
+ *                                 above pmemstream_last_timestamp())
+ *  PMEMSTREAM_E_TIMED_OUT         the timeout expired first (errno ETIMEDOUT); nothing changed
+ *  PMEMSTREAM_E_MEDIA_FAILED      the medium failed while persisting (wait_persisted only)
+ *  PMEMSTREAM_E_WRONG_PROCESS     wait_persisted in a child of fork() for entries its parent
+ *                                 has not persisted
+ * Thread safety: any thread; any number of threads may wait at once.
+ */
+int pmemstream_wait_committed(struct pmemstream *stream, uint64_t timestamp, uint64_t timeout_ns);
+int pmemstream_wait_persisted(struct pmemstream *stream, uint64_t timestamp, uint64_t timeout_ns);
+
+/* ---- asynchronous appends and their futures ---- */
+
+/*
+ * The original pmemstream's asynchronous functions, with its names and parameters, over this
+ * library's own futures instead of miniasync's (docs/c_api.md, "Asynchronous appends", has
+ * the guide and the migration from miniasync).
+ *
+ * An asynchronous append writes and commits the entry in the calling thread before it
+ * returns (iterators and readers see it at once), without waiting for it to be persisted; it
+ * returns a future that is already complete and whose output carries the new entry, its
+ * timestamp, or the error. A wait future completes when the committed or persisted
+ * watermark reaches its timestamp; nothing happens before it is polled or waited on.
+ * Making entries durable: a wait future for persistence (pmemstream_async_wait_persisted()),
+ * pmemstream_wait_persisted(), pmemstream_persist(), or the library's commit worker on
+ * msync media (files without DAX), which persists committed entries in groups on its own.
+ * After a crash the visible entries are still a timestamp prefix: a committed entry that was
+ * not persisted may be gone, and then every later one that was not persisted is gone too.
+ * At most a fixed number of entries per region wait for persistence at once (64 by default):
+ * the next asynchronous append to that region first persists the oldest (back-pressure,
+ * never an error).
+ *
+ * A future is a plain value owned by the caller (copy it, keep it in an array); it holds no
+ * resources, so an unfinished one can simply be dropped. One future must not be polled by
+ * two threads at once; different futures may be used from any threads.
+ */
+
+/* A data mover of miniasync (libminiasync.h defines it). This library copies in the calling
+ * thread: the vdm argument is accepted and not used, so NULL is the natural value. */
+struct vdm;
+
+/* What pmemstream_future_poll() returns; the same order as miniasync's enum future_state. */
+enum pmemstream_future_state {
+	PMEMSTREAM_FUTURE_STATE_IDLE = 0,     /* created, not polled yet */
+	PMEMSTREAM_FUTURE_STATE_COMPLETE = 1, /* done: its output is final (error_code says how) */
+	PMEMSTREAM_FUTURE_STATE_RUNNING = 2,  /* polled, not done yet */
+};
+
+/* The part every future starts with; pass &fut.base (PMEMSTREAM_FUTURE(&fut)) to the
+ * pmemstream_future_* functions. Its fields are the library's: do not change them. */
+struct pmemstream_future {
+	uint32_t state; /* enum pmemstream_future_state; pmemstream_future_poll() returns it */
+	uint32_t kind;	/* which operation the future belongs to */
+};
+
+/* &fut->base of any future below, for the pmemstream_future_* functions. */
+#define PMEMSTREAM_FUTURE(fut) (&(fut)->base)
+/* The output of any future below (miniasync's FUTURE_OUTPUT). */
+#define PMEMSTREAM_FUTURE_OUTPUT(fut) (&(fut)->output)
+
+struct pmemstream_async_append_output {
+	int error_code;			    /* 0, or the specific code (PMEMSTREAM_E_*, -ENOMEM) */
+	struct pmemstream_entry new_entry;  /* the new entry (on success) */
+	uint64_t timestamp;		    /* its timestamp (on success) */
+};
+
+struct pmemstream_async_append_fut {
+	struct pmemstream_future base;
+	struct pmemstream_async_append_output output;
+};
+
+struct pmemstream_async_publish_output {
+	int error_code;	    /* 0, or the specific code */
+	uint64_t timestamp; /* the published entry's timestamp (on success) */
+};
+
+struct pmemstream_async_publish_fut {
+	struct pmemstream_future base;
+	struct pmemstream_async_publish_output output;
+};
+
+struct pmemstream_async_wait_data {
+	struct pmemstream *stream;
+	uint64_t timestamp; /* the target: every entry up to it */
+};
+
+struct pmemstream_async_wait_output {
+	int error_code;	    /* 0, or the specific code */
+	uint64_t watermark; /* the committed / persisted timestamp seen at completion (>= the target) */
+};
+
+struct pmemstream_async_wait_fut {
+	struct pmemstream_future base;
+	struct pmemstream_async_wait_data data;
+	struct pmemstream_async_wait_output output;
+};
+
+/*
+ * Appends an entry of `size` bytes copied from `data`, as pmemstream_append(), but returns
+ * once it is committed, without waiting for it to be persisted. The returned future is
+ * complete; output.error_code is 0 and output.new_entry and output.timestamp name the entry,
+ * or output.error_code holds the failure, which is also recorded in the calling thread as
+ * for any failing call (errno, pmemstream_errno(), pmemstream_errormsg()).
+ *  vdm:       accepted and not used (the calling thread copies); NULL is fine
+ *  runtime:   optional (NULL: looked up)
+ *  data:      may be NULL only when size is 0; read before the call returns
+ *  new_entry: out, optional; the new entry, as in output.new_entry (written on success)
+ * Errors (in output.error_code): those of pmemstream_append().
+ * Durability: none on return; the entry is durable once the persisted timestamp reaches
+ * output.timestamp. Thread safety: as pmemstream_append().
+ */
+struct pmemstream_async_append_fut pmemstream_async_append(struct pmemstream *stream, struct vdm *vdm,
+							   struct pmemstream_region region,
+							   struct pmemstream_region_runtime *runtime, const void *data,
+							   size_t size, struct pmemstream_entry *new_entry);
+
+/*
+ * Publishes a reserved entry, as pmemstream_publish(), but returns once it is committed. The
+ * returned future is complete; output.error_code and output.timestamp as above.
+ * Errors (in output.error_code): those of pmemstream_publish().
+ * Durability: none on return, as pmemstream_async_append().
+ */
+struct pmemstream_async_publish_fut pmemstream_async_publish(struct pmemstream *stream, struct pmemstream_region region,
+							     struct pmemstream_region_runtime *runtime,
+							     struct pmemstream_entry entry, size_t size);
+
+/*
+ * A future that completes when every entry with a timestamp <= `timestamp` is committed /
+ * persisted (timestamp 0: at its first poll). Polling the persisted one does the persisting
+ * work when no other thread is doing it, so a thread that only polls still completes it.
+ * Failures at creation (stream NULL: PMEMSTREAM_E_INVALID_ARGUMENT; a timestamp above
+ * pmemstream_last_timestamp(): PMEMSTREAM_E_INVALID_ARGUMENT) give a complete future with
+ * output.error_code set, recorded in the calling thread. Later failures of a wait for
+ * persistence (PMEMSTREAM_E_MEDIA_FAILED, PMEMSTREAM_E_WRONG_PROCESS as for
+ * pmemstream_wait_persisted()) complete it with output.error_code set and are recorded in the
+ * thread that polls or waits; a wait for commit cannot fail after its creation.
+ */
+struct pmemstream_async_wait_fut pmemstream_async_wait_committed(struct pmemstream *stream, uint64_t timestamp);
+struct pmemstream_async_wait_fut pmemstream_async_wait_persisted(struct pmemstream *stream, uint64_t timestamp);
+
+/*
+ * Advances the future without blocking and returns its state: PMEMSTREAM_FUTURE_STATE_COMPLETE
+ * once done (then output.error_code tells success from failure; a failure found by this call
+ * is recorded in the calling thread), PMEMSTREAM_FUTURE_STATE_RUNNING otherwise. This is
+ * miniasync's future_poll(): `while (pmemstream_future_poll(PMEMSTREAM_FUTURE(&fut)) !=
+ * PMEMSTREAM_FUTURE_STATE_COMPLETE)` busy-polls, pmemstream_future_wait() sleeps instead.
+ * A NULL future, or one not made by this library, returns PMEMSTREAM_FUTURE_STATE_COMPLETE
+ * and fails with PMEMSTREAM_E_INVALID_ARGUMENT (so such a loop ends).
+ */
+enum pmemstream_future_state pmemstream_future_poll(struct pmemstream_future *future);
+
+/*
+ * Blocks until the future is complete (sleeping in the kernel, not spinning), or at most
+ * `timeout_ns` nanoseconds (PMEMSTREAM_WAIT_FOREVER: no limit).
+ * Returns 0 when it completed with output.error_code 0. Fails with output.error_code when
+ * it completed with an error (errno and pmemstream_errno() are set again; the message is
+ * kept when the thread's last failure is that error, otherwise it names the code), with
+ * PMEMSTREAM_E_TIMED_OUT when the timeout expired first (the future stays running: poll or
+ * wait again), and with PMEMSTREAM_E_INVALID_ARGUMENT for a NULL future or one not made by
+ * this library.
+ * Thread safety: as pmemstream_future_poll().
+ */
+int pmemstream_future_wait(struct pmemstream_future *future);
+int pmemstream_future_wait_timeout(struct pmemstream_future *future, uint64_t timeout_ns);
+
 /* ---- entries ---- */
 
 /*
@@ -582,6 +779,11 @@ int pmemstream_reserve_errc(struct pmemstream *stream, struct pmemstream_region 
 			    struct pmemstream_entry *reserved_entry, void **data);
 int pmemstream_publish_errc(struct pmemstream *stream, struct pmemstream_region region,
 			    struct pmemstream_region_runtime *runtime, struct pmemstream_entry entry, size_t size);
+int pmemstream_persist_errc(struct pmemstream *stream, uint64_t *persisted_timestamp);
+int pmemstream_wait_committed_errc(struct pmemstream *stream, uint64_t timestamp, uint64_t timeout_ns);
+int pmemstream_wait_persisted_errc(struct pmemstream *stream, uint64_t timestamp, uint64_t timeout_ns);
+int pmemstream_future_wait_errc(struct pmemstream_future *future);
+int pmemstream_future_wait_timeout_errc(struct pmemstream_future *future, uint64_t timeout_ns);
 int pmemstream_entry_get_info_errc(struct pmemstream *stream, struct pmemstream_entry entry,
 				   struct pmemstream_entry_info *info);
 int pmemstream_stream_get_info_errc(struct pmemstream *stream, struct pmemstream_info *info);
@@ -609,6 +811,11 @@ int pmemstream_stream_reader_seek_timestamp_errc(struct pmemstream_stream_reader
 #define pmemstream_append_with_timestamp pmemstream_append_with_timestamp_errc
 #define pmemstream_reserve pmemstream_reserve_errc
 #define pmemstream_publish pmemstream_publish_errc
+#define pmemstream_persist pmemstream_persist_errc
+#define pmemstream_wait_committed pmemstream_wait_committed_errc
+#define pmemstream_wait_persisted pmemstream_wait_persisted_errc
+#define pmemstream_future_wait pmemstream_future_wait_errc
+#define pmemstream_future_wait_timeout pmemstream_future_wait_timeout_errc
 #define pmemstream_entry_get_info pmemstream_entry_get_info_errc
 #define pmemstream_stream_get_info pmemstream_stream_get_info_errc
 #define pmemstream_region_iterator_new pmemstream_region_iterator_new_errc

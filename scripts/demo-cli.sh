@@ -27,4 +27,5 @@ printf 'X' | dd of="$file" bs=1 seek=$((off + 16)) conv=notrunc status=none
 echo "\$ pmemstream check $file   # after flipping one payload byte of the entry at $(printf 0x%x "$off")"
 "$tool" check "$file" || echo "(exit status $?: corruption found)"
 run bench "${file%.pmem}-bench.pmem" --count 2000
+run bench "${file%.pmem}-bench.pmem" --count 2000 --async --wait-every 32
 rm -f "$file" "${file%.pmem}-bench.pmem"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pmemstream needs to build, test and benchmark.
 # Idempotent: installs only what is missing. Uses apt-get as root, sudo otherwise.
+# dpkg-dev and file: `make package` (CPack's dpkg-shlibdeps); man-db and groff-base: the
+# manual page test; gnuplot-nox: the charts of `make bench`.
 set -euo pipefail
 
 packages=(
@@ -9,6 +11,8 @@ packages=(
   libgtest-dev libgmock-dev googletest librapidcheck-dev
   libbenchmark-dev
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
+  dpkg-dev file man-db groff-base
+  gnuplot-nox
 )
 
 missing=()

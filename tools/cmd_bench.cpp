@@ -17,6 +17,8 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 namespace cli {
 
@@ -27,7 +29,66 @@ struct bench_result {
 	uint64_t count;
 	double append_seconds;
 	double iterate_seconds;
+	double persist_p50_us; // from submit to persisted
+	double persist_p99_us;
 };
+
+// How appends are submitted and made durable.
+struct bench_mode {
+	bool async = false;
+	uint64_t wait_every = 0; // async: wait_persisted after every N appends; 0: never
+};
+
+using bench_clock = std::chrono::steady_clock;
+
+// The time from each append's submit to the moment it was seen persisted. Entries are
+// recorded in timestamp order (one thread appends), so those a watermark covers are a prefix
+// of the ones still pending.
+class persist_latency {
+public:
+	explicit persist_latency(uint64_t count)
+	{
+		pending_.reserve(count);
+		micros_.reserve(count);
+	}
+	void submitted(uint64_t ts, bench_clock::time_point t)
+	{
+		pending_.push_back({ts, t});
+	}
+	// The lowest timestamp not seen persisted yet (UINT64_MAX when none is pending).
+	uint64_t oldest_pending() const
+	{
+		return next_ < pending_.size() ? pending_[next_].first : UINT64_MAX;
+	}
+	void persisted_up_to(uint64_t watermark, bench_clock::time_point now)
+	{
+		for (; next_ < pending_.size() && pending_[next_].first <= watermark; next_++)
+			micros_.push_back(std::chrono::duration<double, std::micro>(now - pending_[next_].second).count());
+	}
+	// The p-th percentile (0 < p < 1) of what persisted_up_to() saw, nearest rank.
+	double percentile(double p)
+	{
+		if (micros_.empty())
+			return 0;
+		auto k = static_cast<size_t>(p * static_cast<double>(micros_.size() - 1) + 0.5);
+		std::nth_element(micros_.begin(), micros_.begin() + static_cast<std::ptrdiff_t>(k), micros_.end());
+		return micros_[k];
+	}
+
+private:
+	std::vector<std::pair<uint64_t, bench_clock::time_point>> pending_;
+	size_t next_ = 0;
+	std::vector<double> micros_;
+};
+
+std::string mode_text(const bench_mode &m)
+{
+	if (!m.async)
+		return "sync (append: each entry persisted before the next)";
+	if (m.wait_every > 0)
+		return "async (async_append, wait_persisted every " + std::to_string(m.wait_every) + " entries)";
+	return "async (async_append, no waits: the commit worker or back-pressure persists, persist() at the end)";
+}
 
 std::vector<uint64_t> parse_size_list(const std::string &text)
 {
@@ -143,35 +204,36 @@ std::optional<std::string> reported_granularity(const Info &i)
 
 // libpmem2 persists by msync for page granularity, by cache-line flushes and a fence for cache
 // line, by a fence alone for byte; PMEM2_FORCE_GRANULARITY overrides what it detects.
-std::string persistence_of(const std::string &granularity, const char *why)
+std::string persistence_of(const std::string &granularity, const char *why, const std::string &per)
 {
 	std::string g = granularity;
 	for (auto &c : g)
 		c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
 	if (g == "PAGE")
-		return std::string("msync per append (page granularity, ") + why + ")";
+		return "msync " + per + " (page granularity, " + why + ")";
 	if (g == "CACHE_LINE")
-		return std::string("CPU cache flushes and a fence per append (cache-line granularity, ") + why + ")";
+		return "CPU cache flushes and a fence " + per + " (cache-line granularity, " + why + ")";
 	if (g == "BYTE")
-		return std::string("a fence per append (byte granularity, ") + why + ")";
+		return "a fence " + per + " (byte granularity, " + why + ")";
 	return "granularity '" + granularity + "' (" + why + ")";
 }
 
-bench_environment describe_environment(const std::string &path, const pmemstream::stream_info &info)
+bench_environment describe_environment(const std::string &path, const pmemstream::stream_info &info, const bench_mode &mode)
 {
+	const std::string per = !mode.async ? "per append" : mode.wait_every > 0 ? "per wait" : "per batch";
 	bench_environment env;
 	if (const char *v = std::getenv("PMEM2_FORCE_GRANULARITY"))
 		env.force_granularity = v;
 	describe_file_system(path, env);
 	env.cpu = cpu_model();
 	if (auto g = reported_granularity(info))
-		env.persistence = persistence_of(*g, "reported by the library");
+		env.persistence = persistence_of(*g, "reported by the library", per);
 	else if (env.force_granularity)
-		env.persistence = persistence_of(*env.force_granularity, "forced by PMEM2_FORCE_GRANULARITY");
+		env.persistence = persistence_of(*env.force_granularity, "forced by PMEM2_FORCE_GRANULARITY", per);
 	else if (env.dax == "no")
-		env.persistence = persistence_of("PAGE", "libpmem2's choice on a file system without DAX");
+		env.persistence = persistence_of("PAGE", "libpmem2's choice on a file system without DAX", per);
 	else
-		env.persistence = "cache-line flushes and a fence per append, or a fence alone on a platform with eADR "
+		env.persistence = "cache-line flushes and a fence " + per + ", or a fence alone on a platform with eADR "
 				  "(libpmem2 detects which on a DAX file system)";
 	return env;
 }
@@ -186,6 +248,15 @@ int run_bench(const command_spec &, const parsed_args &a)
 		count = parse_uint(*v, "bench: --count");
 	if (count == 0)
 		fail(exit_usage, "bench: --count must be at least 1");
+	bench_mode mode;
+	mode.async = a.has("async");
+	if (auto v = a.get("wait-every")) {
+		if (!mode.async)
+			fail(exit_usage, "bench: --wait-every needs --async");
+		mode.wait_every = parse_uint(*v, "bench: --wait-every");
+	} else if (mode.async) {
+		mode.wait_every = 32;
+	}
 	std::vector<uint64_t> sizes = parse_size_list(a.get("size").value_or("64,1K,4K"));
 	for (auto sz : sizes)
 		if (sz > pmemstream::max_entry_size)
@@ -220,7 +291,7 @@ int run_bench(const command_spec &, const parsed_args &a)
 	} cleanup{path, created && !a.has("keep")};
 
 	auto s = open_stream(path, true);
-	auto env = describe_environment(path, s->info());
+	auto env = describe_environment(path, s->info(), mode);
 	std::vector<bench_result> results;
 	progress bar("bench", count * sizes.size() * 2);
 	uint64_t done = 0;
@@ -232,14 +303,31 @@ int run_bench(const command_spec &, const parsed_args &a)
 		for (size_t i = 0; i < payload.size(); i++)
 			payload[i] = static_cast<std::byte>(i * 31 + 7);
 
-		auto t0 = std::chrono::steady_clock::now();
+		persist_latency latency(count);
+		auto t0 = bench_clock::now();
 		for (uint64_t i = 0; i < count; i++) {
 			if (!payload.empty())
 				payload[0] = static_cast<std::byte>(i);
-			check(s->append(r, payload, rt), path + ": bench append");
+			const auto submit = bench_clock::now();
+			if (!mode.async) {
+				auto e = check(s->append(r, payload, rt), path + ": bench append");
+				latency.submitted(e.timestamp, submit);
+				latency.persisted_up_to(e.timestamp, bench_clock::now());
+			} else {
+				auto e = check(s->async_append(r, payload, rt), path + ": bench async_append");
+				latency.submitted(e.timestamp, submit);
+				if (mode.wait_every > 0 && (i + 1) % mode.wait_every == 0)
+					check(s->wait_persisted(e.timestamp), path + ": bench wait_persisted");
+				// Entries persisted by the worker (or back-pressure) are seen here, at the
+				// latest at the next submit.
+				if (s->persisted_timestamp() >= latency.oldest_pending())
+					latency.persisted_up_to(s->persisted_timestamp(), bench_clock::now());
+			}
 			if ((i & 255) == 0)
 				bar.update(done + i);
 		}
+		if (mode.async)
+			latency.persisted_up_to(check(s->persist(), path + ": bench persist"), bench_clock::now());
 		double append_s = seconds_since(t0);
 		done += count;
 
@@ -260,7 +348,7 @@ int run_bench(const command_spec &, const parsed_args &a)
 		if (checksum == UINT64_MAX)
 			std::fputc(' ', stderr);
 		check(s->region_free(r), path + ": bench region " + hex(r.offset));
-		results.push_back({sz, count, append_s, iterate_s});
+		results.push_back({sz, count, append_s, iterate_s, latency.percentile(0.5), latency.percentile(0.99)});
 	}
 	bar.finish();
 	s.reset();
@@ -272,7 +360,13 @@ int run_bench(const command_spec &, const parsed_args &a)
 			j.value(*env.force_granularity);
 		else
 			j.value(nullptr);
-		j.field("persistence", env.persistence).field("cpu", env.cpu).key("results").begin_array();
+		j.field("persistence", env.persistence).field("cpu", env.cpu).field("mode", std::string(mode.async ? "async" : "sync"));
+		j.key("wait_every");
+		if (mode.async)
+			j.value(mode.wait_every);
+		else
+			j.value(nullptr);
+		j.key("results").begin_array();
 		for (auto &r : results) {
 			double n = static_cast<double>(r.count), bytes = n * static_cast<double>(r.entry_size);
 			j.begin_object()
@@ -281,6 +375,8 @@ int run_bench(const command_spec &, const parsed_args &a)
 				.field("append_per_second", per_second(n, r.append_seconds))
 				.field("append_mb_per_second", per_second(bytes, r.append_seconds) / 1e6)
 				.field("append_latency_us", r.append_seconds / n * 1e6)
+				.field("persist_latency_p50_us", r.persist_p50_us)
+				.field("persist_latency_p99_us", r.persist_p99_us)
 				.field("iterate_per_second", per_second(n, r.iterate_seconds))
 				.field("iterate_mb_per_second", per_second(bytes, r.iterate_seconds) / 1e6)
 				.end_object();
@@ -293,18 +389,21 @@ int run_bench(const command_spec &, const parsed_args &a)
 	out("granularity:  " + (env.force_granularity ? "PMEM2_FORCE_GRANULARITY=" + *env.force_granularity : "PMEM2_FORCE_GRANULARITY unset") +
 	    "\n");
 	out("persistence:  " + env.persistence + "\n");
-	out("cpu:          " + env.cpu + "\n\n");
-	char buf[160];
-	std::snprintf(buf, sizeof(buf), "%10s %10s %12s %10s %11s %14s %12s\n", "entry size", "count", "appends/s", "append MB/s",
-		      "append us", "iterate ent/s", "iterate MB/s");
+	out("cpu:          " + env.cpu + "\n");
+	out("mode:         " + mode_text(mode) + "\n\n");
+	char buf[200];
+	std::snprintf(buf, sizeof(buf), "%10s %10s %12s %10s %11s %9s %9s %14s %12s\n", "entry size", "count", "appends/s",
+		      "append MB/s", "append us", "p50 us", "p99 us", "iterate ent/s", "iterate MB/s");
 	out(buf);
 	for (auto &r : results) {
 		double n = static_cast<double>(r.count), bytes = n * static_cast<double>(r.entry_size);
-		std::snprintf(buf, sizeof(buf), "%10" PRIu64 " %10" PRIu64 " %12.0f %11.1f %11.2f %14.0f %12.1f\n", r.entry_size, r.count,
-			      per_second(n, r.append_seconds), per_second(bytes, r.append_seconds) / 1e6, r.append_seconds / n * 1e6,
-			      per_second(n, r.iterate_seconds), per_second(bytes, r.iterate_seconds) / 1e6);
+		std::snprintf(buf, sizeof(buf), "%10" PRIu64 " %10" PRIu64 " %12.0f %11.1f %11.2f %9.1f %9.1f %14.0f %12.1f\n", r.entry_size,
+			      r.count, per_second(n, r.append_seconds), per_second(bytes, r.append_seconds) / 1e6,
+			      r.append_seconds / n * 1e6, r.persist_p50_us, r.persist_p99_us, per_second(n, r.iterate_seconds),
+			      per_second(bytes, r.iterate_seconds) / 1e6);
 		out(buf);
 	}
+	out("\nappend us: wall time per append (submit rate); p50/p99: from submit to persisted\n");
 	return exit_ok;
 }
 

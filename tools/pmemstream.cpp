@@ -3,15 +3,12 @@
 // public C++ API. Subcommands live in cmd_*.cpp; this file holds the command table and main().
 #include "commands.hpp"
 #include "mapping_guard.hpp"
+#include "version.hpp"
 
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-
-#ifndef PMEMSTREAM_VERSION_STRING
-#define PMEMSTREAM_VERSION_STRING "unknown"
-#endif
 
 namespace cli {
 namespace {
@@ -80,13 +77,16 @@ const std::vector<command_spec> &commands()
 		{"bench", "FILE", "Measure appends and iteration for a few entry sizes.",
 		 {{"count", 'c', "N", "entries per size (default 10000)"},
 		  {"size", 's', "SIZES", "comma-separated entry sizes (default 64,1K,4K)"},
+		  {"async", 0, nullptr, "asynchronous appends (async_append) instead of synchronous ones"},
+		  {"wait-every", 0, "N", "with --async: wait_persisted after every N appends (default 32; 0: never)"},
 		  {"keep", 0, nullptr, "keep FILE when bench created it"},
 		  json_opt},
 		 1, 1, run_bench,
 		 "Uses FILE if it is a stream (its regions are untouched: bench frees what it allocates),\n"
 		 "otherwise creates it and removes it afterwards. Put FILE on the medium to measure.\n"
 		 "The report starts with the persistence path (PMEM2_FORCE_GRANULARITY, the file\n"
-		 "system and whether it is mounted with DAX) and the CPU model."},
+		 "system and whether it is mounted with DAX), the CPU model and the append mode; p50\n"
+		 "and p99 are the times from an append's submit to its entry being persisted."},
 	};
 	return table;
 }
@@ -147,7 +147,9 @@ int dispatch(int argc, char **argv)
 	if (name == "--version" || name == "-V") {
 		if (argc > 2)
 			fail(exit_usage, name + ": unexpected argument '" + argv[2] + "' (see 'pmemstream --help')");
-		out(std::string("pmemstream ") + PMEMSTREAM_VERSION_STRING + "\n");
+		out(std::string("pmemstream ") + PMEMSTREAM_VERSION_STRING + "\nlibrary version: " + PMEMSTREAM_VERSION_STRING +
+		    " (linked statically)\nformat version: " + PMEMSTREAM_FORMAT_VERSION_STRING +
+		    " (written, and the only one read)\n");
 		return exit_ok;
 	}
 	int consumed = 2;

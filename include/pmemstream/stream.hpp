@@ -424,7 +424,8 @@ public:
 	// then sleeps in the kernel (a futex on the watermark). wait_persisted makes the entries
 	// persistent itself if nobody else is doing it (on persistent memory a fence orders only
 	// the flushes of its own thread, so it flushes other threads' entries again). Errors:
-	// invalid_argument (ts was not handed out yet), timed_out, media_failed.
+	// invalid_argument (ts was not handed out yet), timed_out, media_failed. A zero timeout
+	// checks without spinning, sleeping or persisting anything (poll_persisted() persists).
 	static constexpr std::chrono::nanoseconds forever = std::chrono::nanoseconds::max();
 	[[nodiscard]] status wait_committed(uint64_t ts, std::chrono::nanoseconds timeout = forever) const;
 	[[nodiscard]] status wait_persisted(uint64_t ts, std::chrono::nanoseconds timeout = forever);

@@ -15,6 +15,7 @@ commit_tracker::commit_tracker(visibility_state &vis, media &m, state_record *st
       state_(state),
       next_(last + 1),
       lease_(state ? state->lease() : format::max_timestamp),
+      swept_(last),
       slots_(new slot[ring_size])
 {
 	vis_.committed.store(last, std::memory_order_release);
@@ -121,18 +122,17 @@ void commit_tracker::wake_all() const noexcept
 
 uint64_t commit_tracker::sweep(bool try_only) noexcept
 {
-	std::unique_lock lk(sweep_mutex_, std::defer_lock);
-	if (try_only) {
-		if (!lk.try_lock())
-			return persisted();
-	} else {
-		lk.lock();
-	}
 	advance_persisted();
-	const uint64_t p = persisted();
 	const uint64_t c = committed();
-	if (p >= c)
-		return p;
+	uint64_t from = swept_.load(std::memory_order_seq_cst);
+	if (try_only && from > persisted())
+		return persisted(); // a sweep is in progress; never wait for it
+	// Claim (from, c]: the timestamps this sweep flushes. Sweeps claim disjoint runs in order,
+	// so they flush at the same time (msyncs overlap) and nothing is flushed twice.
+	do {
+		if (from >= c)
+			return persisted(); // nothing new, or claimed by a sweep in progress
+	} while (!swept_.compare_exchange_weak(from, c, std::memory_order_seq_cst));
 
 	// The ranges of entries committed and not durable by themselves, merged where they touch
 	// (consecutive entries of one region share lines; msync works on pages).
@@ -142,7 +142,7 @@ uint64_t commit_tracker::sweep(bool try_only) noexcept
 	thread_local std::vector<range> ranges;
 	ranges.clear();
 	uint64_t bytes = 0;
-	for (uint64_t x = p + 1; x <= c; ++x) {
+	for (uint64_t x = std::max(from, persisted()) + 1; x <= c; ++x) {
 		const slot &s = at(x);
 		if (s.durable.load(std::memory_order_acquire) == x)
 			continue;
@@ -152,7 +152,9 @@ uint64_t commit_tracker::sweep(bool try_only) noexcept
 		if (len != 0)
 			ranges.push_back({off, off + len});
 	}
-	std::sort(ranges.begin(), ranges.end(), [](const range &a, const range &b) { return a.begin < b.begin; });
+	auto by_offset = [](const range &a, const range &b) { return a.begin < b.begin; };
+	if (!std::is_sorted(ranges.begin(), ranges.end(), by_offset)) // one region: in order already
+		std::sort(ranges.begin(), ranges.end(), by_offset);
 	const uint64_t gap = m_.flush_syncs() ? 4096 : format::cache_line;
 	size_t n = 0;
 	for (const range &r : ranges) {
@@ -164,7 +166,14 @@ uint64_t commit_tracker::sweep(bool try_only) noexcept
 	for (size_t i = 0; i < n; ++i)
 		m_.flush(m_.base() + ranges[i].begin, ranges[i].end - ranges[i].begin);
 	m_.drain();
-	pending_bytes_.fetch_sub(bytes, std::memory_order_relaxed); // only sweeps subtract, one at a time
+	pending_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+
+	// (from, c] is durable; the watermark may pass it once the sweeps before are done. A
+	// sweep always finishes (no deadline here): a later one waits for it.
+	while (persisted() < from && m_.healthy()) {
+		advance_persisted();
+		wait_word(vis_.persisted, from, clock::now() + std::chrono::milliseconds(1));
+	}
 	if (m_.healthy()) {
 		raise_persisted(c);
 		advance_persisted();
@@ -187,11 +196,15 @@ bool commit_tracker::ensure_persisted(uint64_t ts, clock::time_point deadline) n
 		advance_persisted();
 		if (persisted() >= ts)
 			return true;
-		if (!m_.healthy())
+		if (!m_.healthy() || clock::now() >= deadline)
 			return false;
-		if (clock::now() >= deadline)
-			return false;
-		sweep(false); // waits for a sweep in progress, which may have covered ts
+		if (swept_.load(std::memory_order_seq_cst) >= ts) {
+			// A sweep in progress covers ts: wait for it (looking at the medium's health
+			// now and then, since a failed sweep never raises the watermark).
+			wait_word(vis_.persisted, ts, std::min(deadline, clock::now() + std::chrono::milliseconds(1)));
+			continue;
+		}
+		sweep(false);
 	}
 }
 
@@ -202,6 +215,10 @@ bool commit_tracker::wait_committed(uint64_t ts, clock::time_point deadline) con
 
 bool commit_tracker::wait_word(const std::atomic<uint64_t> &word, uint64_t ts, clock::time_point deadline) const noexcept
 {
+	if (word.load(std::memory_order_acquire) >= ts)
+		return true;
+	if (deadline != clock::time_point::max() && clock::now() >= deadline)
+		return false; // a zero timeout is a poll: no spinning
 	for (int spin = 0; spin < 1024; ++spin) {
 		if (word.load(std::memory_order_acquire) >= ts)
 			return true;

@@ -10,8 +10,10 @@
 // watermark to pass entries that are only committed flushes their ranges (recorded in the
 // slots) and drains once for all of them. A flush writes a line back from whichever cache
 // holds it, so a sweep makes other threads' entries durable too; on msync media a flush is
-// the msync itself. Sweeps are serialised (one thread sweeps, the others wait and find their
-// entries swept: group commit). No lock on the path of an append that needs no sweep.
+// the msync itself. A sweep claims the run of timestamps committed since the last claim, so
+// sweeps run at the same time without flushing anything twice (msyncs overlap), and each
+// raises the watermark once the sweeps before it are done; threads whose entries a sweep in
+// progress covers wait for it (group commit). No lock anywhere.
 //
 // A thread whose timestamp is a whole ring ahead of the persisted watermark sweeps first
 // (back-pressure, not a limit on callers). Timestamps are leased (state record ts_lease)
@@ -54,8 +56,8 @@ public:
 	// Makes every timestamp <= ts persisted, sweeping if needed. false on timeout (or on a
 	// failed medium, which the caller tells by media::healthy()). ts must have been handed out.
 	bool ensure_persisted(uint64_t ts, clock::time_point deadline = clock::time_point::max()) noexcept;
-	// One sweep of everything committed now, unless another thread is sweeping (try_only) or
-	// nothing needs one. Returns the persisted watermark after it.
+	// One sweep of everything committed and not yet claimed by another sweep (none when
+	// try_only and another sweep is in progress). Returns the persisted watermark after it.
 	uint64_t sweep(bool try_only = false) noexcept;
 
 	// Blocks until the committed watermark reaches ts; false on timeout.
@@ -111,7 +113,8 @@ private:
 	alignas(64) std::atomic<uint64_t> lease_;
 	std::mutex lease_mutex_;
 	alignas(64) std::atomic<uint64_t> pending_bytes_{0};
-	alignas(64) std::mutex sweep_mutex_;
+	// Sweeps have claimed every timestamp up to swept_ (their flushes may be in progress).
+	alignas(64) std::atomic<uint64_t> swept_;
 	std::unique_ptr<slot[]> slots_;
 };
 

@@ -85,8 +85,14 @@ status region_writer::commit(region_runtime &rt, uint64_t pos, uint64_t footprin
 	return {};
 }
 
-status region_writer::finish(uint64_t ts)
+status region_writer::finish(uint64_t ts, bool async)
 {
+	// An asynchronous append returns once its entry is visible: every smaller timestamp is
+	// committed too (another thread may still be writing one).
+	if (async) {
+		tracker_.wait_committed(ts);
+		return {};
+	}
 	// Acknowledge only when every smaller timestamp is persisted too (the prefix rule).
 	if (!tracker_.ensure_persisted(ts) || !m_.healthy()) {
 		gate_.fail(errc::media_failed);
@@ -123,9 +129,8 @@ result<appended> region_writer::append(region_runtime &rt, uint64_t id, std::spa
 		a.region_id = rt.id.load(std::memory_order_relaxed);
 		a.timestamp = *ts;
 	}
-	if (!async)
-		if (auto s = finish(a.timestamp); !s)
-			return s.err();
+	if (auto s = finish(a.timestamp, async); !s)
+		return s.err();
 	return a;
 }
 
@@ -195,9 +200,8 @@ result<uint64_t> region_writer::publish(region_runtime &rt, uint64_t id, const e
 		if (!done)
 			return done.err();
 	}
-	if (!async)
-		if (auto s = finish(ts); !s)
-			return s.err();
+	if (auto s = finish(ts, async); !s)
+		return s.err();
 	return ts;
 }
 

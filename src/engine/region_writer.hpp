@@ -50,8 +50,9 @@ private:
 	}
 	// Commit, with rt.lock held and the entry's bytes written (and flushed, if `flushed`).
 	status commit(region_runtime &rt, uint64_t pos, uint64_t footprint, uint64_t ts, bool flushed);
-	// Without the lock: a synchronous append returns once every timestamp <= ts is persisted.
-	status finish(uint64_t ts);
+	// Without the lock: an append returns once every timestamp <= ts is committed
+	// (asynchronous) or persisted (synchronous).
+	status finish(uint64_t ts, bool async);
 	// A synchronous append flushes and drains itself (persistent memory) rather than waiting
 	// for a sweep.
 	bool drains_itself(bool async) const noexcept

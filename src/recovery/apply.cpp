@@ -39,9 +39,11 @@ void apply_recovery(media &m, stream_scan &scan, const recovery_plan &plan, stat
 	}
 	if (zeroed)
 		m.drain();
-	// Timestamps found on media are never handed out again: a trimmed entry stays unreachable
-	// behind its zeroed header, and rule E4 rejects it if a shorter new entry exposes it.
-	state.raise_floor(plan.max_seen);
+	// Timestamps found on media, and leased ones, are never handed out again: a trimmed entry
+	// stays unreachable behind its zeroed header, and rule E4 rejects it if a shorter new
+	// entry exposes it. The floor goes to the last timestamp burnt, so that the gap up to the
+	// first new one is legitimately absent (rule R1).
+	state.raise_floor(plan.last_issued);
 }
 
 } // namespace pmemstream::detail

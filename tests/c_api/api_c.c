@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
 
 #define FILE_SIZE ((size_t)1 << 20)
 #define BLOCK 4096u
@@ -1688,6 +1689,444 @@ static void stream_reader_tails_concurrent_appends(void)
 	teardown(&fx);
 }
 
+/* ---- asynchronous appends and their futures ---- */
+
+/* A call returning a future that must be complete and have failed with `code`: its
+ * output.error_code is `code`, and the failure is recorded (pmemstream_errno(), errno) as for
+ * any failing call. */
+#define CHECK_FUTURE_ERR(type, call, code)                                                                             \
+	do {                                                                                                           \
+		c_test_prime(code);                                                                                    \
+		errno = 0;                                                                                             \
+		type c_test_fut = (call);                                                                              \
+		c_test_check_failure(c_test_fut.output.error_code, code, code, "CHECK_FUTURE_ERR(" #call ", " #code ")", \
+				     __FILE__, __LINE__);                                                              \
+		CHECK_EQ(c_test_fut.base.state, PMEMSTREAM_FUTURE_STATE_COMPLETE);                                     \
+	} while (0)
+
+/* Polls until the future completes; 0 when it did within a generous bound. */
+static int poll_until_complete(struct pmemstream_future *f)
+{
+	for (long i = 0; i < 10000000; i++) {
+		if (pmemstream_future_poll(f) == PMEMSTREAM_FUTURE_STATE_COMPLETE)
+			return 0;
+		if (i % 64 == 63)
+			sched_yield();
+	}
+	return -1;
+}
+
+/* Async appends to several regions: each future is complete at once with the entry and its
+ * timestamp, the entry is readable (the data was copied before the call returned), and a
+ * wait future for the last timestamp makes them all durable. */
+static void async_append_completes(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "asyncappend"));
+	enum { regions = 3, n = 9 };
+	struct pmemstream_region r[regions];
+	for (int i = 0; i < regions; i++)
+		REQUIRE_OK(pmemstream_region_allocate(fx.s, 4096, &r[i]));
+	struct pmemstream_async_append_fut futs[n];
+	struct pmemstream_entry entries[n];
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t value = 100 + i; /* reused for every call: copied before the call returns */
+		futs[i] = pmemstream_async_append(fx.s, NULL, r[i % regions], NULL, &value, sizeof(value), &entries[i]);
+		value = 0;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		CHECK_EQ(pmemstream_future_poll(PMEMSTREAM_FUTURE(&futs[i])), PMEMSTREAM_FUTURE_STATE_COMPLETE);
+		CHECK_EQ(PMEMSTREAM_FUTURE_OUTPUT(&futs[i])->error_code, 0);
+		CHECK_EQ(futs[i].output.new_entry.offset, entries[i].offset);
+		CHECK_EQ(futs[i].output.timestamp, i + 1);
+		CHECK_EQ(pmemstream_entry_timestamp(fx.s, entries[i]), i + 1);
+		struct pmemstream_entry_info ei;
+		REQUIRE_OK(pmemstream_entry_get_info(fx.s, entries[i], &ei));
+		uint64_t value;
+		CHECK_EQ(ei.size, sizeof(value));
+		memcpy(&value, ei.data, sizeof(value));
+		CHECK_EQ(value, 100 + i);
+		CHECK_EQ(ei.region.offset, r[i % regions].offset);
+		/* Waiting on a complete future returns at once. */
+		CHECK_EQ(pmemstream_future_wait(PMEMSTREAM_FUTURE(&futs[i])), 0);
+	}
+	CHECK_EQ(pmemstream_committed_timestamp(fx.s), n);
+	CHECK_EQ(pmemstream_last_timestamp(fx.s), n);
+	CHECK(pmemstream_persisted_timestamp(fx.s) <= pmemstream_committed_timestamp(fx.s));
+	/* Iterators see committed entries before they are persisted. */
+	uint64_t count = 0;
+	REQUIRE_OK(pmemstream_region_entry_count(fx.s, r[0], &count));
+	CHECK_EQ(count, n / regions);
+
+	/* Polling alone completes a wait for persistence: the poll does the work. */
+	struct pmemstream_async_wait_fut w = pmemstream_async_wait_persisted(fx.s, n);
+	CHECK_EQ(w.base.state, PMEMSTREAM_FUTURE_STATE_IDLE);
+	CHECK_EQ(poll_until_complete(PMEMSTREAM_FUTURE(&w)), 0);
+	CHECK_EQ(w.output.error_code, 0);
+	CHECK(w.output.watermark >= n);
+	CHECK(pmemstream_persisted_timestamp(fx.s) >= n);
+
+	REQUIRE_OK(reopen(&fx, BLOCK));
+	for (uint64_t i = 0; i < n; i++)
+		CHECK_EQ(pmemstream_entry_timestamp(fx.s, entries[i]), i + 1);
+	teardown(&fx);
+}
+
+/* The blocking waits: futures, the direct functions and persist. */
+static void async_waits(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "asyncwait"));
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 4096, &r));
+	struct pmemstream_async_append_fut a = pmemstream_async_append(fx.s, NULL, r, NULL, "first", 5, NULL);
+	REQUIRE(a.output.error_code == 0);
+	const uint64_t ts = a.output.timestamp;
+
+	struct pmemstream_async_wait_fut c = pmemstream_async_wait_committed(fx.s, ts);
+	CHECK_EQ(pmemstream_future_wait(PMEMSTREAM_FUTURE(&c)), 0);
+	CHECK_EQ(c.base.state, PMEMSTREAM_FUTURE_STATE_COMPLETE);
+	CHECK(c.output.watermark >= ts);
+	struct pmemstream_async_wait_fut p = pmemstream_async_wait_persisted(fx.s, ts);
+	CHECK_EQ(pmemstream_future_wait(PMEMSTREAM_FUTURE(&p)), 0);
+	CHECK(p.output.watermark >= ts);
+	CHECK(pmemstream_persisted_timestamp(fx.s) >= ts);
+	/* A complete future stays complete: polling and waiting again change nothing. */
+	CHECK_EQ(pmemstream_future_poll(PMEMSTREAM_FUTURE(&p)), PMEMSTREAM_FUTURE_STATE_COMPLETE);
+	CHECK_EQ(pmemstream_future_wait_timeout(PMEMSTREAM_FUTURE(&p), 0), 0);
+
+	/* Timestamp 0 is below every watermark. */
+	struct pmemstream_async_wait_fut zero = pmemstream_async_wait_persisted(fx.s, 0);
+	CHECK_EQ(pmemstream_future_poll(PMEMSTREAM_FUTURE(&zero)), PMEMSTREAM_FUTURE_STATE_COMPLETE);
+	CHECK_EQ(zero.output.error_code, 0);
+	CHECK_EQ(pmemstream_wait_persisted(fx.s, 0, 0), 0);
+
+	a = pmemstream_async_append(fx.s, NULL, r, NULL, "second", 6, NULL);
+	REQUIRE(a.output.error_code == 0);
+	CHECK_EQ(pmemstream_wait_committed(fx.s, a.output.timestamp, 0), 0);
+	CHECK_EQ(pmemstream_wait_persisted(fx.s, a.output.timestamp, PMEMSTREAM_WAIT_FOREVER), 0);
+	CHECK(pmemstream_persisted_timestamp(fx.s) >= a.output.timestamp);
+	struct pmemstream_async_wait_fut t = pmemstream_async_wait_persisted(fx.s, a.output.timestamp);
+	CHECK_EQ(pmemstream_future_wait_timeout(PMEMSTREAM_FUTURE(&t), 1000000000ull), 0);
+
+	a = pmemstream_async_append(fx.s, NULL, r, NULL, "third", 5, NULL);
+	REQUIRE(a.output.error_code == 0);
+	uint64_t persisted = 0;
+	REQUIRE_OK(pmemstream_persist(fx.s, &persisted));
+	CHECK(persisted >= a.output.timestamp);
+	CHECK(pmemstream_persisted_timestamp(fx.s) >= a.output.timestamp);
+	REQUIRE_OK(pmemstream_persist(fx.s, NULL));
+	teardown(&fx);
+}
+
+static void async_publish_after_reserve(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "asyncpublish"));
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 4096, &r));
+	struct pmemstream_entry e;
+	void *data;
+	REQUIRE_OK(pmemstream_reserve(fx.s, r, NULL, 16, &e, &data));
+	memcpy(data, "in place", 8);
+	struct pmemstream_async_publish_fut f = pmemstream_async_publish(fx.s, r, NULL, e, 8);
+	CHECK_EQ(pmemstream_future_poll(PMEMSTREAM_FUTURE(&f)), PMEMSTREAM_FUTURE_STATE_COMPLETE);
+	CHECK_EQ(f.output.error_code, 0);
+	CHECK_EQ(f.output.timestamp, 1);
+	CHECK_EQ(pmemstream_entry_size(fx.s, e), 8);
+	CHECK(memcmp(pmemstream_entry_data(fx.s, e), "in place", 8) == 0);
+	struct pmemstream_async_wait_fut w = pmemstream_async_wait_persisted(fx.s, f.output.timestamp);
+	CHECK_EQ(pmemstream_future_wait(PMEMSTREAM_FUTURE(&w)), 0);
+	CHECK(pmemstream_persisted_timestamp(fx.s) >= 1);
+	/* The reservation is gone: publishing it again is refused. */
+	CHECK_FUTURE_ERR(struct pmemstream_async_publish_fut, pmemstream_async_publish(fx.s, r, NULL, e, 8),
+			 PMEMSTREAM_E_INVALID_HANDLE);
+	teardown(&fx);
+}
+
+/* The original passed a miniasync data mover; this library copies in the calling thread and
+ * accepts (and ignores) one, so such a program only changes its future handling. */
+static void async_append_ignores_vdm(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "asyncvdm"));
+	struct pmemstream_region r;
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 4096, &r));
+	long not_a_vdm = 0; /* never dereferenced */
+	struct pmemstream_entry e = {0};
+	struct pmemstream_async_append_fut f =
+		pmemstream_async_append(fx.s, (struct vdm *)(void *)&not_a_vdm, r, NULL, "vdm", 3, &e);
+	CHECK_EQ(f.output.error_code, 0);
+	CHECK_EQ(e.offset, f.output.new_entry.offset);
+	CHECK(memcmp(pmemstream_entry_data(fx.s, e), "vdm", 3) == 0);
+	teardown(&fx);
+}
+
+static void async_errors(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "asyncerrors"));
+	struct pmemstream_region r, bad = {12345};
+	REQUIRE_OK(pmemstream_region_allocate(fx.s, 100, &r));
+	struct pmemstream_region_runtime *rt;
+	REQUIRE_OK(pmemstream_region_runtime_initialize(fx.s, r, &rt));
+	struct pmemstream_entry untouched = {777};
+
+	CHECK_FUTURE_ERR(struct pmemstream_async_append_fut, pmemstream_async_append(NULL, NULL, r, NULL, "x", 1, NULL),
+			 PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(strstr(pmemstream_errormsg(), "NULL") != NULL);
+	CHECK_FUTURE_ERR(struct pmemstream_async_append_fut, pmemstream_async_append(fx.s, NULL, r, rt, NULL, 1, NULL),
+			 PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_FUTURE_ERR(struct pmemstream_async_append_fut,
+			 pmemstream_async_append(fx.s, NULL, bad, NULL, "x", 1, &untouched), PMEMSTREAM_E_INVALID_HANDLE);
+	CHECK_EQ(untouched.offset, 777);
+	static char big[5000];
+	CHECK_FUTURE_ERR(struct pmemstream_async_append_fut,
+			 pmemstream_async_append(fx.s, NULL, r, rt, big, sizeof(big), &untouched), PMEMSTREAM_E_REGION_FULL);
+	/* The failing call left its own message, as the synchronous append does. */
+	CHECK(strstr(pmemstream_errormsg(), "bytes left") != NULL);
+	CHECK_EQ(untouched.offset, 777);
+	CHECK_FUTURE_ERR(struct pmemstream_async_publish_fut, pmemstream_async_publish(NULL, r, NULL, untouched, 1),
+			 PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_FUTURE_ERR(struct pmemstream_async_publish_fut, pmemstream_async_publish(fx.s, r, rt, untouched, 1),
+			 PMEMSTREAM_E_INVALID_HANDLE);
+	/* Nothing was appended by any of them. */
+	CHECK_EQ(pmemstream_last_timestamp(fx.s), 0);
+
+	/* Waiting on a failed future fails with its code, and keeps the failure's message while it
+	 * is the thread's last one. */
+	struct pmemstream_async_append_fut failed = pmemstream_async_append(fx.s, NULL, r, rt, big, sizeof(big), NULL);
+	CHECK_ERR(pmemstream_future_wait(PMEMSTREAM_FUTURE(&failed)), PMEMSTREAM_E_REGION_FULL);
+	CHECK(strstr(pmemstream_errormsg(), "region full") != NULL);
+	(void)pmemstream_async_append(fx.s, NULL, r, rt, big, sizeof(big), NULL);
+	errno = 0;
+	CHECK_EQ(pmemstream_future_wait(PMEMSTREAM_FUTURE(&failed)), C_TEST_RETURN_OF(PMEMSTREAM_E_REGION_FULL));
+	CHECK_EQ(errno, ENOSPC);
+	CHECK(strstr(pmemstream_errormsg(), "bytes left") != NULL);
+	CHECK_EQ(pmemstream_future_poll(PMEMSTREAM_FUTURE(&failed)), PMEMSTREAM_FUTURE_STATE_COMPLETE);
+
+	/* Waits: a timestamp nobody was handed yet, a NULL stream. */
+	REQUIRE_OK(pmemstream_append(fx.s, r, rt, "one", 3, NULL));
+	CHECK_FUTURE_ERR(struct pmemstream_async_wait_fut, pmemstream_async_wait_persisted(fx.s, 2),
+			 PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK(strstr(pmemstream_errormsg(), "not handed out") != NULL);
+	CHECK_FUTURE_ERR(struct pmemstream_async_wait_fut, pmemstream_async_wait_committed(fx.s, UINT64_MAX),
+			 PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_FUTURE_ERR(struct pmemstream_async_wait_fut, pmemstream_async_wait_committed(NULL, 1),
+			 PMEMSTREAM_E_INVALID_ARGUMENT);
+	struct pmemstream_async_wait_fut early = pmemstream_async_wait_persisted(fx.s, 2);
+	CHECK_ERR(pmemstream_future_wait(PMEMSTREAM_FUTURE(&early)), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_ERR(pmemstream_future_wait_timeout(PMEMSTREAM_FUTURE(&early), 0), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_ERR(pmemstream_wait_persisted(fx.s, 2, 0), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_ERR(pmemstream_wait_committed(fx.s, 2, PMEMSTREAM_WAIT_FOREVER), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_ERR(pmemstream_wait_persisted(NULL, 1, 0), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_ERR(pmemstream_wait_committed(NULL, 1, 0), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_ERR(pmemstream_persist(NULL, NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_VALUE_ERR(pmemstream_last_timestamp(NULL), 0, PMEMSTREAM_E_INVALID_ARGUMENT);
+
+	/* Futures the library did not make. */
+	c_test_prime(PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_future_poll(NULL), PMEMSTREAM_FUTURE_STATE_COMPLETE);
+	CHECK_EQ(pmemstream_errno(), PMEMSTREAM_E_INVALID_ARGUMENT);
+	struct pmemstream_async_wait_fut zeroed;
+	memset(&zeroed, 0, sizeof(zeroed));
+	c_test_prime(PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_EQ(pmemstream_future_poll(PMEMSTREAM_FUTURE(&zeroed)), PMEMSTREAM_FUTURE_STATE_COMPLETE);
+	CHECK_EQ(pmemstream_errno(), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_ERR(pmemstream_future_wait(NULL), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_ERR(pmemstream_future_wait(PMEMSTREAM_FUTURE(&zeroed)), PMEMSTREAM_E_INVALID_ARGUMENT);
+	CHECK_ERR(pmemstream_future_wait_timeout(NULL, 0), PMEMSTREAM_E_INVALID_ARGUMENT);
+
+	/* A read-only stream takes no asynchronous appends either; its waits succeed (every
+	 * recovered entry is persisted). */
+	pmemstream_delete(&fx.s);
+	REQUIRE_OK(pmemstream_open(&fx.s, fx.file.path, 0, PMEMSTREAM_OPEN_READ_ONLY));
+	CHECK_FUTURE_ERR(struct pmemstream_async_append_fut, pmemstream_async_append(fx.s, NULL, r, NULL, "x", 1, NULL),
+			 PMEMSTREAM_E_READ_ONLY);
+	struct pmemstream_async_wait_fut ro = pmemstream_async_wait_persisted(fx.s, 1);
+	CHECK_EQ(pmemstream_future_wait(PMEMSTREAM_FUTURE(&ro)), 0);
+	teardown(&fx);
+}
+
+struct big_appender {
+	pthread_t tid;
+	pthread_mutex_t lock;
+	int stop; /* under lock */
+	struct pmemstream *s;
+	const char *data;
+	size_t size;
+	int code;
+};
+
+static int big_appender_stopped(struct big_appender *a)
+{
+	pthread_mutex_lock(&a->lock);
+	int stop = a->stop;
+	pthread_mutex_unlock(&a->lock);
+	return stop;
+}
+
+/* Appends large entries until stopped; a full region is freed and another allocated. */
+static void *append_big_entries(void *arg)
+{
+	struct big_appender *a = arg;
+	struct pmemstream_region r;
+	a->code = pmemstream_region_allocate_errc(a->s, 8 * a->size, &r);
+	while (a->code == 0 && !big_appender_stopped(a)) {
+		struct pmemstream_async_append_fut f = pmemstream_async_append(a->s, NULL, r, NULL, a->data, a->size, NULL);
+		if (f.output.error_code == PMEMSTREAM_E_REGION_FULL) {
+			a->code = pmemstream_region_free_errc(a->s, r);
+			if (a->code == 0)
+				a->code = pmemstream_region_allocate_errc(a->s, 8 * a->size, &r);
+		} else {
+			a->code = f.output.error_code;
+		}
+	}
+	return NULL;
+}
+
+static double seconds_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A poll says RUNNING and a wait with a timeout ends with PMEMSTREAM_E_TIMED_OUT while the
+ * timestamp is handed out but not committed yet (another thread is still copying a large
+ * entry), and the future stays running: a later wait completes it. The window is one append's copy, so the test
+ * retries until it catches one. */
+static void async_wait_timeout(void)
+{
+	struct fixture fx;
+	fx.s = NULL;
+	REQUIRE(map_new_file(&fx.file, "asynctimeout", (size_t)20 << 20) == 0);
+	REQUIRE_OK(pmemstream_from_map(&fx.s, BLOCK, fx.file.map));
+	/* Large enough that the copy outlasts the brief spin before a wait gives up. */
+	static char big[2 << 20];
+	memset(big, 'x', sizeof(big));
+	struct big_appender a = {.s = fx.s, .data = big, .size = sizeof(big)};
+	pthread_mutex_init(&a.lock, NULL);
+	REQUIRE(pthread_create(&a.tid, NULL, append_big_entries, &a) == 0);
+	int poll_running = 0, timed_out = 0, running_after = 0, completed_later = 0;
+	const double deadline = seconds_now() + 60;
+	while (!timed_out && seconds_now() < deadline) {
+		const uint64_t target = pmemstream_last_timestamp(fx.s);
+		if (target <= pmemstream_committed_timestamp(fx.s)) {
+			sched_yield(); /* nothing in flight: let the appender run */
+			continue;
+		}
+		struct pmemstream_async_wait_fut w = pmemstream_async_wait_committed(fx.s, target);
+		/* A poll of such a future says RUNNING and leaves it so. */
+		if (pmemstream_future_poll(PMEMSTREAM_FUTURE(&w)) != PMEMSTREAM_FUTURE_STATE_RUNNING)
+			continue; /* committed meanwhile */
+		poll_running = w.base.state == PMEMSTREAM_FUTURE_STATE_RUNNING && w.output.error_code == 0;
+		errno = 0;
+		int rc = pmemstream_future_wait_timeout(PMEMSTREAM_FUTURE(&w), 0);
+		if (rc == 0)
+			continue; /* committed meanwhile */
+		timed_out = rc == C_TEST_RETURN_OF(PMEMSTREAM_E_TIMED_OUT) && pmemstream_errno() == PMEMSTREAM_E_TIMED_OUT &&
+			    errno == ETIMEDOUT;
+		if (!timed_out) {
+			fprintf(stderr, "pmemstream_future_wait_timeout returned %d: %s\n", rc, pmemstream_errormsg());
+			break;
+		}
+		running_after = w.base.state == PMEMSTREAM_FUTURE_STATE_RUNNING && w.output.error_code == 0;
+		completed_later = pmemstream_future_wait(PMEMSTREAM_FUTURE(&w)) == 0 && w.output.watermark >= target &&
+				  w.base.state == PMEMSTREAM_FUTURE_STATE_COMPLETE;
+	}
+	pthread_mutex_lock(&a.lock);
+	a.stop = 1;
+	pthread_mutex_unlock(&a.lock);
+	pthread_join(a.tid, NULL);
+	pthread_mutex_destroy(&a.lock);
+	CHECK(poll_running);
+	CHECK(timed_out);
+	CHECK(running_after);
+	CHECK(completed_later);
+	CHECK_EQ(a.code, 0);
+	/* With nothing in flight, a timeout of 0 on a handed-out timestamp succeeds. */
+	CHECK_EQ(pmemstream_wait_committed(fx.s, pmemstream_last_timestamp(fx.s), 0), 0);
+	teardown(&fx);
+}
+
+#define ASYNC_THREADS 4
+#define ASYNC_APPENDS 400
+#define ASYNC_WAIT_EVERY 16
+
+struct async_appender {
+	pthread_t tid;
+	struct pmemstream *s;
+	struct pmemstream_region r;
+	uint64_t id;
+	uint64_t done;
+	uint64_t last_ts;
+	int code;
+};
+
+static void *async_append_many(void *arg)
+{
+	struct async_appender *a = arg;
+	struct pmemstream_region_runtime *rt;
+	if (pmemstream_region_runtime_initialize(a->s, a->r, &rt) != 0) {
+		a->code = pmemstream_errno();
+		return NULL;
+	}
+	for (uint64_t i = 0; i < ASYNC_APPENDS; i++) {
+		uint64_t payload[2] = {a->id, i};
+		struct pmemstream_async_append_fut f = pmemstream_async_append(a->s, NULL, a->r, rt, payload, sizeof(payload), NULL);
+		if (f.output.error_code != 0) {
+			a->code = f.output.error_code;
+			return NULL;
+		}
+		a->last_ts = f.output.timestamp;
+		a->done++;
+		if (i % ASYNC_WAIT_EVERY == ASYNC_WAIT_EVERY - 1) {
+			struct pmemstream_async_wait_fut w = pmemstream_async_wait_persisted(a->s, a->last_ts);
+			if (pmemstream_future_wait(PMEMSTREAM_FUTURE(&w)) != 0 ||
+			    pmemstream_persisted_timestamp(a->s) < a->last_ts) {
+				a->code = pmemstream_errno() ? pmemstream_errno() : PMEMSTREAM_E_INTERNAL;
+				return NULL;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Threads submit async appends to their own regions and wait for persistence every few: each
+ * wait leaves the persisted watermark at or above the thread's timestamp, and after a reopen
+ * every entry is there. */
+static void async_appends_from_threads(void)
+{
+	struct fixture fx;
+	REQUIRE_OK(setup(&fx, "asyncthreads"));
+	struct async_appender a[ASYNC_THREADS];
+	for (uint64_t t = 0; t < ASYNC_THREADS; t++) {
+		a[t] = (struct async_appender){.s = fx.s, .id = t};
+		REQUIRE_OK(pmemstream_region_allocate(fx.s, ASYNC_APPENDS * 32, &a[t].r));
+	}
+	for (int t = 0; t < ASYNC_THREADS; t++)
+		REQUIRE(pthread_create(&a[t].tid, NULL, async_append_many, &a[t]) == 0);
+	for (int t = 0; t < ASYNC_THREADS; t++) {
+		pthread_join(a[t].tid, NULL);
+		CHECK_EQ(a[t].code, 0);
+		CHECK_EQ(a[t].done, ASYNC_APPENDS);
+	}
+	const uint64_t total = ASYNC_THREADS * ASYNC_APPENDS;
+	CHECK_EQ(pmemstream_committed_timestamp(fx.s), total);
+	CHECK(pmemstream_persisted_timestamp(fx.s) >= total - (ASYNC_APPENDS % ASYNC_WAIT_EVERY) * ASYNC_THREADS);
+	uint64_t persisted = 0;
+	REQUIRE_OK(pmemstream_persist(fx.s, &persisted));
+	CHECK_EQ(persisted, total);
+	REQUIRE_OK(reopen(&fx, BLOCK));
+	for (int t = 0; t < ASYNC_THREADS; t++) {
+		uint64_t count = 0;
+		REQUIRE_OK(pmemstream_region_entry_count(fx.s, a[t].r, &count));
+		CHECK_EQ(count, ASYNC_APPENDS);
+	}
+	teardown(&fx);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct c_test_case cases[] = {
@@ -1729,6 +2168,13 @@ int main(int argc, char **argv)
 		{"concurrent_appends_to_one_region", concurrent_appends_to_one_region},
 		{"free_while_appending", free_while_appending},
 		{"stream_reader_tails_concurrent_appends", stream_reader_tails_concurrent_appends},
+		{"async_append_completes", async_append_completes},
+		{"async_waits", async_waits},
+		{"async_publish_after_reserve", async_publish_after_reserve},
+		{"async_append_ignores_vdm", async_append_ignores_vdm},
+		{"async_errors", async_errors},
+		{"async_wait_timeout", async_wait_timeout},
+		{"async_appends_from_threads", async_appends_from_threads},
 	};
 	return c_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

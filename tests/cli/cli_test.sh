@@ -98,6 +98,14 @@ expect_ok "help COMMAND" "$BIN" help region add
 expect_contains "help COMMAND shows usage" "$OUT" "usage: pmemstream region add"
 expect_ok "version" "$BIN" --version
 expect_contains "version text" "$OUT" "pmemstream "
+# The library version is the project's, the format version the one the library writes.
+project_version=$(sed -n 's/^project(pmemstream VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")
+format_version=$(sed -n 's/^inline constexpr uint64_t version = \([0-9]*\);.*/\1/p' "$SRC/src/format/format.hpp")
+expect_contains "version: the tool's" "$OUT" "pmemstream $project_version"
+expect_contains "version: the library's" "$OUT" "library version: $project_version"
+expect_contains "version: the format's" "$OUT" "format version: $format_version"
+run "$BIN" -V
+expect_eq "-V is --version" "$OUT" "$("$BIN" --version)"
 expect_fail "--version refuses an extra argument" 1 "$BIN" --version extra
 expect_fail "-V refuses an extra argument" 1 "$BIN" -V extra
 expect_ok "--help COMMAND" "$BIN" --help tail
@@ -190,6 +198,9 @@ expect_eq "info regions" "$(json_field "$OUT" regions 1)" "2"
 expect_eq "info entries" "$(json_field "$OUT" entries 1)" "10"
 expect_eq "info committed timestamp" "$(json_field "$OUT" committed_timestamp 1)" "10"
 expect_eq "info persisted timestamp" "$(json_field "$OUT" persisted_timestamp 1)" "10"
+expect_ok "info after writes" "$BIN" info "$F"
+expect_contains "info shows the committed watermark" "$OUT" "committed timestamp: 10"
+expect_contains "info shows the persisted watermark" "$OUT" "persisted timestamp: 10"
 
 # ---- tail without -f ----
 expect_ok "tail" "$BIN" tail "$F" "$R1"
@@ -626,6 +637,20 @@ expect_contains "bench --json without PMEM2_FORCE_GRANULARITY" "$OUT" '"force_gr
 if [ "$(stat -f -c %T "$DIR")" = tmpfs ]; then
 	expect_contains "bench on tmpfs without a forced granularity measures msync" "$OUT" '"persistence":"msync per append'
 fi
+expect_contains "bench names the mode" "$OUT" '"mode":"sync","wait_every":null'
+expect_contains "bench --json has the submit-to-persisted percentiles" "$OUT" '"persist_latency_p99_us":'
+expect_ok "bench --async" "$BIN" bench "$DIR/bench" --async --count 300 --size 64,1K
+expect_eq "bench --async rows" "$(grep -cE '^ +[0-9]+ +300 ' <<<"$OUT")" "2"
+expect_contains "bench --async names the mode" "$OUT" "mode:         async (async_append, wait_persisted every 32 entries)"
+expect_contains "bench --async: a fence per wait" "$OUT" "a fence per wait (cache-line granularity"
+expect_contains "bench --async table has p50 and p99" "$OUT" "p50 us    p99 us"
+expect_ok "bench --async --wait-every 0 --json" "$BIN" bench "$F" --async --wait-every 0 --count 100 --size 16 --json
+expect_contains "bench --async --wait-every 0 --json mode" "$OUT" '"mode":"async","wait_every":0'
+expect_contains "bench --async --json results" "$OUT" '"persist_latency_p50_us":'
+expect_ok "bench --async --wait-every 7 on an existing stream" "$BIN" bench "$F" --async --wait-every 7 --count 50 --size 16
+expect_contains "bench --wait-every N" "$OUT" "wait_persisted every 7 entries"
+expect_fail "bench --wait-every without --async" 1 "$BIN" bench "$F" --wait-every 4
+expect_fail "bench --wait-every that is not a number" 1 "$BIN" bench "$F" --async --wait-every x
 expect_ok "bench leaves an existing stream's regions alone" "$BIN" region ls "$F" --json
 expect_eq "bench freed its regions" "$(grep -o '"offset"' <<<"$OUT" | wc -l)" "2"
 
@@ -677,6 +702,29 @@ if [ -w /dev/full ]; then
 	expect_contains "write error message" "$ERR" "pmemstream: writing to standard output"
 fi
 [ ! -e "$DIR/x" ] && ok || bad "failed commands leave no file behind"
+
+# ---- bash completion (tools/pmemstream.bash-completion, installed with the tool) ----
+# complete WORD...: the completions bash would offer for the last word.
+complete_words() {
+	bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _pmemstream
+		printf "%s\n" "${COMPREPLY[@]}"' completion "$SRC/tools/pmemstream.bash-completion" "$@" 2>&1
+}
+OUT=$(complete_words "$BIN" "")
+for c in create info region append cat dump tail check bench help --version; do
+	expect_contains "completion offers $c" "$OUT" "$c"
+done
+for c in $("$BIN" --help | sed -n 's/^  \([a-z][a-z]*\) .*/\1/p'); do
+	grep -qx "$c" <<<"$OUT" && ok || bad "completion misses the command $c of --help"
+done
+expect_eq "completion of a prefix" "$(complete_words "$BIN" ch)" "check"
+expect_eq "completion of region" "$(complete_words "$BIN" region "" | tr '\n' ' ')" "add ls rm --help "
+OUT=$(complete_words "$BIN" append "$F" "$R1" --)
+expect_contains "completion offers append's options" "$OUT" "--lines"
+expect_contains "completion offers --help" "$OUT" "--help"
+OUT=$(complete_words "$BIN" cat "$F" "")
+expect_contains "completion offers the regions of FILE" "$OUT" "$(printf '0x%x' "$R1")"
+expect_eq "no completion for an option's value" "$(complete_words "$BIN" create "$F" --size "")" ""
+expect_contains "completion offers files for FILE" "$(complete_words "$BIN" info "$DIR/")" "$F"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -337,13 +337,24 @@ TEST(limits, state_sequence_at_the_limit_takes_updates)
 
 // Span header fields (rules S2, S3).
 
-TEST(limits, max_in_flight_other_than_one_is_refused)
+TEST(limits, max_in_flight_out_of_range_is_refused)
 {
-	for (uint32_t w : {0u, 2u, UINT32_MAX - 1, UINT32_MAX}) {
+	// Seeds are created with incompat_windowed: W from 1 to format::max_window.
+	for (uint32_t w : {0u, format::max_window + 1, UINT32_MAX - 1, UINT32_MAX}) {
 		SCOPED_TRACE(w);
 		auto img = seeds()[few_closed];
 		put32(img, few_region + slot_max_in_flight, w);
 		put32(img, few_region + format::span_slot_size + slot_max_in_flight, w);
+		expect_refused(img, errc::corrupt, "unsupported number of appends in flight");
+	}
+	for (uint32_t w : {2u, format::max_window}) {
+		SCOPED_TRACE(w);
+		auto img = seeds()[few_closed];
+		put32(img, few_region + slot_max_in_flight, w);
+		put32(img, few_region + format::span_slot_size + slot_max_in_flight, w);
+		expect_opens(img);
+		// Without the feature bit (a stream of a library before asynchronous appends) only 1.
+		put64(img, offsetof(format::stream_header, incompat_features), 0);
 		expect_refused(img, errc::corrupt, "unsupported number of appends in flight");
 	}
 	auto img = seeds()[few_closed];
@@ -538,7 +549,10 @@ TEST(limits, entry_flag_combinations)
 		{0x03, true, 5, 0, 5},  // a one-entry transaction
 		{0x04, true, 4, 0, 4},  // padding: walked over, never shown
 		{0x05, false, 4, 0, 0}, {0x06, false, 4, 0, 0}, {0x07, false, 4, 0, 0},
-		{0x08, false, 4, 0, 0}, {0x09, false, 4, 0, 0}, {0x80, false, 4, 0, 0}, {0xff, false, 4, 0, 0},
+		// settled combines with each valid combination and changes nothing for visibility
+		{0x08, true, 5, 0, 5}, {0x09, true, 4, 1, 5}, {0x0b, true, 5, 0, 5}, {0x0c, true, 4, 0, 4},
+		{0x0a, false, 4, 0, 0}, {0x0d, false, 4, 0, 0},
+		{0x10, false, 4, 0, 0}, {0x80, false, 4, 0, 0}, {0xff, false, 4, 0, 0},
 	};
 	for (const auto &c : cases) {
 		SCOPED_TRACE(static_cast<int>(c.flags));
@@ -615,7 +629,7 @@ TEST(limits, interrupted_creation_with_block_size_two_to_the_63)
 
 TEST(limits, unknown_incompatible_features_are_refused)
 {
-	for (uint64_t bits : {uint64_t{1}, uint64_t{1} << 31, uint64_t{1} << 32, two_63, all_ones}) {
+	for (uint64_t bits : {uint64_t{2}, uint64_t{3}, uint64_t{1} << 31, uint64_t{1} << 32, two_63, all_ones}) {
 		SCOPED_TRACE(bits);
 		auto img = seeds()[few_closed];
 		put64(img, offsetof(format::stream_header, incompat_features), bits);
