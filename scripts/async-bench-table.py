@@ -19,7 +19,7 @@ def main(paths):
     n = len(runs)
     cfg = runs[0]["config"]
     cpus = sorted({r["config"]["cpu"] for r in runs})
-    print(f"CPU: {', '.join(cpus)} ({cfg['online_cpus']} online); {n} runs of {cfg['rounds']} rounds; "
+    print(f"CPU: {', '.join(cpus)} ({cfg['online_cpus']} online); {n} runs of {cfg['rounds']} rounds ({cfg.get('disk_rounds', cfg['rounds'])} on the disk); "
           f"max_in_flight {cfg['max_in_flight']}; commit worker max_entries {cfg['max_entries']}, "
           f"max_delay {cfg['max_delay_us']} us; load average (1, 5, 15 min) at start / end of each run: "
           f"{'; '.join(r['config'].get('loadavg_start_end', '?') for r in runs)}\n")
