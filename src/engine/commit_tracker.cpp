@@ -173,7 +173,8 @@ uint64_t commit_tracker::sweep(bool try_only) noexcept
 	// sweep always finishes (no deadline here): a later one waits for it.
 	while (persisted() < from && m_.healthy()) {
 		advance_persisted();
-		wait_word(vis_.persisted, from, clock::now() + std::chrono::milliseconds(1));
+		if (persisted() < from)
+			wait_word(vis_.persisted, from, clock::now() + std::chrono::milliseconds(1));
 	}
 	if (m_.healthy()) {
 		raise_persisted(c);
@@ -197,7 +198,7 @@ bool commit_tracker::ensure_persisted(uint64_t ts, clock::time_point deadline) n
 		advance_persisted();
 		if (persisted() >= ts)
 			return true;
-		if (!m_.healthy() || clock::now() >= deadline)
+		if (!m_.healthy() || (deadline != clock::time_point::max() && clock::now() >= deadline))
 			return false;
 		if (swept_.load(std::memory_order_seq_cst) >= ts) {
 			// A sweep in progress covers ts: wait for it (looking at the medium's health
@@ -230,7 +231,7 @@ bool commit_tracker::wait_word(const std::atomic<uint64_t> &word, uint64_t ts, c
 	vis_.waiters.fetch_add(1, std::memory_order_seq_cst);
 	bool reached = true;
 	for (uint64_t w = word.load(std::memory_order_seq_cst); w < ts; w = word.load(std::memory_order_seq_cst)) {
-		if (clock::now() >= deadline) {
+		if (deadline != clock::time_point::max() && clock::now() >= deadline) {
 			reached = false;
 			break;
 		}

@@ -95,13 +95,16 @@ void region_catalog::load(const stream_scan &scan, const recovery_plan &plan)
 		if (s.v().state == format::span_free)
 			index_free(it);
 	}
-	std::unique_lock lk(iter_mutex_);
 	for (const auto &o : plan.regions) {
 		const auto &sc = scan.regions[o.scan_index];
 		const auto &v = scan.spans[sc.span_index].v();
 		region_runtime *rt = runtime_for(sc.offset);
-		std::lock_guard rl(rt->lock);
-		activate(rt, v, o.tail, o.count, o.walked, o.last_ts);
+		{
+			std::lock_guard rl(rt->lock);
+			activate(rt, v, o.tail, o.count, o.walked, o.last_ts);
+		}
+		// Never under a region's lock: free() takes that first, then this one.
+		std::unique_lock lk(iter_mutex_);
 		by_id_[v.id] = rt;
 	}
 	// A region refused in salvage (a repeated id) stays a span nobody can allocate or reach.

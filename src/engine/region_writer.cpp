@@ -120,7 +120,7 @@ result<appended> region_writer::append(region_runtime &rt, uint64_t id, std::spa
 		if (!ts)
 			return std::move(ts).err();
 		const uint64_t flags = settled_flag(rt);
-		const bool flushed = drains_itself(async);
+		const bool flushed = drains_itself(async, need);
 		write_entry_nodrain(m_, m_.base(), pos, rt.epoch.load(std::memory_order_relaxed), *ts | flags, data.data(),
 				    static_cast<uint32_t>(data.size()), rt.line, !flushed);
 		if (auto s = commit(rt, pos, need, *ts, flushed); !s)
@@ -183,7 +183,7 @@ result<uint64_t> region_writer::publish(region_runtime &rt, uint64_t id, const e
 		std::byte *dst = m_.base() + pos;
 		const uint64_t word = ts | settled_flag(rt);
 		format::entry_header h{word, sz, entry_checksum(rt.epoch.load(std::memory_order_relaxed), word, sz, dst + sizeof(format::entry_header))};
-		const bool flushed = drains_itself(async);
+		const bool flushed = drains_itself(async, format::entry_footprint(size));
 		if (flushed) {
 			std::memcpy(dst, &h, sizeof(h));
 			m_.flush(dst, sizeof(h) + size);

@@ -104,22 +104,27 @@ void stream::impl::worker_loop()
 	using clock = detail::commit_tracker::clock;
 	while (!worker_stop_.load(std::memory_order_seq_cst)) {
 		const uint64_t k = worker_kick_.load(std::memory_order_seq_cst);
-		if (tracker_->committed() <= tracker_->persisted()) {
-			// Idle: sleep until an asynchronous append kicks (or, as a safety net against a
-			// commit that did not kick, a while passes).
+		if (!async_pending_.load(std::memory_order_seq_cst)) {
+			// Idle until an asynchronous append marks work (synchronous ones persist their own
+			// entries; a worker racing them for the sweep would only add a hand-off). The
+			// appender stores the mark, then looks at worker_sleep_; we store worker_sleep_,
+			// then look at the mark (seq_cst both): one of us sees the other.
 			worker_sleep_.store(sleep_idle, std::memory_order_seq_cst);
-			if (tracker_->committed() <= tracker_->persisted() && !worker_stop_.load(std::memory_order_seq_cst))
+			if (!async_pending_.load(std::memory_order_seq_cst) && !worker_stop_.load(std::memory_order_seq_cst))
 				detail::futex_wait(worker_kick_, k, clock::now() + std::chrono::milliseconds(50));
 			worker_sleep_.store(sleep_none, std::memory_order_seq_cst);
 			continue;
 		}
-		// Something is pending: let more gather unless the policy's count or bytes say now.
+		// Work is marked: let more gather unless the policy's count or bytes say now.
 		if (!worker_due()) {
 			worker_sleep_.store(sleep_delay, std::memory_order_seq_cst);
 			if (!worker_due() && !worker_stop_.load(std::memory_order_seq_cst))
-				detail::futex_wait(worker_kick_, k, clock::now() + policy_.max_delay);
+				detail::futex_wait(worker_kick_, worker_kick_.load(std::memory_order_seq_cst), clock::now() + policy_.max_delay);
 			worker_sleep_.store(sleep_none, std::memory_order_seq_cst);
 		}
+		// Cleared before the sweep takes the committed watermark: an append that found the
+		// mark set had committed before this, so the sweep covers it; a later one marks again.
+		async_pending_.store(false, std::memory_order_seq_cst);
 		tracker_->sweep(false);
 		if (!m_->healthy()) {
 			gate_.fail(errc::media_failed);

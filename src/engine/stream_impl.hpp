@@ -65,8 +65,14 @@ public:
 	// kick_worker(), which costs one load unless the worker sleeps and should wake.
 	void start_worker(const commit_policy &policy);
 	void stop_worker() noexcept;
+	// After the append committed: marks asynchronous work (one store per batch, not per
+	// append) and wakes the worker if it sleeps and the policy says so.
 	void kick_worker() noexcept
 	{
+		if (!worker_)
+			return;
+		if (!async_pending_.load(std::memory_order_seq_cst))
+			async_pending_.store(true, std::memory_order_seq_cst);
 		if (worker_sleep_.load(std::memory_order_seq_cst) != sleep_none)
 			kick_slow();
 	}
@@ -81,6 +87,7 @@ private:
 	std::unique_ptr<std::thread> worker_;
 	std::atomic<bool> worker_stop_{false};
 	std::atomic<int> worker_sleep_{sleep_none};
+	std::atomic<bool> async_pending_{false}; // asynchronous appends since the worker's last sweep
 	std::atomic<uint64_t> worker_kick_{0}; // a futex word the worker sleeps on
 };
 
