@@ -93,6 +93,8 @@ bench-async: deps
 	for i in $$(seq $(BENCH_RUNS)); do \
 		./build-release/bench/pmemstream_async_compare --rounds 5 --out build-release/async-run$$i.json || exit 1; done
 	python3 scripts/async-bench-table.py $$(seq -f 'build-release/async-run%g.json' $(BENCH_RUNS))
+	python3 scripts/bench-plots.py --out $(BENCH_PLOTS) --note "make bench-async BENCH_RUNS=$(BENCH_RUNS)" \
+		$$(seq -f 'build-release/async-run%g.json' $(BENCH_RUNS))
 
 clean:
 	rm -rf build build-release build-asan build-tsan build-package

@@ -317,7 +317,51 @@ plot """ + ", \\\n     ".join(plots) + "\n")
         draw(os.path.join(out, f"{stem}.svg"), f"{stem}: median time by size", footer, script, {"d": rows})
 
 
+# ---- pmemstream_async_compare: asynchronous appends and group commit ---------------------------
+
+def is_async_compare(j):
+    sc = j.get("scenarios")
+    return isinstance(sc, list) and sc and "rows" in sc[0] and "name" in sc[0]
+
+
+def plot_async(files, out):
+    """One chart per scenario (pmem, disk, shm): appends/s of each contender by size, medians
+    over the runs, log scale (a disk msync and a pmem fence differ by a factor of 100)."""
+    runs = [j for _, j in files]
+    for k, sc in enumerate(runs[0]["scenarios"]):
+        names = []
+        for row in sc["rows"]:
+            for c in row["contenders"]:
+                if c["name"] not in names:
+                    names.append(c["name"])
+        rows = []
+        for r, row in enumerate(sc["rows"]):
+            line = [f'"{row["size"]} B"']
+            for n in names:
+                vals = [c["appends_per_s"] for j in runs for c in j["scenarios"][k]["rows"][r]["contenders"] if c["name"] == n]
+                line.append(statistics.median(vals) if vals else float("nan"))
+            rows.append(line)
+        cfg = runs[0].get("config", {})
+        footer = [f"{machine(runs)}; measured {date_of([p for p, _ in files], runs)}",
+                  f"{len(runs)} run(s) of {cfg.get('rounds', '?')} rounds, medians; {sc.get('fs', '')}, "
+                  f"PMEM2_FORCE_GRANULARITY={sc.get('PMEM2_FORCE_GRANULARITY', '?')}; {load_of(runs)}"]
+        colours = ["#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
+        plots = [f'"d" using {i + 2}{":xtic(1)" if i == 0 else ""} lc rgb "{colours[i % len(colours)]}" title "{gp_escape(n)}" noenhanced'
+                 for i, n in enumerate(names)]
+        script = ("""set ylabel "appends/s (higher is better)"
+set logscale y
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.9 border rgb "#333333"
+set boxwidth 0.9
+set key top right
+plot """ + ", \\\n     ".join(plots) + "\n")
+        draw(os.path.join(out, f"async-{sc['name']}.svg"),
+             f"Asynchronous appends ({sc['name']})\n{{/*0.7 {gp_escape(sc.get('what', '')).replace('_', chr(92) + '_')}}}", footer, script, {"d": rows})
+
+
 CHARTS = [
+    ("pmemstream_async_compare", is_async_compare, plot_async),
     ("pmemstream_append_compare", is_append_compare, plot_append),
     ("pmemstream_iterate", is_iterate, plot_iterate),
     ("Google Benchmark", is_google_benchmark, plot_micro),
