@@ -3,6 +3,8 @@
 // one-fence ceiling (copy the payload into a pmem2 mapping and persist it once). Contenders
 // are interleaved inside every round so that machine noise hits them alike; the figure
 // reported is the median over rounds. docs/benchmarks.md explains how to read the output.
+#include "bench_util.hpp"
+
 #include <pmemstream/stream.hpp>
 
 #include <libpmem2.h>
@@ -10,7 +12,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,15 +22,9 @@
 #include <unistd.h>
 #include <vector>
 
+using namespace bench;
+
 namespace {
-
-using clock_type = std::chrono::steady_clock;
-
-[[noreturn]] void die(const std::string &what)
-{
-	std::fprintf(stderr, "append_compare: %s\n", what.c_str());
-	std::exit(1);
-}
 
 struct options {
 	unsigned rounds = 7;
@@ -40,16 +35,6 @@ struct options {
 	uint64_t file_mib = 64;
 };
 
-uint64_t parse_u64(const char *opt, const std::string &s)
-{
-	char *end = nullptr;
-	errno = 0;
-	unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-	if (s.empty() || *end != '\0' || errno != 0 || v == 0)
-		die(std::string("bad value for ") + opt + ": '" + s + "'");
-	return v;
-}
-
 void usage()
 {
 	std::printf("usage: append_compare [--rounds N] [--ops N] [--sizes a,b,c] [--dir DIR]\n"
@@ -59,40 +44,23 @@ void usage()
 options parse_args(int argc, char **argv)
 {
 	options o;
-	for (int i = 1; i < argc; ++i) {
-		std::string a = argv[i];
-		if (a == "--help" || a == "-h") {
-			usage();
-			std::exit(0);
-		}
-		if (i + 1 >= argc)
-			die("missing value after " + a);
-		std::string v = argv[++i];
-		if (a == "--rounds") {
-			o.rounds = static_cast<unsigned>(parse_u64("--rounds", v));
-		} else if (a == "--ops") {
-			o.ops = parse_u64("--ops", v);
-		} else if (a == "--dir") {
+	parse_options(argc, argv, usage, [&](const std::string &a, const std::string &v) {
+		if (a == "--rounds")
+			o.rounds = static_cast<unsigned>(parse_u64(a, v));
+		else if (a == "--ops")
+			o.ops = parse_u64(a, v);
+		else if (a == "--dir")
 			o.dir = v;
-		} else if (a == "--out") {
+		else if (a == "--out")
 			o.out = v;
-		} else if (a == "--file-mib") {
-			o.file_mib = parse_u64("--file-mib", v);
-		} else if (a == "--sizes") {
-			o.sizes.clear();
-			size_t pos = 0;
-			while (pos <= v.size()) {
-				size_t comma = v.find(',', pos);
-				if (comma == std::string::npos)
-					comma = v.size();
-				o.sizes.push_back(parse_u64("--sizes", v.substr(pos, comma - pos)));
-				pos = comma + 1;
-			}
-		} else {
-			usage();
-			die("unknown option " + a);
-		}
-	}
+		else if (a == "--file-mib")
+			o.file_mib = parse_u64(a, v);
+		else if (a == "--sizes")
+			o.sizes = parse_list(a, v);
+		else
+			return false;
+		return true;
+	});
 	return o;
 }
 
@@ -380,43 +348,18 @@ double run(contender &c, const std::byte *payload, uint64_t size, uint64_t n)
 		auto t0 = clock_type::now();
 		c.append_n(payload, size, k);
 		auto t1 = clock_type::now();
-		ns += std::chrono::duration<double, std::nano>(t1 - t0).count();
+		ns += ns_since(t0, t1);
 		c.verify(size, k);
 		n -= k;
 	}
 	return ns;
 }
 
-double median(std::vector<double> v)
-{
-	std::sort(v.begin(), v.end());
-	size_t m = v.size() / 2;
-	return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-
-const char *granularity_name(pmem2_granularity g)
-{
-	switch (g) {
-	case PMEM2_GRANULARITY_BYTE:
-		return "byte";
-	case PMEM2_GRANULARITY_CACHE_LINE:
-		return "cache_line";
-	case PMEM2_GRANULARITY_PAGE:
-		return "page";
-	}
-	return "?";
-}
-
-std::string env_or(const char *name, const char *fallback)
-{
-	const char *v = std::getenv(name);
-	return v ? v : fallback;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
 {
+	program_name = "append_compare";
 	options opt = parse_args(argc, argv);
 
 	// Both must be in the environment before the first mapping: libpmem2 reads the
@@ -440,9 +383,7 @@ int main(int argc, char **argv)
 	const size_t n_ceiling_first = 2;
 
 	const uint64_t max_size = *std::max_element(opt.sizes.begin(), opt.sizes.end());
-	std::vector<std::byte> payload(max_size);
-	for (size_t i = 0; i < payload.size(); ++i)
-		payload[i] = static_cast<std::byte>((i * 131 + 7) & 0xff);
+	const std::vector<std::byte> payload = make_payload(max_size);
 
 	// Warm-up (not reported): touch every page of every file so that no contender pays the
 	// first-touch page faults inside a timed section.
@@ -543,9 +484,7 @@ int main(int argc, char **argv)
 	}
 
 	if (!opt.out.empty()) {
-		FILE *f = std::fopen(opt.out.c_str(), "w");
-		if (!f)
-			die("cannot write " + opt.out + ": " + std::strerror(errno));
+		FILE *f = open_out(opt.out);
 		std::fprintf(f, "{\n  \"config\": {\"rounds\": %u, \"ops\": %llu, \"dir\": \"%s\", \"file_bytes\": %llu, "
 			     "\"pmem2_granularity\": \"%s\", \"PMEM2_FORCE_GRANULARITY\": \"%s\", "
 			     "\"PMEM_IS_PMEM_FORCE\": \"%s\"},\n  \"results\": [\n",
@@ -561,17 +500,15 @@ int main(int argc, char **argv)
 				     static_cast<unsigned long long>(rw.size), rw.bytes_per_entry, rw.lines_per_append,
 				     cs[rw.best_ceiling]->name(), rw.med[1] / rw.med[0], rw.med[rw.best_ceiling] / rw.med[0]);
 			for (size_t ci = 0; ci < nc; ++ci) {
-				std::fprintf(f, "       {\"name\": \"%s\", \"median_ns\": %.2f, \"appends_per_s\": %.0f, \"rounds_ns\": [",
+				std::fprintf(f, "       {\"name\": \"%s\", \"median_ns\": %.2f, \"appends_per_s\": %.0f, \"rounds_ns\": ",
 					     cs[ci]->name(), rw.med[ci], per_s(rw.med[ci]));
-				for (size_t k = 0; k < ns_per_op[si][ci].size(); ++k)
-					std::fprintf(f, "%s%.2f", k ? ", " : "", ns_per_op[si][ci][k]);
-				std::fprintf(f, "]}%s\n", ci + 1 < nc ? "," : "");
+				write_array(f, ns_per_op[si][ci]);
+				std::fprintf(f, "}%s\n", ci + 1 < nc ? "," : "");
 			}
 			std::fprintf(f, "     ]}%s\n", si + 1 < nsz ? "," : "");
 		}
 		std::fprintf(f, "  ]\n}\n");
-		if (std::fclose(f) != 0)
-			die("cannot write " + opt.out + ": " + std::strerror(errno));
+		close_out(f, opt.out);
 	}
 	return 0;
 }

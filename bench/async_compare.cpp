@@ -66,15 +66,7 @@ void usage()
 options parse_args(int argc, char **argv)
 {
 	options o;
-	for (int i = 1; i < argc; ++i) {
-		std::string a = argv[i];
-		if (a == "--help" || a == "-h") {
-			usage();
-			std::exit(0);
-		}
-		if (i + 1 >= argc)
-			die("missing value after " + a);
-		std::string v = argv[++i];
+	parse_options(argc, argv, usage, [&](const std::string &a, const std::string &v) {
 		if (a == "--rounds")
 			o.rounds = static_cast<unsigned>(parse_u64(a, v));
 		else if (a == "--disk-rounds")
@@ -109,11 +101,10 @@ options parse_args(int argc, char **argv)
 			o.disk_dir = v;
 		else if (a == "--out")
 			o.out = v;
-		else {
-			usage();
-			die("unknown option " + a);
-		}
-	}
+		else
+			return false;
+		return true;
+	});
 	for (const auto &s : o.scenarios)
 		if (s != "pmem" && s != "disk" && s != "shm")
 			die("unknown scenario '" + s + "' (pmem, disk, shm)");
@@ -256,10 +247,25 @@ private:
 	std::string name_;
 };
 
-// stream::append in a loop (one fence or msync each).
-class sync_append : public contender {
+// A contender that appends to a stream_log: the warm-up fills its regions once.
+class log_contender : public contender {
 public:
-	sync_append(std::string name, stream_log &log) : contender(std::move(name)), log_(log)
+	log_contender(std::string name, stream_log &log) : contender(std::move(name)), log_(log)
+	{
+	}
+	void warm_up(const std::byte *payload, uint64_t size) override
+	{
+		log_.fill(payload, size);
+	}
+
+protected:
+	stream_log &log_;
+};
+
+// stream::append in a loop (one fence or msync each).
+class sync_append : public log_contender {
+public:
+	sync_append(std::string name, stream_log &log) : log_contender(std::move(name), log)
 	{
 	}
 	double run(const std::byte *payload, uint64_t size, uint64_t n) override
@@ -278,20 +284,13 @@ public:
 			die(name() + ": the region holds a wrong number of entries");
 		return ns_since(t0, t1);
 	}
-	void warm_up(const std::byte *payload, uint64_t size) override
-	{
-		log_.fill(payload, size);
-	}
-
-private:
-	stream_log &log_;
 };
 
 // async_append in a loop; wait_persisted(last) every `batch` appends (0: only at the end, the
 // commit worker persists meanwhile). The timed section ends with everything persisted.
-class async_append : public contender {
+class async_append : public log_contender {
 public:
-	async_append(std::string name, stream_log &log, uint64_t batch) : contender(std::move(name)), log_(log), batch_(batch)
+	async_append(std::string name, stream_log &log, uint64_t batch) : log_contender(std::move(name), log), batch_(batch)
 	{
 	}
 	double run(const std::byte *payload, uint64_t size, uint64_t n) override
@@ -321,13 +320,8 @@ public:
 			die(name() + ": wait_persisted returned below its timestamp");
 		return ns_since(t0, t1);
 	}
-	void warm_up(const std::byte *payload, uint64_t size) override
-	{
-		log_.fill(payload, size);
-	}
 
 private:
-	stream_log &log_;
 	uint64_t batch_;
 };
 
@@ -336,10 +330,10 @@ private:
 // async_append to the first moment the observer saw persisted_timestamp() reach it. Nobody
 // waits: the worker alone makes the entries durable. The observer polls and yields between
 // polls, so it takes a CPU only while nothing else wants it.
-class async_latency : public contender {
+class async_latency : public log_contender {
 public:
 	async_latency(std::string name, stream_log &log, uint64_t every)
-	    : contender(std::move(name)), log_(log), every_(every)
+	    : log_contender(std::move(name), log), every_(every)
 	{
 	}
 	double run(const std::byte *payload, uint64_t size, uint64_t n) override
@@ -401,10 +395,6 @@ public:
 			die("wait_persisted: " + st.err().message());
 		return ns_since(t0, t1); // submission only: the observer's CPU use is in the figure
 	}
-	void warm_up(const std::byte *payload, uint64_t size) override
-	{
-		log_.fill(payload, size);
-	}
 	const std::vector<double> &latencies_us() const
 	{
 		return latencies_us_;
@@ -423,16 +413,15 @@ private:
 		clock_type::time_point submit;
 		uint64_t ts = 0;
 	};
-	stream_log &log_;
 	uint64_t every_;
 	std::vector<double> latencies_us_, round_p50_, round_p99_;
 };
 
 // `threads` threads, each appending synchronously to its own region, n / threads each;
 // wall-clock time from the first thread's start to the last one's end.
-class sync_threads : public contender {
+class sync_threads : public log_contender {
 public:
-	sync_threads(std::string name, stream_log &log) : contender(std::move(name)), log_(log)
+	sync_threads(std::string name, stream_log &log) : log_contender(std::move(name), log)
 	{
 	}
 	double run(const std::byte *payload, uint64_t size, uint64_t n) override
@@ -469,13 +458,6 @@ public:
 		// Per append of the total, so that rates compare with one thread's directly.
 		return ns_since(t0, t1) * static_cast<double>(n) / static_cast<double>(per * t);
 	}
-	void warm_up(const std::byte *payload, uint64_t size) override
-	{
-		log_.fill(payload, size);
-	}
-
-private:
-	stream_log &log_;
 };
 
 // libpmemlog's pmemlog_append (under PMEM_IS_PMEM_FORCE=0 on a non-pmem file: one msync for
@@ -611,14 +593,6 @@ void set_granularity(const char *g)
 {
 	// libpmem2 reads it at every pmem2_map_new: each scenario's files get their own.
 	setenv("PMEM2_FORCE_GRANULARITY", g, 1);
-}
-
-std::vector<std::byte> make_payload(uint64_t n)
-{
-	std::vector<std::byte> p(n);
-	for (size_t i = 0; i < p.size(); ++i)
-		p[i] = static_cast<std::byte>((i * 131 + 7) & 0xff);
-	return p;
 }
 
 std::string prefix_in(const std::string &dir)
@@ -760,22 +734,9 @@ void print(const scenario_result &res)
 			    percentile(res.latencies_us, 100));
 }
 
-void write_array(FILE *f, const std::vector<double> &v, const char *fmt = "%.2f")
-{
-	std::fprintf(f, "[");
-	for (size_t i = 0; i < v.size(); ++i) {
-		if (i)
-			std::fprintf(f, ", ");
-		std::fprintf(f, fmt, v[i]);
-	}
-	std::fprintf(f, "]");
-}
-
 void write_json(const options &o, const std::vector<scenario_result> &all, const std::string &load0, const std::string &load1)
 {
-	FILE *f = std::fopen(o.out.c_str(), "w");
-	if (!f)
-		die("cannot write " + o.out + ": " + std::strerror(errno));
+	FILE *f = open_out(o.out);
 	std::fprintf(f,
 		     "{\n  \"config\": {\"cpu\": \"%s\", \"online_cpus\": %ld, \"rounds\": %u, \"disk_rounds\": %u, \"batch\": %llu, "
 		     "\"file_bytes\": %llu, \"max_in_flight\": %u, \"max_entries\": %llu, \"max_delay_us\": %llu, "
@@ -832,8 +793,7 @@ void write_json(const options &o, const std::vector<scenario_result> &all, const
 		std::fprintf(f, "}%s\n", si + 1 < all.size() ? "," : "");
 	}
 	std::fprintf(f, "  ]\n}\n");
-	if (std::fclose(f) != 0)
-		die("cannot write " + o.out + ": " + std::strerror(errno));
+	close_out(f, o.out);
 }
 
 } // namespace

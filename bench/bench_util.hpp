@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Small helpers shared by the benchmark drivers: argument parsing, order statistics, facts
-// about the machine (CPU model, load), the store granularity libpmem2 picks in a folder, and a
-// libpmemlog pool as a baseline contender. Header-only: each driver is one translation unit.
+// Small helpers shared by the benchmark drivers: argument parsing, order statistics, payloads,
+// the JSON results file, facts about the machine (CPU model, load) and the store granularity
+// libpmem2 picks in a folder. Header-only: each driver is one translation unit.
 #ifndef PMEMSTREAM_BENCH_UTIL_HPP
 #define PMEMSTREAM_BENCH_UTIL_HPP
 
@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -66,6 +67,28 @@ inline std::vector<uint64_t> parse_list(const std::string &opt, const std::strin
 	return out;
 }
 
+// The argument loop of every driver: --help (or -h) prints the usage and exits; every other
+// option takes one value, which `take(option, value)` consumes, returning false for an option
+// it does not know: then the usage is printed and the program stops.
+template <typename Take>
+void parse_options(int argc, char **argv, void (*usage)(), Take take)
+{
+	for (int i = 1; i < argc; ++i) {
+		const std::string a = argv[i];
+		if (a == "--help" || a == "-h") {
+			usage();
+			std::exit(0);
+		}
+		if (i + 1 >= argc)
+			die("missing value after " + a);
+		const std::string v = argv[++i];
+		if (!take(a, v)) {
+			usage();
+			die("unknown option " + a);
+		}
+	}
+}
+
 inline double median(std::vector<double> v)
 {
 	if (v.empty())
@@ -86,9 +109,46 @@ inline double percentile(std::vector<double> v, double p)
 	return v[rank - 1];
 }
 
-inline double ns_since(clock_type::time_point t0, clock_type::time_point t1)
+inline double ns_since(clock_type::time_point t0, clock_type::time_point t1 = clock_type::now())
 {
 	return std::chrono::duration<double, std::nano>(t1 - t0).count();
+}
+
+// `n` bytes of a fixed pattern that is not all one value, for the drivers' appends.
+inline std::vector<std::byte> make_payload(uint64_t n)
+{
+	std::vector<std::byte> p(n);
+	for (size_t i = 0; i < p.size(); ++i)
+		p[i] = static_cast<std::byte>((i * 131 + 7) & 0xff);
+	return p;
+}
+
+// The results file of --out: open_out stops the program when `path` cannot be created,
+// close_out when the writes to it did not all succeed.
+inline FILE *open_out(const std::string &path)
+{
+	FILE *f = std::fopen(path.c_str(), "w");
+	if (!f)
+		die("cannot write " + path + ": " + std::strerror(errno));
+	return f;
+}
+
+inline void close_out(FILE *f, const std::string &path)
+{
+	if (std::fclose(f) != 0)
+		die("cannot write " + path + ": " + std::strerror(errno));
+}
+
+// `v` as a JSON array, each value divided by `divisor` and printed with `fmt`.
+inline void write_array(FILE *f, const std::vector<double> &v, const char *fmt = "%.2f", double divisor = 1)
+{
+	std::fprintf(f, "[");
+	for (size_t i = 0; i < v.size(); ++i) {
+		if (i)
+			std::fprintf(f, ", ");
+		std::fprintf(f, fmt, v[i] / divisor);
+	}
+	std::fprintf(f, "]");
 }
 
 // `model name` of the first CPU in /proc/cpuinfo.

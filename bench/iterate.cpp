@@ -4,20 +4,18 @@
 // two threads (over two half-size regions, and both over the one large region), and the cost
 // of closing and reopening the stream. Contenders are interleaved inside every round and each
 // figure is the median over rounds; docs/benchmarks.md explains the output.
+#include "bench_util.hpp"
+
 #include <libpmemstream.h>
 
 #include <libpmem2.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
@@ -25,15 +23,9 @@
 #include <utility>
 #include <vector>
 
+using namespace bench;
+
 namespace {
-
-using clock_type = std::chrono::steady_clock;
-
-[[noreturn]] void die(const std::string &what)
-{
-	std::fprintf(stderr, "iterate: %s\n", what.c_str());
-	std::exit(1);
-}
 
 [[noreturn]] void die_stream(const std::string &what)
 {
@@ -48,16 +40,6 @@ struct options {
 	std::string out;
 };
 
-uint64_t parse_u64(const char *opt, const std::string &s)
-{
-	char *end = nullptr;
-	errno = 0;
-	unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-	if (s.empty() || *end != '\0' || errno != 0 || v == 0)
-		die(std::string("bad value for ") + opt + ": '" + s + "'");
-	return v;
-}
-
 void usage()
 {
 	std::printf("usage: iterate [--rounds N] [--sizes a,b] [--region-mib N] [--dir DIR] [--out results.json]\n");
@@ -66,19 +48,11 @@ void usage()
 options parse_args(int argc, char **argv)
 {
 	options o;
-	for (int i = 1; i < argc; ++i) {
-		std::string a = argv[i];
-		if (a == "--help" || a == "-h") {
-			usage();
-			std::exit(0);
-		}
-		if (i + 1 >= argc)
-			die("missing value after " + a);
-		std::string v = argv[++i];
+	parse_options(argc, argv, usage, [&](const std::string &a, const std::string &v) {
 		if (a == "--rounds") {
-			o.rounds = static_cast<unsigned>(parse_u64("--rounds", v));
+			o.rounds = static_cast<unsigned>(parse_u64(a, v));
 		} else if (a == "--region-mib") {
-			o.region_mib = parse_u64("--region-mib", v);
+			o.region_mib = parse_u64(a, v);
 			if (o.region_mib < 2 || o.region_mib > 2048)
 				die("--region-mib must be between 2 and 2048");
 		} else if (a == "--dir") {
@@ -86,20 +60,12 @@ options parse_args(int argc, char **argv)
 		} else if (a == "--out") {
 			o.out = v;
 		} else if (a == "--sizes") {
-			o.sizes.clear();
-			size_t pos = 0;
-			while (pos <= v.size()) {
-				size_t comma = v.find(',', pos);
-				if (comma == std::string::npos)
-					comma = v.size();
-				o.sizes.push_back(parse_u64("--sizes", v.substr(pos, comma - pos)));
-				pos = comma + 1;
-			}
+			o.sizes = parse_list(a, v);
 		} else {
-			usage();
-			die("unknown option " + a);
+			return false;
 		}
-	}
+		return true;
+	});
 	return o;
 }
 
@@ -179,11 +145,6 @@ void check(const char *who, const region_view &v, const sums &s, bool stream)
 		die(std::string(who) + ": read back other entries than were appended");
 }
 
-double elapsed_ns(clock_type::time_point t0)
-{
-	return std::chrono::duration<double, std::nano>(clock_type::now() - t0).count();
-}
-
 // Runs `a` and `b` on two threads released together; returns the wall-clock nanoseconds from
 // the release to the end of the slower one.
 double run_pair(const std::function<void()> &a, const std::function<void()> &b)
@@ -203,78 +164,7 @@ double run_pair(const std::function<void()> &a, const std::function<void()> &b)
 	go.store(true, std::memory_order_release);
 	ta.join();
 	tb.join();
-	return elapsed_ns(t0);
-}
-
-double median(std::vector<double> v)
-{
-	std::sort(v.begin(), v.end());
-	size_t m = v.size() / 2;
-	return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-
-std::string cpu_model()
-{
-	std::ifstream f("/proc/cpuinfo");
-	std::string line;
-	while (std::getline(f, line))
-		if (line.rfind("model name", 0) == 0) {
-			auto colon = line.find(':');
-			if (colon != std::string::npos)
-				return line.substr(line.find_first_not_of(" \t", colon + 1));
-		}
-	return "unknown";
-}
-
-// The first three fields of /proc/loadavg: how busy the machine was around the run.
-std::string loadavg()
-{
-	std::ifstream f("/proc/loadavg");
-	std::string a, b, c;
-	if (!(f >> a >> b >> c))
-		return "unknown";
-	return a + " " + b + " " + c;
-}
-
-std::string env_or(const char *name, const char *fallback)
-{
-	const char *v = std::getenv(name);
-	return v ? v : fallback;
-}
-
-// The store granularity libpmem2 picks for a file in `dir` (with the environment as set):
-// "page" would mean the streams run on the msync path.
-std::string probe_granularity(const std::string &dir)
-{
-	const std::string path = dir + "/pmemstream_iterate_probe_" + std::to_string(::getpid());
-	int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || ::ftruncate(fd, 1 << 16) != 0)
-		die("cannot create " + path + ": " + std::strerror(errno));
-	struct pmem2_config *cfg = nullptr;
-	struct pmem2_source *src = nullptr;
-	struct pmem2_map *map = nullptr;
-	std::string g = "?";
-	if (pmem2_config_new(&cfg) == 0 && pmem2_source_from_fd(&src, fd) == 0 &&
-	    pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE) == 0 &&
-	    pmem2_map_new(&map, cfg, src) == 0) {
-		switch (pmem2_map_get_store_granularity(map)) {
-		case PMEM2_GRANULARITY_BYTE:
-			g = "byte";
-			break;
-		case PMEM2_GRANULARITY_CACHE_LINE:
-			g = "cache_line";
-			break;
-		case PMEM2_GRANULARITY_PAGE:
-			g = "page";
-			break;
-		}
-		pmem2_map_delete(&map);
-	}
-	pmem2_source_delete(&src);
-	pmem2_config_delete(&cfg);
-	::close(fd);
-	::unlink(path.c_str());
-	return g;
+	return ns_since(t0);
 }
 
 // A stream file holding one or more regions filled with entries of one size.
@@ -343,16 +233,16 @@ public:
 		reopen_ns r{};
 		auto t0 = clock_type::now();
 		pmemstream_delete(&stream_);
-		r.close = elapsed_ns(t0);
+		r.close = ns_since(t0);
 		t0 = clock_type::now();
 		if (pmemstream_open(&stream_, path_.c_str(), 0, PMEMSTREAM_OPEN_READ_ONLY) != 0)
 			die_stream("pmemstream_open read-only " + path_);
-		r.open_read_only = elapsed_ns(t0);
+		r.open_read_only = ns_since(t0);
 		pmemstream_delete(&stream_);
 		t0 = clock_type::now();
 		if (pmemstream_open(&stream_, path_.c_str(), 0, 0) != 0)
 			die_stream("pmemstream_open " + path_);
-		r.open = elapsed_ns(t0);
+		r.open = ns_since(t0);
 		build_views();
 		return r;
 	}
@@ -470,7 +360,7 @@ size_result measure(const options &opt, uint64_t size, const std::string &prefix
 	auto timed = [](auto &&f) {
 		auto t0 = clock_type::now();
 		f();
-		return elapsed_ns(t0);
+		return ns_since(t0);
 	};
 	auto stream_pass = [](const region_view &v) { check("stream", v, read_stream(v), true); };
 	auto ceiling_pass = [](const region_view &v) { check("ceiling", v, read_ceiling(v), false); };
@@ -543,9 +433,7 @@ std::string verdict_2t(double got, double ceiling_2t_1t)
 void write_json(const options &opt, const std::string &cpu, const std::string &gran, const std::string &load,
 		const std::vector<size_result> &results)
 {
-	FILE *f = std::fopen(opt.out.c_str(), "w");
-	if (!f)
-		die("cannot write " + opt.out + ": " + std::strerror(errno));
+	FILE *f = open_out(opt.out);
 	std::fprintf(f,
 		     "{\n  \"config\": {\"rounds\": %u, \"region_bytes\": %llu, \"dir\": \"%s\", \"cpu\": \"%s\", "
 		     "\"online_cpus\": %ld, \"loadavg_start_end\": \"%s\", \"pmem2_granularity\": \"%s\", "
@@ -573,30 +461,27 @@ void write_json(const options &opt, const std::string &cpu, const std::string &g
 		const std::pair<const char *, const std::vector<double> *> series[] = {
 			{"open_rounds_ms", &r.open_ns}, {"open_read_only_rounds_ms", &r.open_ro_ns}, {"close_rounds_ms", &r.close_ns}};
 		for (const auto &[name, v] : series) {
-			std::fprintf(f, ", \"%s\": [", name);
-			for (size_t k = 0; k < v->size(); ++k)
-				std::fprintf(f, "%s%.3f", k ? ", " : "", (*v)[k] / 1e6);
-			std::fprintf(f, "]");
+			std::fprintf(f, ", \"%s\": ", name);
+			write_array(f, *v, "%.3f", 1e6);
 		}
 		std::fprintf(f, "},\n     \"contenders\": [\n");
 		for (size_t c = 0; c < n_contenders; ++c) {
-			std::fprintf(f, "       {\"name\": \"%s\", \"payload_bytes\": %.0f, \"median_ns\": %.0f, \"gbps\": %.4f, \"rounds_ns\": [",
+			std::fprintf(f, "       {\"name\": \"%s\", \"payload_bytes\": %.0f, \"median_ns\": %.0f, \"gbps\": %.4f, \"rounds_ns\": ",
 				     contender_names[c], r.bytes[c], r.med[c], r.gbps(c));
-			for (size_t k = 0; k < r.ns[c].size(); ++k)
-				std::fprintf(f, "%s%.0f", k ? ", " : "", r.ns[c][k]);
-			std::fprintf(f, "]}%s\n", c + 1 < n_contenders ? "," : "");
+			write_array(f, r.ns[c], "%.0f");
+			std::fprintf(f, "}%s\n", c + 1 < n_contenders ? "," : "");
 		}
 		std::fprintf(f, "     ]}%s\n", i + 1 < results.size() ? "," : "");
 	}
 	std::fprintf(f, "  ]\n}\n");
-	if (std::fclose(f) != 0)
-		die("cannot write " + opt.out + ": " + std::strerror(errno));
+	close_out(f, opt.out);
 }
 
 } // namespace
 
 int main(int argc, char **argv)
 {
+	program_name = "iterate";
 	options opt = parse_args(argc, argv);
 	// libpmem2 reads it at every mapping; a value the user set is kept.
 	setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 0);
