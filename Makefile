@@ -6,6 +6,9 @@ CTEST_ARGS ?=
 # Labels run again under the sanitizers by `make test` (short runs; the full ones are
 # `make asan` and `make tsan`).
 ASAN_SHORT_LABELS ?= unit|format|property|c_api|cli|fuzz
+# Not again under ASan: the libFuzzer target builds with its own ASan+UBSan (the dev pass runs
+# it), and the file tests do not depend on the granularity (the dev pass runs both).
+ASAN_SHORT_EXCLUDE ?= ^fuzz_libfuzzer|^unit_files_PAGE$$
 TSAN_SHORT_LABELS ?= concurrency
 # The short TSan pass runs the cache-line variant of tests built for both granularities (the
 # msync paths' threads are in crash_async's msync scenarios); `make tsan` runs everything.
@@ -34,7 +37,7 @@ test-main: build
 test-sanitizers: deps
 	cmake --preset asan
 	cmake --build --preset asan -j $(JOBS)
-	ctest --preset asan -j $(JOBS) -L '$(ASAN_SHORT_LABELS)'
+	ctest --preset asan -j $(JOBS) -L '$(ASAN_SHORT_LABELS)' -E '$(ASAN_SHORT_EXCLUDE)'
 	cmake --preset tsan
 	cmake --build --preset tsan -j $(JOBS)
 	ctest --preset tsan -j $(JOBS) -L '$(TSAN_SHORT_LABELS)' -E '$(TSAN_SHORT_EXCLUDE)'
