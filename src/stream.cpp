@@ -35,9 +35,7 @@ result<region> stream::region_allocate(uint64_t size)
 status stream::region_free(region r)
 {
 	impl &s = *impl_;
-	if (!s.gate_.open())
-		return s.gate_.refusal();
-	auto rt = s.resolve(r, nullptr);
+	auto rt = s.writable(r, nullptr);
 	if (!rt)
 		return rt.err();
 	auto st = s.catalog_.free(*rt, r.id, *s.state_, *s.tracker_);
@@ -85,9 +83,7 @@ region_iterator stream::regions() const
 result<appended> stream::append(region r, std::span<const std::byte> data, region_runtime *hint)
 {
 	impl &s = *impl_;
-	if (!s.gate_.open())
-		return s.gate_.refusal();
-	auto rt = s.resolve(r, hint);
+	auto rt = s.writable(r, hint);
 	if (!rt)
 		return rt.err();
 	return s.writer_->append(**rt, r.id, data, false);
@@ -96,9 +92,7 @@ result<appended> stream::append(region r, std::span<const std::byte> data, regio
 result<reservation> stream::reserve(region r, uint64_t size, region_runtime *hint)
 {
 	impl &s = *impl_;
-	if (!s.gate_.open())
-		return s.gate_.refusal();
-	auto rt = s.resolve(r, hint);
+	auto rt = s.writable(r, hint);
 	if (!rt)
 		return rt.err();
 	return s.writer_->reserve(**rt, r.id, size);
@@ -107,9 +101,7 @@ result<reservation> stream::reserve(region r, uint64_t size, region_runtime *hin
 result<uint64_t> stream::publish(region r, const entry &e, uint64_t size, region_runtime *hint)
 {
 	impl &s = *impl_;
-	if (!s.gate_.open())
-		return s.gate_.refusal();
-	auto rt = s.resolve(r, hint);
+	auto rt = s.writable(r, hint);
 	if (!rt)
 		return rt.err();
 	return s.writer_->publish(**rt, r.id, e, size, false);
@@ -120,9 +112,7 @@ result<uint64_t> stream::publish(region r, const entry &e, uint64_t size, region
 result<appended> stream::async_append(region r, std::span<const std::byte> data, region_runtime *hint)
 {
 	impl &s = *impl_;
-	if (!s.gate_.open())
-		return s.gate_.refusal();
-	auto rt = s.resolve(r, hint);
+	auto rt = s.writable(r, hint);
 	if (!rt)
 		return rt.err();
 	auto a = s.writer_->append(**rt, r.id, data, true);
@@ -134,9 +124,7 @@ result<appended> stream::async_append(region r, std::span<const std::byte> data,
 result<uint64_t> stream::async_publish(region r, const entry &e, uint64_t size, region_runtime *hint)
 {
 	impl &s = *impl_;
-	if (!s.gate_.open())
-		return s.gate_.refusal();
-	auto rt = s.resolve(r, hint);
+	auto rt = s.writable(r, hint);
 	if (!rt)
 		return rt.err();
 	auto t = s.writer_->publish(**rt, r.id, e, size, true);

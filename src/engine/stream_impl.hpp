@@ -37,6 +37,14 @@ public:
 	// The live region named by r (and rt, when given: it must be that region's runtime of
 	// this stream).
 	result<region_runtime *> resolve(region r, region_runtime *rt) const;
+	// What every writing call checks first: the stream takes writes (write_gate), and r (with
+	// rt) names a live region of it.
+	result<region_runtime *> writable(region r, region_runtime *rt) const
+	{
+		if (!gate_.open())
+			return gate_.refusal();
+		return resolve(r, rt);
+	}
 	// The committed entry at `e`, or invalid_handle. Lock-free; never reads outside a region.
 	result<format::entry_header> committed_entry(const entry &e, const region_runtime **out = nullptr) const;
 
