@@ -12,9 +12,9 @@
 // timestamp prefix, and nothing torn, stale or never submitted is visible.
 //
 // PMEMSTREAM_CRASH_IMAGES sets the images per drain (default 16; per flush a third of it, at
-// least 1) and PMEMSTREAM_CRASH_ASYNC_OPS the operations per thread (default 250);
+// least 1) and PMEMSTREAM_CRASH_ASYNC_OPS the operations per thread (default 150);
 // PMEMSTREAM_CRASH_SEED the seed. The defaults keep the whole binary under a minute in the
-// dev build (about 17 s; sanitized builds explore a third of the images and a quarter of the ops);
+// dev build (sanitized builds explore a third of the images and 40 ops);
 // e.g. PMEMSTREAM_CRASH_IMAGES=60 PMEMSTREAM_CRASH_ASYNC_OPS=1000 explores longer.
 #include "op_history.hpp"
 #include "sim_media.hpp"
@@ -52,10 +52,10 @@ struct config {
 	bool shared_regions = false; // every thread appends to two regions all threads share
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	// ~10x slower checks: the concurrency schedule matters more than the image count under
-	// ThreadSanitizer (make test runs it there), so few images, ~25 s.
-	uint64_t ops = env_u64("PMEMSTREAM_CRASH_ASYNC_OPS", 60);
+	// ThreadSanitizer (make test runs it there), so few images and ops.
+	uint64_t ops = env_u64("PMEMSTREAM_CRASH_ASYNC_OPS", 40);
 #else
-	uint64_t ops = env_u64("PMEMSTREAM_CRASH_ASYNC_OPS", 250);
+	uint64_t ops = env_u64("PMEMSTREAM_CRASH_ASYNC_OPS", 150);
 #endif
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	uint64_t images_per_drain = std::max<uint64_t>(1, env_u64("PMEMSTREAM_CRASH_IMAGES", 16) / 3);
