@@ -107,6 +107,9 @@ extern "C" {
 #define PMEMSTREAM_E_WRONG_PROCESS (-1016)
 /* A wait with a timeout ended first (errno ETIMEDOUT). */
 #define PMEMSTREAM_E_TIMED_OUT (-1017)
+/* A clear or truncation of the region removed the iterator's position (errno ESPIPE); seek
+ * the iterator again. (issue 14: truncation) */
+#define PMEMSTREAM_E_TRUNCATED (-1020)
 /* An unexpected failure inside the library (a bug); see pmemstream_errormsg(). */
 #define PMEMSTREAM_E_INTERNAL (-1999)
 

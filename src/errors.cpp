@@ -45,6 +45,7 @@ const char *errc_name(errc e) noexcept
 	case errc::timestamps_exhausted: return "timestamps exhausted";
 	case errc::wrong_process: return "stream belongs to another process";
 	case errc::timed_out: return "timed out";
+	case errc::truncated: return "position removed by a truncation"; // issue 14
 	case errc::last_: break;
 	}
 	return "unknown error";

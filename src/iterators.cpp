@@ -35,7 +35,8 @@ entry_iterator::entry_iterator(const stream *s, const region_runtime *rt, uint64
 
 void entry_iterator::seek_first()
 {
-	offset_ = rt_->first.load(std::memory_order_relaxed);
+	rewrites_ = rt_->rewrites.load(std::memory_order_acquire); // before the position it covers
+	offset_ = rt_->first.load(std::memory_order_acquire);
 	valid_size_ = 0;
 	min_ts_ = 0;
 }
@@ -44,14 +45,18 @@ uint64_t entry_iterator::head_timestamp() const
 {
 	// A position seen committed stays committed while the region keeps its id.
 	if (valid_size_)
-		return rt_->id.load(std::memory_order_acquire) == id_ ? valid_ts_ : 0;
+		return rt_->id.load(std::memory_order_acquire) == id_ && !cut() ? valid_ts_ : 0;
 	const stream::impl &s = *s_->impl_;
 	for (;;) {
-		if (rt_->id.load(std::memory_order_acquire) != id_ || offset_ >= rt_->tail.load(std::memory_order_acquire))
+		if (rt_->id.load(std::memory_order_acquire) != id_ || cut() || offset_ >= rt_->tail.load(std::memory_order_acquire))
 			return 0;
 		const entry_header h = header_at(s.base_, offset_);
 		const uint64_t ts = h.timestamp & format::timestamp_mask;
 		if (ts > s.vis_.committed.load(std::memory_order_acquire))
+			return 0;
+		// A clear or suffix cut since the position was taken: the bytes may be a new entry's
+		// (truncation, issue 14).
+		if (rt_->rewrites_after_reads() != rewrites_)
 			return 0;
 		// Padding is never shown; entries below a timestamp sought past the end are stepped
 		// over when they are committed later (an append to this region made before the seek
@@ -63,6 +68,23 @@ uint64_t entry_iterator::head_timestamp() const
 		}
 		offset_ += format::entry_footprint(h.size);
 	}
+}
+
+// Truncation (issue 14): a clear or suffix cut of the region since the position was taken,
+// or a prefix cut past it.
+bool entry_iterator::cut() const noexcept
+{
+	// After the caller's reads of the entry (the reader half of the seqlock).
+	return rt_->rewrites_after_reads() != rewrites_ || offset_ < rt_->first.load(std::memory_order_acquire);
+}
+
+status entry_iterator::position_status() const
+{
+	if (rt_->id.load(std::memory_order_acquire) != id_)
+		return error(errc::invalid_handle, "the iterator's region was freed");
+	if (cut())
+		return error(errc::truncated, "a clear or truncation of the region removed the iterator's position; seek again");
+	return {};
 }
 
 bool entry_iterator::is_valid() const
@@ -97,12 +119,14 @@ region entry_iterator::get_region() const
 status entry_iterator::seek(const entry &e)
 {
 	const region_runtime *rt = nullptr;
+	const uint64_t rewrites = rt_->rewrites.load(std::memory_order_acquire);
 	auto h = s_->impl_->committed_entry(e, &rt);
 	if (!h || rt != rt_ || rt_->id.load(std::memory_order_acquire) != id_)
 		return error(errc::invalid_handle, "entry is not a committed entry of the iterator's region");
 	offset_ = e.offset;
 	valid_size_ = 0;
 	min_ts_ = 0;
+	rewrites_ = rewrites;
 	return {};
 }
 
@@ -187,6 +211,10 @@ struct stream_reader::state {
 				++k;
 			if (k < ids.size() && ids[k] == id) {
 				keep.push_back(cursors[k]);
+				// Truncation (issue 14): a cursor whose position was cut continues at the
+				// first entry it has not yielded yet.
+				if (!keep.back().position_status())
+					keep.back().seek_timestamp(floor_ts);
 			} else {
 				entry_iterator it(s, rt, id);
 				it.seek_timestamp(floor_ts);

@@ -243,6 +243,9 @@ public:
 
 	// The region walked.
 	region get_region() const;
+	// ok, or errc::truncated when a clear or truncation of the region removed the position
+	// since it was taken (is_valid() is then false; seek again). (issue 14: truncation)
+	[[nodiscard]] status position_status() const;
 
 private:
 	friend class stream;
@@ -250,6 +253,7 @@ private:
 	entry_iterator(const stream *s, const region_runtime *rt, uint64_t id);
 	// The timestamp of the committed entry at the position (0 if none), skipping padding.
 	uint64_t head_timestamp() const;
+	bool cut() const noexcept; // truncation: the position was removed
 	const stream *s_;
 	const region_runtime *rt_;
 	uint64_t id_;
@@ -257,6 +261,7 @@ private:
 	mutable uint64_t valid_size_ = 0; // footprint of the entry at offset_ once seen committed; 0: unknown
 	mutable uint64_t valid_ts_ = 0;	  // and its timestamp
 	uint64_t min_ts_ = 0;		  // seek_timestamp(): entries below it are stepped over
+	uint64_t rewrites_ = 0;		  // region_runtime::rewrites when the position was taken (truncation)
 };
 
 // Walks live regions in allocation order.
@@ -385,6 +390,42 @@ public:
 	[[nodiscard]] result<uint64_t> region_entry_count(region r) const;
 	[[nodiscard]] result<region_runtime *> get_region_runtime(region r);
 	region_iterator regions() const;
+
+	// ---- truncation (issue 14: region clear, prefix and suffix truncation) ----
+	// docs/format.md 5 ("Writes that change the layout") and docs/design.md 7. Each call waits
+	// for an append in progress in the region, persists the region's entries, raises the
+	// timestamp floor over them (so the dropped timestamps are legitimately absent and never
+	// handed out again) and then makes the cut with one atomic span-header update or one
+	// zeroed entry header. Durability: persisted on return; a crash at any point shows the
+	// region either as before or as after the call. Entries of other regions are untouched.
+	// Live iterators of this process positioned on a dropped entry stop (is_valid() false) and
+	// entry_iterator::position_status() says errc::truncated; a stream_reader steps over the
+	// dropped entries by itself. Entry handles of dropped entries are refused (invalid_handle),
+	// except that after a clear or a suffix cut a later append may put a new entry at the
+	// same offset, which an old handle then names (as after a free and a reallocation).
+	// Errors of all four: invalid_handle, read_only, wrong_process, busy (a reservation is
+	// outstanding in the region), media_failed, out_of_space (clear only: epochs exhausted).
+	//
+	// Removes every entry of the region in O(1) (no zeroing of its data): the region gets a
+	// new checksum epoch and keeps its id, its size and its place in region order; its whole
+	// space is free for appends again. Returns the number of entries dropped.
+	[[nodiscard]] result<uint64_t> region_clear(region r);
+	// Prefix truncation: removes every entry of the region before `e` (a committed entry of
+	// the region) with one span-header update; `e` becomes the first. Returns the number of
+	// entries dropped. The space before `e` is reused only once the whole region is dropped
+	// (a cut at the end clears the region); see docs/design.md 7.2. invalid_handle when `e`
+	// is not a committed entry of the region.
+	[[nodiscard]] result<uint64_t> region_truncate_before(region r, const entry &e);
+	// Prefix truncation by timestamp: removes every entry with a timestamp below `ts`; when
+	// that is every entry, the region is cleared (its space reused). Walks the region's
+	// entry headers up to the cut (O(entries dropped)); the cut itself is O(1).
+	[[nodiscard]] result<uint64_t> region_truncate_before_timestamp(region r, uint64_t ts);
+	// Suffix truncation: removes every entry of the region after `e` (a committed entry of the
+	// region), as a raft follower whose log diverged needs; appends continue right after `e`
+	// with new timestamps (above every timestamp handed out so far, also those of the dropped
+	// entries). Returns the number of entries dropped.
+	[[nodiscard]] result<uint64_t> region_truncate_after(region r, const entry &e);
+	// ---- end of truncation ----
 
 	// ---- entries ----
 	// Appends one entry; returns it with its timestamp once it is committed and persisted (and

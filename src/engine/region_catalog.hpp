@@ -75,6 +75,18 @@ public:
 	// Records each live region's checkpoint (clean close).
 	void write_checkpoints();
 
+	// ---- truncation (issue 14; src/engine/region_truncate.cpp, docs/design.md 7) ----
+	// Each waits for the region's writer, persists its entries, raises the floor over them,
+	// then cuts; persisted on return. They return the number of entries dropped (padding not
+	// counted). `id` as for free().
+	result<uint64_t> clear(region_runtime *rt, uint64_t id, state_record &state, commit_tracker &tracker);
+	// Drops the entries before the entry at `pos` (when by_ts is false) or before the first
+	// entry with a timestamp >= ts (by_ts true; clears the region when there is none).
+	result<uint64_t> truncate_before(region_runtime *rt, uint64_t id, uint64_t pos, bool by_ts, uint64_t ts,
+					 state_record &state, commit_tracker &tracker);
+	// Drops the entries after the entry at `pos`.
+	result<uint64_t> truncate_after(region_runtime *rt, uint64_t id, uint64_t pos, state_record &state, commit_tracker &tracker);
+
 	catalog_stats stats() const;
 
 private:
@@ -95,6 +107,9 @@ private:
 	void index_free(span_map::iterator it);
 	void unindex_free(span_map::iterator it);
 	slot_read<format::span_slot> write_span(uint64_t off, const format::span_slot &v, const slot_read<format::span_slot> &cur);
+	// Truncation helpers (region_truncate.cpp), with alloc_mutex_ and rt->lock held.
+	status prepare_cut(region_runtime *rt, uint64_t id, commit_tracker &tracker);
+	result<uint64_t> clear_locked(region_runtime *rt, state_record &state, commit_tracker &tracker);
 	void bump_layout() noexcept
 	{
 		vis_.layout_generation.fetch_add(1, std::memory_order_release);

@@ -38,6 +38,22 @@ public:
 	// writer after the entry's bytes, so a reader that loads it with acquire sees whole entries.
 	std::atomic<uint64_t> tail{0};
 	std::atomic<uint64_t> count{0}; // committed entries; written by the region's writer only
+	// Truncation (issue 14, src/engine/region_truncate.cpp): bumped (release, under `lock`)
+	// by a clear or a suffix cut before anything of the region changes, so bytes an iterator
+	// read may be rewritten by later appends. An iterator takes it (acquire) with its position
+	// and loads it again after reading a header (the seqlock of `id`); a change ends the
+	// position (errc::truncated). A prefix cut only moves `first` (release): positions below
+	// it are refused, no byte changes.
+	std::atomic<uint64_t> rewrites{0};
+	uint64_t rewrites_after_reads() const noexcept
+	{
+#if defined(__SANITIZE_THREAD__)
+		return rewrites.load(std::memory_order_seq_cst);
+#else
+		std::atomic_thread_fence(std::memory_order_acquire);
+		return rewrites.load(std::memory_order_relaxed);
+#endif
+	}
 
 	bool live() const noexcept
 	{

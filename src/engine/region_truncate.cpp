@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Truncation (issue 14): region clear, prefix and suffix truncation. The order of the writes
+// and why it is crash-safe: docs/format.md 5 ("Writes that change the layout") and
+// docs/design.md 7. Every operation here:
+//   1. holds the catalog (the only writer of span headers) and the region's lock (no append
+//      in progress), and persists the region's entries;
+//   2. raises ts_floor to the persisted watermark, which covers every entry of the region:
+//      the timestamps about to be dropped become legitimately absent (rule R1), so entries of
+//      other regions with larger timestamps stay visible, and no dropped timestamp is ever
+//      handed out again (the floor only grows; new ones start above it);
+//   3. makes the cut with one atomic span-header update (clear, prefix) or one zeroed entry
+//      header (suffix). A crash before 3 shows the region as before, after 3 as after.
+#include "engine/region_catalog.hpp"
+#include "engine/state_record.hpp"
+#include "util/hex.hpp"
+
+#include <cassert>
+#include <cstring>
+
+namespace pmemstream::detail {
+
+namespace {
+
+// A walk of the committed entries of a live region from `first` (its lock held: every entry
+// below the tail is complete). Stops at `target` (an offset; 0: never) or at the first entry
+// whose timestamp is >= min_ts (min_ts 0: never), else at the tail.
+struct walk_result {
+	uint64_t pos = 0;     // where it stopped
+	uint64_t walked = 0;  // entries before pos, padding included
+	uint64_t visible = 0; // entries before pos, padding excluded
+	uint64_t last_ts = 0; // timestamp of the entry before pos (0: none)
+	bool at_target = false;
+	format::entry_header at{}; // the header at pos when it is an entry
+};
+
+walk_result walk(const std::byte *base, const region_runtime &rt, uint64_t target, uint64_t min_ts)
+{
+	walk_result w;
+	w.pos = rt.first.load(std::memory_order_relaxed);
+	const uint64_t tail = rt.tail.load(std::memory_order_relaxed);
+	while (w.pos < tail) {
+		std::memcpy(&w.at, base + w.pos, sizeof(w.at));
+		const uint64_t ts = w.at.timestamp & format::timestamp_mask;
+		const bool padding = w.at.timestamp & format::flag_padding;
+		if (w.pos == target) {
+			w.at_target = !padding;
+			return w;
+		}
+		if (min_ts && !padding && ts >= min_ts)
+			return w;
+		++w.walked;
+		w.visible += !padding;
+		w.last_ts = ts;
+		w.pos += format::entry_footprint(w.at.size);
+	}
+	return w;
+}
+
+error not_an_entry(uint64_t pos, uint64_t region)
+{
+	return error(errc::invalid_handle, "no committed entry at offset " + hex(pos) + " in region " + hex(region));
+}
+
+} // namespace
+
+status region_catalog::prepare_cut(region_runtime *rt, uint64_t id, commit_tracker &tracker)
+{
+	const uint64_t cur_id = rt->id.load(std::memory_order_relaxed);
+	if (cur_id == 0 || (id != 0 && id != cur_id))
+		return error(errc::invalid_handle, "no live region at offset " + hex(rt->offset));
+	if (rt->reserved)
+		return error(errc::busy, "region " + hex(rt->offset) + " has an outstanding reservation; publish it first");
+	// Every entry of the region persisted: the floor raised after this covers them all, and
+	// every entry an iterator or handle may still name is committed.
+	if (!tracker.ensure_persisted(rt->last_ts) || !m_.healthy())
+		return error(errc::media_failed, "the medium failed while persisting the region's entries");
+	return {};
+}
+
+result<uint64_t> region_catalog::clear_locked(region_runtime *rt, state_record &state, commit_tracker &tracker)
+{
+	if (next_counter_ >= format::max_generation)
+		return error(errc::out_of_space, "region epochs exhausted (2^62 allocations and clears)");
+	auto it = spans_.find(rt->offset);
+	assert(it != spans_.end() && it->second.state == format::span_region);
+	const uint64_t dropped = rt->count.load(std::memory_order_relaxed);
+	state.raise_floor(tracker.persisted());
+
+	// One update: a new epoch (every old entry stops validating), head and checkpoint reset.
+	format::span_slot v = it->second.rec.value;
+	v.epoch = next_counter_++;
+	v.head = 0;
+	v.sealed_tail = 0;
+	v.sealed_count = 0;
+	v.sealed_last_ts = 0;
+	it->second.rec = write_span(rt->offset, v, it->second.rec);
+
+	const uint64_t data = rt->offset + format::span_header_size;
+	rt->rewrites.fetch_add(1, std::memory_order_release); // before any byte or field changes
+	rt->epoch.store(v.epoch, std::memory_order_relaxed);
+	rt->first.store(data, std::memory_order_release);
+	rt->tail.store(data, std::memory_order_release);
+	rt->count.store(0, std::memory_order_relaxed);
+	rt->walked = 0;
+	rt->last_ts = 0;
+	rt->window.reset();
+	rt->appended = 0;
+	rt->sealed_tail = rt->sealed_count = rt->sealed_last_ts = 0;
+	std::memset(rt->line.bytes, 0, sizeof(rt->line.bytes)); // data is line-aligned: nothing before it
+
+	// The old first entry would read as a torn one (another epoch); a clean end instead. A
+	// crash before this drain leaves that torn-looking entry, which recovery zeroes.
+	const uint64_t room = rt->data_end.load(std::memory_order_relaxed) - data;
+	m_.set_nodrain(m_.base() + data, 0, std::min<uint64_t>(sizeof(format::entry_header), room));
+	m_.drain();
+	bump_layout();
+	if (!m_.healthy())
+		return error(errc::media_failed, "the medium failed while clearing a region");
+	return dropped;
+}
+
+result<uint64_t> region_catalog::clear(region_runtime *rt, uint64_t id, state_record &state, commit_tracker &tracker)
+{
+	std::lock_guard al(alloc_mutex_);
+	std::lock_guard rl(rt->lock);
+	if (auto s = prepare_cut(rt, id, tracker); !s)
+		return s.err();
+	return clear_locked(rt, state, tracker);
+}
+
+result<uint64_t> region_catalog::truncate_before(region_runtime *rt, uint64_t id, uint64_t pos, bool by_ts, uint64_t ts,
+						 state_record &state, commit_tracker &tracker)
+{
+	std::lock_guard al(alloc_mutex_);
+	std::lock_guard rl(rt->lock);
+	if (auto s = prepare_cut(rt, id, tracker); !s)
+		return s.err();
+	const walk_result w = walk(m_.base(), *rt, by_ts ? 0 : pos, by_ts ? std::max<uint64_t>(ts, 1) : 0);
+	if (!by_ts && !w.at_target)
+		return not_an_entry(pos, rt->offset);
+	if (by_ts && w.pos == rt->tail.load(std::memory_order_relaxed))
+		return clear_locked(rt, state, tracker); // every entry goes: the whole space is reused
+	if (w.walked == 0)
+		return uint64_t{0};
+
+	auto it = spans_.find(rt->offset);
+	assert(it != spans_.end() && it->second.state == format::span_region);
+	state.raise_floor(tracker.persisted());
+
+	const uint64_t data = rt->offset + format::span_header_size;
+	const uint64_t head = w.pos - data;
+	format::span_slot v = it->second.rec.value;
+	v.head = head;
+	if (v.sealed_tail < head) {
+		v.sealed_tail = head; // the checkpoint covered only dropped entries
+		v.sealed_count = 0;
+		v.sealed_last_ts = 0;
+	} else {
+		// Every dropped entry lies in [old head, head), inside the checkpoint.
+		assert(v.sealed_count >= w.walked);
+		v.sealed_count -= w.walked;
+		if (v.sealed_count == 0)
+			v.sealed_last_ts = 0;
+	}
+	// The cut: one atomic record update.
+	it->second.rec = write_span(rt->offset, v, it->second.rec);
+
+	rt->first.store(w.pos, std::memory_order_release);
+	rt->count.store(rt->count.load(std::memory_order_relaxed) - w.visible, std::memory_order_relaxed);
+	rt->walked -= w.walked;
+	rt->sealed_tail = v.sealed_tail;
+	rt->sealed_count = v.sealed_count;
+	rt->sealed_last_ts = v.sealed_last_ts;
+	bump_layout();
+	if (!m_.healthy())
+		return error(errc::media_failed, "the medium failed while truncating a region");
+	return w.visible;
+}
+
+result<uint64_t> region_catalog::truncate_after(region_runtime *rt, uint64_t id, uint64_t pos, state_record &state,
+						commit_tracker &tracker)
+{
+	std::lock_guard al(alloc_mutex_);
+	std::lock_guard rl(rt->lock);
+	if (auto s = prepare_cut(rt, id, tracker); !s)
+		return s.err();
+	const walk_result w = walk(m_.base(), *rt, pos, 0);
+	if (!w.at_target)
+		return not_an_entry(pos, rt->offset);
+	const uint64_t cut = pos + format::entry_footprint(w.at.size);
+	const uint64_t tail = rt->tail.load(std::memory_order_relaxed);
+	if (cut == tail)
+		return uint64_t{0};
+	const uint64_t walked = w.walked + 1; // up to and including the entry kept last
+	const uint64_t count = w.visible + 1;
+	const uint64_t last_ts = w.at.timestamp & format::timestamp_mask;
+	const uint64_t dropped = rt->count.load(std::memory_order_relaxed) - count;
+
+	auto it = spans_.find(rt->offset);
+	assert(it != spans_.end() && it->second.state == format::span_region);
+	state.raise_floor(tracker.persisted());
+
+	const uint64_t data = rt->offset + format::span_header_size;
+	if (it->second.rec.value.sealed_tail > cut - data) {
+		// The checkpoint must not claim dropped entries (rule R4): move it to the cut first, so
+		// that a crash before the cut below still finds the walk at the checkpoint.
+		format::span_slot v = it->second.rec.value;
+		v.sealed_tail = cut - data;
+		v.sealed_count = walked;
+		v.sealed_last_ts = last_ts;
+		it->second.rec = write_span(rt->offset, v, it->second.rec);
+		rt->sealed_tail = v.sealed_tail;
+		rt->sealed_count = v.sealed_count;
+		rt->sealed_last_ts = v.sealed_last_ts;
+	}
+
+	rt->rewrites.fetch_add(1, std::memory_order_release); // before any byte or field changes
+	rt->tail.store(cut, std::memory_order_release);
+	rt->count.store(count, std::memory_order_relaxed);
+	rt->walked = walked;
+	rt->last_ts = last_ts;
+	rt->window.reset();
+	rt->appended = 0;
+	const uint64_t line = cut & ~(format::cache_line - 1);
+	std::memcpy(rt->line.bytes, m_.base() + line, cut - line);
+
+	// The cut: the header after the last entry kept reads as a clean end (rule E2). Dropped
+	// entries behind it are unreachable; one a later, shorter entry exposes is refused by
+	// rule E4 (its timestamp is at most the floor, below every new one).
+	const uint64_t room = rt->data_end.load(std::memory_order_relaxed) - cut;
+	if (room)
+		m_.set_nodrain(m_.base() + cut, 0, std::min<uint64_t>(sizeof(format::entry_header), room));
+	m_.drain();
+	bump_layout();
+	if (!m_.healthy())
+		return error(errc::media_failed, "the medium failed while truncating a region");
+	return dropped;
+}
+
+} // namespace pmemstream::detail
