@@ -13,6 +13,7 @@ packages=(
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
   dpkg-dev file man-db groff-base
   gnuplot-nox
+  libraft-dev libuv1-dev
 )
 
 missing=()
