@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <span>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -127,6 +128,21 @@ const char *state_name(int s)
 	}
 }
 
+// A command entry's raft buffer: the payload's length (8 bytes) and the payload, zero-padded
+// to a multiple of 8 bytes. raft's uv transport sends entry buffers back to back but the
+// receiver steps over them in 8-byte units, so every buffer handed to raft_apply must have a
+// length that is a multiple of 8.
+std::span<const std::byte> command_payload(std::span<const std::byte> buf)
+{
+	if (buf.size() < 8)
+		return {};
+	uint64_t len;
+	std::memcpy(&len, buf.data(), 8);
+	if (len > buf.size() - 8)
+		return {};
+	return buf.subspan(8, len);
+}
+
 // Committed command entries with index in [from, commit], at most max, as E lines.
 uint64_t emit_entries(node *n, conn *c, uint64_t from, uint64_t max, std::string &out)
 {
@@ -139,7 +155,8 @@ uint64_t emit_entries(node *n, conn *c, uint64_t from, uint64_t max, std::string
 			break;
 		if (e->type != RAFT_COMMAND)
 			continue;
-		out += "E " + std::to_string(i) + " " + to_hex(e->data.data(), e->data.size()) + "\n";
+		auto payload = command_payload(e->data);
+		out += "E " + std::to_string(i) + " " + to_hex(payload.data(), payload.size()) + "\n";
 		sent++;
 	}
 	(void)c;
@@ -194,10 +211,13 @@ void do_append(node *n, conn *c, const std::string &tag, const std::string &hex)
 		return;
 	}
 	struct raft_buffer buf;
-	buf.len = data.size();
-	buf.base = raft_malloc(buf.len ? buf.len : 1);
-	if (buf.len)
-		std::memcpy(buf.base, data.data(), buf.len);
+	buf.len = 8 + ((data.size() + 7) & ~size_t(7));
+	buf.base = raft_malloc(buf.len);
+	uint64_t len = data.size();
+	std::memset(buf.base, 0, buf.len);
+	std::memcpy(buf.base, &len, 8);
+	if (len)
+		std::memcpy(static_cast<char *>(buf.base) + 8, data.data(), len);
 	auto *ctx = new apply_ctx{};
 	ctx->n = n;
 	ctx->conn_id = c->id;
