@@ -94,6 +94,8 @@ TEST(truncate, clear_of_empty_region_and_clear_twice)
 	temp_file f;
 	auto s = test::create(f.path);
 	region a = *s->region_allocate(500);
+	EXPECT_EQ(*s->region_truncate_before_timestamp(a, 1), 0u);
+	EXPECT_EQ(*s->region_truncate_before_timestamp(a, 100), 0u);
 	EXPECT_EQ(*s->region_clear(a), 0u);
 	must_append(*s, a, "1");
 	EXPECT_EQ(*s->region_clear(a), 1u);
