@@ -754,6 +754,58 @@ uint64_t pmemstream_stream_reader_get_timestamp(struct pmemstream_stream_reader 
 /* Deletes the reader and sets *reader to NULL. NULL is ignored. */
 void pmemstream_stream_reader_delete(struct pmemstream_stream_reader **reader);
 
+/* ---- truncation ---- */
+/* (issue 14: region clear, prefix and suffix truncation) */
+
+/*
+ * Each of these waits for an append in progress in the region, persists the region's entries,
+ * raises the stream's timestamp floor over them (the dropped timestamps are never handed out
+ * again; entries of other regions, also with larger timestamps, stay visible) and then makes
+ * the cut with one atomic header update or one zeroed entry header. docs/format.md 5,
+ * docs/design.md 7, pmemstream_region_clear(3).
+ *  dropped: out, optional (NULL allowed); the number of entries removed
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL),
+ * PMEMSTREAM_E_INVALID_HANDLE (not a live region; `entry` is not a committed entry of it),
+ * PMEMSTREAM_E_BUSY (a reservation is outstanding in the region), PMEMSTREAM_E_READ_ONLY,
+ * PMEMSTREAM_E_WRONG_PROCESS, PMEMSTREAM_E_MEDIA_FAILED, PMEMSTREAM_E_OUT_OF_SPACE (clear:
+ * epochs exhausted), -ENOMEM.
+ * Durability: persisted on return; after a crash at any point the region shows every entry it
+ * had or exactly the ones the call keeps.
+ * Thread safety: like pmemstream_region_free(). An entry iterator of this process on a removed
+ * entry stops being valid, and pmemstream_entry_iterator_is_valid() then fails with
+ * PMEMSTREAM_E_TRUNCATED (seek it again); a stream reader continues by itself. An entry
+ * handle of a removed entry is refused, but after a clear or a suffix cut a later append may
+ * put a new entry at its offset, which the old handle then names (as after a free).
+ */
+/* Removes every entry of the region in O(1) (no zeroing): new checksum epoch, same region
+ * handle and place in region order, the whole space free for appends again. */
+int pmemstream_region_clear(struct pmemstream *stream, struct pmemstream_region region, uint64_t *dropped);
+/* Prefix truncation: removes every entry before `entry`, which becomes the first (one header
+ * update; the space before it is reused once the whole region is removed). */
+int pmemstream_region_truncate_before(struct pmemstream *stream, struct pmemstream_region region,
+				      struct pmemstream_entry entry, uint64_t *dropped);
+/* Prefix truncation by timestamp: removes every entry with a timestamp below `timestamp`;
+ * when that is all of them, clears the region. */
+int pmemstream_region_truncate_before_timestamp(struct pmemstream *stream, struct pmemstream_region region,
+						uint64_t timestamp, uint64_t *dropped);
+/* Suffix truncation: removes every entry after `entry`; appends continue right after it with
+ * new timestamps. */
+int pmemstream_region_truncate_after(struct pmemstream *stream, struct pmemstream_region region,
+				     struct pmemstream_entry entry, uint64_t *dropped);
+int pmemstream_region_clear_errc(struct pmemstream *stream, struct pmemstream_region region, uint64_t *dropped);
+int pmemstream_region_truncate_before_errc(struct pmemstream *stream, struct pmemstream_region region,
+					   struct pmemstream_entry entry, uint64_t *dropped);
+int pmemstream_region_truncate_before_timestamp_errc(struct pmemstream *stream, struct pmemstream_region region,
+						     uint64_t timestamp, uint64_t *dropped);
+int pmemstream_region_truncate_after_errc(struct pmemstream *stream, struct pmemstream_region region,
+					  struct pmemstream_entry entry, uint64_t *dropped);
+#ifdef PMEMSTREAM_SPECIFIC_ERRORS
+#define pmemstream_region_clear pmemstream_region_clear_errc
+#define pmemstream_region_truncate_before pmemstream_region_truncate_before_errc
+#define pmemstream_region_truncate_before_timestamp pmemstream_region_truncate_before_timestamp_errc
+#define pmemstream_region_truncate_after pmemstream_region_truncate_after_errc
+#endif /* PMEMSTREAM_SPECIFIC_ERRORS */
+
 /* ---- specific error codes as return values ---- */
 
 /*

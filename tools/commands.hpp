@@ -16,6 +16,8 @@ int run_check(const command_spec &, const parsed_args &);
 int run_region_add(const command_spec &, const parsed_args &);
 int run_region_ls(const command_spec &, const parsed_args &);
 int run_region_rm(const command_spec &, const parsed_args &);
+int run_region_clear(const command_spec &, const parsed_args &); // cmd_truncate.cpp (issue 14)
+int run_truncate(const command_spec &, const parsed_args &);     // cmd_truncate.cpp (issue 14)
 int run_append(const command_spec &, const parsed_args &);
 int run_cat(const command_spec &, const parsed_args &);
 int run_tail(const command_spec &, const parsed_args &);

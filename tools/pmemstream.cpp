@@ -34,6 +34,23 @@ const std::vector<command_spec> &commands()
 		 run_region_ls, nullptr, true},
 		{"region rm", "FILE REGION", "Free the region at offset REGION (decimal or 0x hex) and all its entries.", {}, 2, 2,
 		 run_region_rm, nullptr},
+		// Truncation (issue 14, cmd_truncate.cpp).
+		{"region clear", "FILE REGION", "Remove every entry of the region in O(1); it keeps its offset, size and place.",
+		 {{"verbose", 'v', nullptr, "print how many entries were removed"}, json_opt}, 2, 2, run_region_clear,
+		 "The region gets a new checksum epoch (its bytes are not zeroed) and its whole space is\n"
+		 "free for appends again. Crash-safe: the region shows all its entries or none."},
+		{"truncate", "FILE REGION [--before ENTRY | --before-timestamp TS | --after ENTRY]",
+		 "Remove the entries of a region before an entry or timestamp, or after an entry.",
+		 {{"before", 0, "ENTRY", "remove every entry before the entry at offset ENTRY"},
+		  {"before-timestamp", 0, "TS", "remove every entry with a timestamp below TS (all: the region is cleared)"},
+		  {"after", 0, "ENTRY", "remove every entry after the entry at offset ENTRY"},
+		  {"verbose", 'v', nullptr, "print how many entries were removed"},
+		  json_opt},
+		 2, 2, run_truncate,
+		 "ENTRY is an entry offset as printed by 'append -v', 'cat --hex' or 'dump' (decimal or\n"
+		 "0x hex). The removed timestamps are never handed out again; other regions are\n"
+		 "untouched. Crash-safe: the region shows all its entries or exactly the ones kept.\n"
+		 "An ENTRY that is not a committed entry of REGION exits with 5."},
 		{"append", "FILE REGION [DATA...]", "Append entries to a region.",
 		 {{"lines", 'l', nullptr, "one entry per line of standard input (newlines not stored)"},
 		  {"verbose", 'v', nullptr, "print offset, size and timestamp of each new entry"},
@@ -115,7 +132,7 @@ void print_main_help()
 
 int print_region_help()
 {
-	out("usage: pmemstream region add|ls|rm ...\n");
+	out("usage: pmemstream region add|ls|rm|clear ...\n");
 	for (auto &c : commands())
 		if (std::string(c.name).rfind("region ", 0) == 0)
 			out(std::string("  pmemstream ") + c.name + " " + c.args + "\n      " + c.summary + "\n");
@@ -157,7 +174,7 @@ int dispatch(int argc, char **argv)
 		if (argc < 3 || argv[2][0] == '-') {
 			if (argc >= 3 && (std::strcmp(argv[2], "--help") == 0 || std::strcmp(argv[2], "-h") == 0))
 				return print_region_help();
-			fail(exit_usage, "region: missing subcommand: add, ls or rm (see 'pmemstream region --help')");
+			fail(exit_usage, "region: missing subcommand: add, ls, rm or clear (see 'pmemstream region --help')");
 		}
 		name += std::string(" ") + argv[2];
 		consumed = 3;

@@ -58,6 +58,11 @@ int not_on_an_entry(const pmemstream_entry_iterator &iterator) noexcept
 	if (!region_is_live(iterator))
 		return region_was_freed(name, iterator);
 	char text[128];
+	if (auto st = iterator.it.position_status(); !st) { // issue 14: a clear or truncation cut the position
+		std::snprintf(text, sizeof(text), "%s: a clear or truncation of region 0x%llx removed the iterator's position", name,
+			      static_cast<unsigned long long>(iterator.it.get_region().offset));
+		return fail(st.code(), text);
+	}
 	std::snprintf(text, sizeof(text), "%s: the iterator is past the last entry of region 0x%llx", name,
 		      static_cast<unsigned long long>(iterator.it.get_region().offset));
 	return fail(pmemstream::errc::invalid_handle, text);

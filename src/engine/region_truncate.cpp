@@ -138,8 +138,12 @@ result<uint64_t> region_catalog::truncate_before(region_runtime *rt, uint64_t id
 	const walk_result w = walk(m_.base(), *rt, by_ts ? 0 : pos, by_ts ? std::max<uint64_t>(ts, 1) : 0);
 	if (!by_ts && !w.at_target)
 		return not_an_entry(pos, rt->offset);
-	if (by_ts && w.pos == rt->tail.load(std::memory_order_relaxed))
+	const uint64_t data = rt->offset + format::span_header_size;
+	if (by_ts && w.pos == rt->tail.load(std::memory_order_relaxed)) {
+		if (w.walked == 0 && w.pos == data)
+			return uint64_t{0}; // empty, and no space hidden before head: nothing to do
 		return clear_locked(rt, state, tracker); // every entry goes: the whole space is reused
+	}
 	if (w.walked == 0)
 		return uint64_t{0};
 
@@ -147,7 +151,6 @@ result<uint64_t> region_catalog::truncate_before(region_runtime *rt, uint64_t id
 	assert(it != spans_.end() && it->second.state == format::span_region);
 	state.raise_floor(tracker.persisted());
 
-	const uint64_t data = rt->offset + format::span_header_size;
 	const uint64_t head = w.pos - data;
 	format::span_slot v = it->second.rec.value;
 	v.head = head;

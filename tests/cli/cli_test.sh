@@ -581,7 +581,7 @@ doc_section() { # CMD: the docs/cli.md section whose synopsis starts "pmemstream
 tokens() { tr '[]|' '   ' | tr -s ' ' | sed 's/^/ /; s/$/ /'; }
 run "$BIN" --help
 commands=$(sed -n '/^commands:/,/^$/p' <<<"$OUT" | awk 'NR > 1 && NF { n = ""; for (i = 1; i <= NF && $i ~ /^[a-z]+$/; i++) n = n (n == "" ? "" : " ") $i; print n }')
-expect_eq "the help lists every command" "$(wc -l <<<"$commands")" "11"
+expect_eq "the help lists every command" "$(wc -l <<<"$commands")" "13" # 11 + region clear, truncate (issue 14)
 while read -r c; do
 	# shellcheck disable=SC2086
 	help=$("$BIN" $c --help)
@@ -717,7 +717,7 @@ for c in $("$BIN" --help | sed -n 's/^  \([a-z][a-z]*\) .*/\1/p'); do
 	grep -qx "$c" <<<"$OUT" && ok || bad "completion misses the command $c of --help"
 done
 expect_eq "completion of a prefix" "$(complete_words "$BIN" ch)" "check"
-expect_eq "completion of region" "$(complete_words "$BIN" region "" | tr '\n' ' ')" "add ls rm --help "
+expect_eq "completion of region" "$(complete_words "$BIN" region "" | tr '\n' ' ')" "add ls rm clear --help "
 OUT=$(complete_words "$BIN" append "$F" "$R1" --)
 expect_contains "completion offers append's options" "$OUT" "--lines"
 expect_contains "completion offers --help" "$OUT" "--help"
