@@ -318,7 +318,7 @@ std::string status_line(node *n)
 		else
 			s << "-";
 	}
-	s << " errors=" << stream_io_errors(&n->io) << "\n";
+	s << " errors=" << stream_io_errors(&n->io) << " installs=" << stream_io_installs(&n->io) << "\n";
 	return s.str();
 }
 
@@ -466,11 +466,10 @@ int run_node(const node_options &o)
 	if (uv_loop_init(&n->loop) != 0)
 		return 1;
 
-	auto st = ::access(o.file.c_str(), F_OK) == 0 ? raft_store::open(o.file) : [&] {
-		store_options so;
-		so.size = o.file_size;
-		return raft_store::create(o.file, so);
-	}();
+	store_options so;
+	so.size = o.file_size;
+	so.segment_size = o.segment_size;
+	auto st = ::access(o.file.c_str(), F_OK) == 0 ? raft_store::open(o.file, so) : raft_store::create(o.file, so);
 	if (!st) {
 		std::fprintf(stderr, "pmemstream-node: %s: %s\n", o.file.c_str(), st.err().message().c_str());
 		return 1;

@@ -32,6 +32,7 @@ struct node_options {
 	int client_port = 0;	     // client protocol on 127.0.0.1
 	std::vector<std::pair<uint64_t, std::string>> bootstrap; // initial members (empty: join later)
 	uint64_t file_size = 256ull << 20;
+	uint64_t segment_size = 4ull << 20; // usable bytes of each log region (store_options)
 	unsigned snapshot_threshold = 1024;
 	unsigned snapshot_trailing = 256;
 	unsigned election_timeout_ms = 1000;

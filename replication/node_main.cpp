@@ -17,7 +17,8 @@ int usage()
 	std::fprintf(stderr,
 		     "usage:\n"
 		     "  pmemstream-node run --id N --file PATH --address 127.0.0.1:PORT --client PORT\n"
-		     "        [--bootstrap ID=ADDR,ID=ADDR,...] [--size BYTES] [--snapshot-threshold N]\n"
+		     "        [--bootstrap ID=ADDR,ID=ADDR,...] [--size BYTES] [--segment-size BYTES]\n"
+		     "        [--snapshot-threshold N]\n"
 		     "        [--snapshot-trailing N] [--election-timeout MS] [--verbose]\n"
 		     "  pmemstream-node append --client PORT TEXT...   (appends each TEXT; prints its index)\n"
 		     "  pmemstream-node read   --client PORT [FROM]    (committed entries from FROM)\n"
@@ -107,6 +108,8 @@ int main(int argc, char **argv)
 			o.client_port = std::atoi(val().c_str());
 		else if (a == "--size")
 			o.file_size = std::strtoull(val().c_str(), nullptr, 10);
+		else if (a == "--segment-size")
+			o.segment_size = std::strtoull(val().c_str(), nullptr, 10);
 		else if (a == "--snapshot-threshold")
 			o.snapshot_threshold = static_cast<unsigned>(std::atoi(val().c_str()));
 		else if (a == "--snapshot-trailing")

@@ -22,6 +22,7 @@ struct stream_io {
 	raft_io_close_cb close_cb = nullptr;
 	int pending_close = 0;
 	uint64_t errors = 0;
+	uint64_t installs = 0; // snapshot_put with trailing 0: a snapshot installed from the leader
 };
 
 stream_io *self(struct raft_io *io)
@@ -263,6 +264,8 @@ int io_snapshot_put(struct raft_io *io, unsigned trailing, struct raft_io_snapsh
 		auto *b = static_cast<const std::byte *>(snapshot->bufs[k].base);
 		s.data.insert(s.data.end(), b, b + snapshot->bufs[k].len);
 	}
+	if (trailing == 0)
+		w->installs++;
 	auto st = w->store->put_snapshot(s, trailing);
 	int status = st ? 0 : fail(w, st);
 	later(w, [req, cb, status] { cb(req, status); });
@@ -351,6 +354,11 @@ void stream_io_close(struct raft_io *io)
 uint64_t stream_io_errors(struct raft_io *io)
 {
 	return self(io)->errors;
+}
+
+uint64_t stream_io_installs(struct raft_io *io)
+{
+	return self(io)->installs;
 }
 
 } // namespace pmemstream::replication

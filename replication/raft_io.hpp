@@ -32,6 +32,8 @@ void stream_io_close(struct raft_io *io);
 
 // Storage failures seen (for status and tests).
 uint64_t stream_io_errors(struct raft_io *io);
+// Snapshots installed from a leader since start.
+uint64_t stream_io_installs(struct raft_io *io);
 
 } // namespace pmemstream::replication
 

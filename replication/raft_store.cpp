@@ -214,7 +214,9 @@ status raft_store::load()
 		}
 	}
 
-	// The snapshot with the larger raft index (each region holds at most one).
+	// The snapshot written last (each region holds at most one; the stream's timestamps order
+	// the writes).
+	uint64_t snap_ts = 0;
 	for (unsigned k = 0; k < 2; k++) {
 		auto it = s_->entries(snap_[k]);
 		if (!it)
@@ -226,7 +228,11 @@ status raft_store::load()
 			auto snap = decode_snapshot(*d);
 			if (!snap)
 				return corrupt("bad snapshot record");
-			if (!snapshot_ || snap->index > snapshot_->index) {
+			auto ts = s_->entry_timestamp(e);
+			if (!ts)
+				return corrupt("snapshot entry unreadable");
+			if (*ts > snap_ts) {
+				snap_ts = *ts;
 				snapshot_ = std::move(snap);
 				snap_newest_ = k;
 			}
@@ -418,6 +424,18 @@ status raft_store::drop_prefix(uint64_t keep_from)
 {
 	if (keep_from <= first_index_)
 		return status::ok();
+	if (!o_.prefix_cut && keep_from <= last_index() && keep_from > first_index_) {
+		// Only whole segments go: the one holding keep_from stays whole (raft accepts a log
+		// that starts before the snapshot's index + 1 - trailing).
+		for (const auto &seg : segs_) {
+			if (seg.count > 0 && seg.first <= keep_from && keep_from < seg.first + seg.count) {
+				keep_from = seg.first;
+				break;
+			}
+		}
+		if (keep_from <= first_index_)
+			return status::ok();
+	}
 	uint64_t end = last_index() + 1;
 	// From the front, so that a crash leaves a contiguous log (the snapshot covers the gap).
 	while (!segs_.empty() && segs_.front().first + segs_.front().count <= std::min(keep_from, end) &&

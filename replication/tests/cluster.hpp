@@ -22,7 +22,7 @@ namespace pmemstream::replication::test {
 struct member_status {
 	bool ok = false;
 	std::string state;
-	uint64_t term = 0, leader = 0, commit = 0, applied = 0, first = 0, last = 0, snapshot = 0, errors = 0;
+	uint64_t term = 0, leader = 0, commit = 0, applied = 0, first = 0, last = 0, snapshot = 0, errors = 0, installs = 0;
 	std::string members;
 };
 
@@ -56,6 +56,8 @@ inline member_status parse_status(const std::string &line)
 			s.last = num();
 		else if (k == "snapshot")
 			s.snapshot = num();
+		else if (k == "installs")
+			s.installs = num();
 		else if (k == "errors")
 			s.errors = num();
 		else if (k == "members")
@@ -126,6 +128,9 @@ public:
 			::_exit(127);
 		}
 		pids_[i] = pid;
+		// Up once it answers on its client port (it then handles SIGTERM too).
+		for (int k = 0; k < 1000 && !status(i).ok; k++)
+			std::this_thread::sleep_for(std::chrono::milliseconds(5));
 	}
 	bool running(unsigned i) const
 	{

@@ -165,14 +165,14 @@ TEST(cluster, lagging_member_catches_up_by_snapshot)
 	dir_guard d{temp_dir("snap")};
 	ASSERT_FALSE(d.path.empty());
 	auto args = timing_args();
-	for (const char *a : {"--snapshot-threshold", "32", "--snapshot-trailing", "8"})
+	for (const char *a : {"--snapshot-threshold", "32", "--snapshot-trailing", "8", "--segment-size", "4096"})
 		args.push_back(a);
 	cluster c(PMEMSTREAM_NODE_PATH, d.path, 3, args);
 	for (unsigned i = 1; i <= 3; i++)
 		c.start(i);
 	unsigned leader = c.wait_leader();
 	ASSERT_NE(leader, 0u);
-	std::vector<std::string> early, late;
+	std::vector<std::string> early;
 	for (int k = 0; k < 5; k++)
 		early.push_back("early" + std::to_string(k));
 	ASSERT_EQ(append_all(c, leader, early).size(), early.size());
@@ -180,17 +180,26 @@ TEST(cluster, lagging_member_catches_up_by_snapshot)
 	ASSERT_EQ(c.stop(lagger), 0);
 	leader = c.wait_leader();
 	ASSERT_NE(leader, 0u);
-	for (int k = 0; k < 200; k++)
-		late.push_back("late" + std::to_string(k));
-	auto acked = append_all(c, leader, late);
-	ASSERT_EQ(acked.size(), late.size());
+	// In rounds, so that the leader takes several snapshots and drops the entries the lagging
+	// member lacks from its memory too (else raft sends them as entries).
+	std::map<uint64_t, std::string> acked;
+	for (int r = 0; r < 5; r++) {
+		std::vector<std::string> batch;
+		for (int k = 0; k < 40; k++)
+			batch.push_back("late" + std::to_string(r) + "-" + std::to_string(k));
+		auto a = append_all(c, leader, batch);
+		ASSERT_EQ(a.size(), batch.size());
+		acked.insert(a.begin(), a.end());
+	}
 	auto ls = c.status(leader);
 	EXPECT_GT(ls.snapshot, 0u) << "the leader took no snapshot";
 	EXPECT_GT(ls.first, 6u) << "the leader's log was not compacted";
 	c.start(lagger);
 	ASSERT_TRUE(wait_commit(c, {1, 2, 3}, acked.rbegin()->first));
 	auto s = c.status(lagger);
-	EXPECT_GT(s.snapshot, 5u) << "the lagging member was not sent a snapshot";
+	EXPECT_GT(s.snapshot, 5u);
+	EXPECT_GE(s.installs, 1u) << "the lagging member was not sent a snapshot";
+	EXPECT_EQ(s.errors, 0u);
 	std::map<uint64_t, std::string> lead_log, lag_log;
 	uint64_t lag_first = 0;
 	ASSERT_TRUE(c.read_all(leader, lead_log));
