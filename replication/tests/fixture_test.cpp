@@ -28,7 +28,7 @@ namespace {
 struct tee {
 	struct raft_io orig; // the fixture io's methods
 	raft_store *store;
-	unsigned truncates = 0, installs = 0, snapshots = 0;
+	unsigned truncates = 0, installs = 0, snapshots = 0, faults = 0;
 };
 std::map<struct raft_io *, tee> tees;
 
@@ -59,6 +59,7 @@ int tee_bootstrap(struct raft_io *io, const struct raft_configuration *conf)
 int tee_set_term(struct raft_io *io, raft_term term)
 {
 	int rv = T(io).orig.set_term(io, term);
+	T(io).faults += rv != 0;
 	if (rv == 0) {
 		EXPECT_TRUE(T(io).store->set_term_vote(term, 0));
 	}
@@ -68,6 +69,7 @@ int tee_set_term(struct raft_io *io, raft_term term)
 int tee_set_vote(struct raft_io *io, raft_id id)
 {
 	int rv = T(io).orig.set_vote(io, id);
+	T(io).faults += rv != 0;
 	if (rv == 0) {
 		EXPECT_TRUE(T(io).store->set_term_vote(T(io).store->term(), id));
 	}
@@ -78,8 +80,10 @@ int tee_append(struct raft_io *io, struct raft_io_append *req, const struct raft
 	       raft_io_append_cb cb)
 {
 	int rv = T(io).orig.append(io, req, entries, n, cb);
-	if (rv != 0)
+	if (rv != 0) {
+		T(io).faults++;
 		return rv;
+	}
 	std::vector<log_record> recs;
 	uint64_t next = T(io).store->last_index() + 1;
 	for (unsigned k = 0; k < n; k++)
@@ -407,6 +411,7 @@ TEST_F(fixture, disk_faults_on_a_follower)
 	// A majority still commits; the faulty member comes back in line.
 	ASSERT_TRUE(raft_fixture_step_until_applied(&f, l, raft_last_index(R(l)), 10000));
 	raft_fixture_step_until_elapsed(&f, 3000);
+	EXPECT_GE(io_tee(follower).faults, 1u) << "no storage call failed: the test tested nothing";
 	expect_stores_match_raft();
 	expect_reload_identical();
 }
