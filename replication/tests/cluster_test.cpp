@@ -233,7 +233,18 @@ TEST(cluster, add_and_remove_a_member)
 		c.start(i);
 	unsigned leader = c.wait_leader();
 	ASSERT_NE(leader, 0u);
-	ASSERT_EQ(append_all(c, leader, {"a", "b", "c"}).size(), 3u);
+	// A follower's FOLLOW stream shows committed entries as they commit, in order.
+	unsigned watcher = leader == 1 ? 2 : 1;
+	client follow;
+	ASSERT_TRUE(follow.connect(c.client_port(watcher)));
+	ASSERT_TRUE(follow.send("FOLLOW 1"));
+	auto first = append_all(c, leader, {"a", "b", "c"});
+	ASSERT_EQ(first.size(), 3u);
+	for (auto &[idx, p] : first) {
+		std::string line;
+		ASSERT_TRUE(follow.recv_line(line, 5000));
+		EXPECT_EQ(line, "E " + std::to_string(idx) + " " + hex_of(p));
+	}
 	c.start(4, true); // no bootstrap: an empty member waiting to be added
 	{
 		client cl;
