@@ -5,6 +5,7 @@
 #include "util/hex.hpp"
 
 #include <cstring>
+#include <pthread.h>
 
 namespace pmemstream {
 
@@ -102,6 +103,8 @@ void stream::impl::kick_slow() noexcept
 void stream::impl::worker_loop()
 {
 	using clock = detail::commit_tracker::clock;
+	// Named for top -H, gdb and the tests that watch it (15 characters at most).
+	pthread_setname_np(pthread_self(), "pmemstream-cmt");
 	while (!worker_stop_.load(std::memory_order_seq_cst)) {
 		const uint64_t k = worker_kick_.load(std::memory_order_seq_cst);
 		if (!async_pending_.load(std::memory_order_seq_cst)) {

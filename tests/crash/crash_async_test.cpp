@@ -12,9 +12,9 @@
 // timestamp prefix, and nothing torn, stale or never submitted is visible.
 //
 // PMEMSTREAM_CRASH_IMAGES sets the images per drain (default 16; per flush a third of it, at
-// least 1) and PMEMSTREAM_CRASH_ASYNC_OPS the operations per thread (default 250);
+// least 1) and PMEMSTREAM_CRASH_ASYNC_OPS the operations per thread (default 150);
 // PMEMSTREAM_CRASH_SEED the seed. The defaults keep the whole binary under a minute in the
-// dev build (about 17 s; sanitized builds explore a third of the images and a quarter of the ops);
+// dev build (sanitized builds explore a third of the images and 40 ops);
 // e.g. PMEMSTREAM_CRASH_IMAGES=60 PMEMSTREAM_CRASH_ASYNC_OPS=1000 explores longer.
 #include "op_history.hpp"
 #include "sim_media.hpp"
@@ -44,18 +44,25 @@ uint64_t env_u64(const char *name, uint64_t dflt)
 	return std::strtoull(v, nullptr, 0);
 }
 
+constexpr uint64_t small_region_bytes = 24 * 1024;
+
 struct config {
 	fence_model fence = fence_model::per_thread;
 	commit_policy::worker_mode worker = commit_policy::worker_mode::off;
 	uint32_t max_in_flight = 8;
 	int threads = 3;
 	bool shared_regions = false; // every thread appends to two regions all threads share
+	// Percent of the asynchronous appends with a payload of 1-2 KiB: on pmem those write
+	// themselves with non-temporal stores and drain (async_self_drain) instead of leaving
+	// their lines to a sweep, so both kinds are in flight at once.
+	unsigned large_percent = 0;
+	uint64_t region_bytes = small_region_bytes;
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	// ~10x slower checks: the concurrency schedule matters more than the image count under
-	// ThreadSanitizer (make test runs it there), so few images, ~25 s.
-	uint64_t ops = env_u64("PMEMSTREAM_CRASH_ASYNC_OPS", 60);
+	// ThreadSanitizer (make test runs it there), so few images and ops.
+	uint64_t ops = env_u64("PMEMSTREAM_CRASH_ASYNC_OPS", 40);
 #else
-	uint64_t ops = env_u64("PMEMSTREAM_CRASH_ASYNC_OPS", 250);
+	uint64_t ops = env_u64("PMEMSTREAM_CRASH_ASYNC_OPS", 150);
 #endif
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	uint64_t images_per_drain = std::max<uint64_t>(1, env_u64("PMEMSTREAM_CRASH_IMAGES", 16) / 3);
@@ -66,11 +73,10 @@ struct config {
 	uint64_t seed = env_u64("PMEMSTREAM_CRASH_SEED", 1);
 };
 
-constexpr uint64_t region_bytes = 24 * 1024;
-
 struct figures {
 	uint64_t points = 0, images = 0, crowded = 0, unpersisted = 0;
 	uint64_t second_crashes = 0; // recoveries appended to and crashed again
+	uint64_t large = 0; // asynchronous appends of 1 KiB or more acknowledged
 	uint64_t violations = 0;     // what a crash image showed, or a watermark reading
 	uint64_t api_violations = 0; // a call's result broke its contract (no crash involved)
 };
@@ -80,7 +86,7 @@ public:
 	explicit workload(const config &c) : cfg_(c)
 	{
 		const int nregions = cfg_.shared_regions ? 2 : cfg_.threads;
-		auto sm = std::make_unique<sim_media>(4096 + static_cast<uint64_t>(nregions) * (region_bytes + 4096), false, cfg_.fence);
+		auto sm = std::make_unique<sim_media>(4096 + static_cast<uint64_t>(nregions) * (cfg_.region_bytes + 4096), false, cfg_.fence);
 		media_ = sm.get();
 		media_->set_serialized(true);
 		media_->keep_on_destroy(closed_);
@@ -96,7 +102,7 @@ public:
 		s_ = std::move(*opened);
 		stream_model m;
 		for (int k = 0; k < nregions; ++k) {
-			regs_.push_back(s_->region_allocate(region_bytes).value());
+			regs_.push_back(s_->region_allocate(cfg_.region_bytes).value());
 			m.allocated(regs_.back(), s_->region_size(regs_.back()).value());
 		}
 		hist_ = std::make_unique<op_history>(std::move(m));
@@ -127,6 +133,7 @@ public:
 		media_->set_hook({});
 		EXPECT_EQ(hist_->in_flight(), 0u) << "operations left unpersisted after persist()";
 		check_final();
+		fig_.large = large_.load();
 		return fig_;
 	}
 
@@ -161,7 +168,8 @@ private:
 				std::vector<std::byte> data;
 				{
 					std::lock_guard g(data_mutex_);
-					data = make_payload(rng, rng() % 3 == 0 ? rng() % 200 : rng() % 40);
+					const bool large = rng() % 100 < cfg_.large_percent;
+					data = make_payload(rng, large ? 1024 + rng() % 1024 : rng() % 3 == 0 ? rng() % 200 : rng() % 40);
 				}
 				const uint64_t id = hist_->submit_append(r, data);
 				auto e = s_->async_append(r, data);
@@ -173,6 +181,8 @@ private:
 				}
 				hist_->committed(id, *e, e->timestamp);
 				last = e->timestamp;
+				if (data.size() >= 1024)
+					large_.fetch_add(1, std::memory_order_relaxed);
 			} else if (dice < 72) {
 				const region r = pick_region();
 				std::vector<std::byte> data;
@@ -315,6 +325,7 @@ private:
 	std::mutex data_mutex_, report_mutex_;
 	uint64_t reported_ = 0;
 	figures fig_;
+	std::atomic<uint64_t> large_{0};
 };
 
 void run(const char *name, const config &c)
@@ -336,6 +347,9 @@ void run(const char *name, const config &c)
 	// The states the test is for were reached.
 	EXPECT_GT(f.unpersisted, 0u) << "no crash point had a committed entry that was not persisted";
 	EXPECT_GT(f.crowded, 0u) << "no crash point had several operations in flight";
+	if (c.large_percent > 0) {
+		EXPECT_GT(f.large, 0u) << "no large asynchronous append was acknowledged";
+	}
 }
 
 } // namespace
@@ -361,6 +375,18 @@ TEST(crash_async, pmem_two_threads_max_in_flight_one)
 	c.shared_regions = true;
 	c.max_in_flight = 1;
 	run("pmem, shared regions, max_in_flight 1", c);
+}
+
+TEST(crash_async, pmem_large_entries_drain_themselves)
+{
+	config c;
+	c.threads = 2;
+	c.shared_regions = true;
+	c.max_in_flight = 4;
+	c.large_percent = 35;
+	c.region_bytes = 96 * 1024;
+	c.ops = std::min<uint64_t>(c.ops, 80);
+	run("pmem, shared regions, 35% of async entries 1-2 KiB", c);
 }
 
 TEST(crash_async, msync_with_commit_worker)
@@ -395,12 +421,12 @@ TEST(crash_async, harness_catches_a_dropped_drain_in_wait_persisted)
 {
 	uint64_t caught = 0;
 	for (uint64_t k = 1; k <= 3; ++k) {
-		auto sm = std::make_unique<sim_media>(4096 + 2 * (region_bytes + 4096), false, fence_model::per_thread);
+		auto sm = std::make_unique<sim_media>(4096 + 2 * (small_region_bytes + 4096), false, fence_model::per_thread);
 		sim_media *m = sm.get();
 		open_options o;
 		o.commit.worker = commit_policy::worker_mode::off;
 		auto s = detail::open_on_media(std::move(sm), 4096, o).value();
-		const region r = s->region_allocate(region_bytes).value();
+		const region r = s->region_allocate(small_region_bytes).value();
 		stream_model model;
 		model.allocated(r, s->region_size(r).value());
 		op_history h(model);

@@ -28,7 +28,7 @@
 namespace pmemstream::test {
 
 struct explore_config {
-	uint64_t images_per_fence = 600;
+	uint64_t images_per_fence = 300;
 	uint64_t images_per_flush = 60;
 	uint64_t flush_stride = 1;    // draw at every n-th flush
 	uint64_t nested_every = 200;  // every n-th image is crashed again during and after recovery

@@ -215,7 +215,7 @@ int main(int argc, char **argv)
 		}
 	const char *env = std::getenv("PMEMSTREAM_FUZZ_ITERATIONS");
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-	const uint64_t dflt = 5000; // every image costs ~20x more under the sanitizers
+	const uint64_t dflt = 2500; // every image costs ~20x more under the sanitizers (the dev pass runs 20000)
 #else
 	const uint64_t dflt = 20000;
 #endif

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <latch>
 #include <mutex>
@@ -240,6 +241,30 @@ task_stat read_task_stat(pid_t tid)
 pid_t this_tid()
 {
 	return static_cast<pid_t>(::syscall(SYS_gettid));
+}
+
+// The thread of this process named `name` (/proc/self/task/*/comm), 0 if none.
+pid_t find_thread(const std::string &name)
+{
+	for (const auto &d : std::filesystem::directory_iterator("/proc/self/task")) {
+		std::ifstream f(d.path() / "comm");
+		std::string comm;
+		std::getline(f, comm);
+		if (comm == name)
+			return static_cast<pid_t>(std::stoi(d.path().filename().string()));
+	}
+	return 0;
+}
+
+// Voluntary and involuntary context switches of a thread of this process: how often it woke.
+uint64_t context_switches(pid_t tid)
+{
+	std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/status");
+	uint64_t n = 0;
+	for (std::string line; std::getline(f, line);)
+		if (line.starts_with("voluntary_ctxt_switches:") || line.starts_with("nonvoluntary_ctxt_switches:"))
+			n += std::stoull(line.substr(line.find(':') + 1));
+	return n;
 }
 
 // A thread that submits one async append and stops inside it (timestamp taken, entry not
@@ -654,6 +679,45 @@ TEST(async, commit_worker_persists_on_msync_media_without_a_waiter)
 		std::this_thread::sleep_for(1ms);
 	ASSERT_GE(x.s->persisted_timestamp(), last) << "the worker did not persist a lone entry after an idle spell";
 	expect_durable(*x.m, x.r, f, want, want.size(), "after the worker, lone entry");
+}
+
+// Synchronous appends persist their own entries: they must not wake the commit worker (a
+// worker racing them for the sweep would only add a hand-off). The idle worker wakes on its
+// own timer (every 50 ms); thousands of appends in the same time must not add wake-ups.
+TEST(async, synchronous_appends_leave_the_commit_worker_asleep)
+{
+	auto x = make(fence_model::range_sync, opts(commit_policy::worker_mode::on));
+	ASSERT_TRUE(x.s);
+	pid_t worker = 0;
+	for (int k = 0; k < 200 && worker == 0; ++k) {
+		worker = find_thread("pmemstream-cmt");
+		std::this_thread::sleep_for(1ms);
+	}
+	ASSERT_NE(worker, 0) << "no thread named pmemstream-cmt: the worker did not start";
+	std::this_thread::sleep_for(20ms);
+	const uint64_t idle0 = context_switches(worker);
+	std::this_thread::sleep_for(300ms);
+	const uint64_t idle = context_switches(worker) - idle0;
+
+	const uint64_t busy0 = context_switches(worker);
+	const auto t0 = std::chrono::steady_clock::now();
+	uint64_t appends = 0;
+	while (std::chrono::steady_clock::now() - t0 < 300ms) {
+		auto a = x.s->append(x.r, payload(appends % 50));
+		if (!a && a.code() == errc::region_full) { // start over in a fresh region
+			ASSERT_TRUE(x.s->region_free(x.r).has_value());
+			x.r = x.s->region_allocate(256 * 1024).value();
+			continue;
+		}
+		ASSERT_TRUE(a.has_value()) << a.err().message();
+		++appends;
+	}
+	const uint64_t busy = context_switches(worker) - busy0;
+	std::printf("commit worker: %llu wake-ups in 300 ms idle, %llu during %llu synchronous appends\n",
+		    static_cast<unsigned long long>(idle), static_cast<unsigned long long>(busy),
+		    static_cast<unsigned long long>(appends));
+	EXPECT_GT(appends, 100u);
+	EXPECT_LE(busy, idle + 4) << "synchronous appends woke the commit worker";
 }
 
 // The worker also persists what several threads submit, and a closed stream loses nothing
