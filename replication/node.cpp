@@ -318,7 +318,10 @@ std::string status_line(node *n)
 		else
 			s << "-";
 	}
-	s << " errors=" << stream_io_errors(&n->io) << " installs=" << stream_io_installs(&n->io) << "\n";
+	uint64_t calls, entries;
+	stream_io_append_counts(&n->io, &calls, &entries);
+	s << " errors=" << stream_io_errors(&n->io) << " installs=" << stream_io_installs(&n->io)
+	  << " append_calls=" << calls << " appended=" << entries << "\n";
 	return s.str();
 }
 

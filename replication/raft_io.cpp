@@ -23,6 +23,7 @@ struct stream_io {
 	int pending_close = 0;
 	uint64_t errors = 0;
 	uint64_t installs = 0; // snapshot_put with trailing 0: a snapshot installed from the leader
+	uint64_t append_calls = 0, appended_entries = 0;
 };
 
 stream_io *self(struct raft_io *io)
@@ -235,6 +236,8 @@ int io_append(struct raft_io *io, struct raft_io_append *req, const struct raft_
 			   std::span<const std::byte>(static_cast<const std::byte *>(entries[k].buf.base), entries[k].buf.len)};
 	}
 	// Written and persisted now (one wait for the whole batch); the callback runs later.
+	w->append_calls++;
+	w->appended_entries += n;
 	auto st = w->store->append(recs);
 	int status = st ? 0 : fail(w, st);
 	later(w, [req, cb, status] { cb(req, status); });
@@ -359,6 +362,12 @@ uint64_t stream_io_errors(struct raft_io *io)
 uint64_t stream_io_installs(struct raft_io *io)
 {
 	return self(io)->installs;
+}
+
+void stream_io_append_counts(struct raft_io *io, uint64_t *calls, uint64_t *entries)
+{
+	*calls = self(io)->append_calls;
+	*entries = self(io)->appended_entries;
 }
 
 } // namespace pmemstream::replication

@@ -34,6 +34,8 @@ void stream_io_close(struct raft_io *io);
 uint64_t stream_io_errors(struct raft_io *io);
 // Snapshots installed from a leader since start.
 uint64_t stream_io_installs(struct raft_io *io);
+// raft append calls and the entries they carried since start (one persist per call).
+void stream_io_append_counts(struct raft_io *io, uint64_t *calls, uint64_t *entries);
 
 } // namespace pmemstream::replication
 

@@ -23,6 +23,8 @@ struct result_row {
 	std::string name;
 	double ops_per_s;
 	double p50_us, p99_us;
+	double batch = 0;	   // entries per raft append call (one persist) on the leader
+	double follower_batch = 0; // and on a follower
 };
 
 result_row summarize(const std::string &name, std::vector<double> lat_us, double seconds)
@@ -109,6 +111,8 @@ int main(int argc, char **argv)
 			client cl;
 			if (!cl.connect(c.client_port(leader)))
 				return 1;
+			unsigned follower = leader == 1 ? 2 : 1;
+			auto before = c.status(leader), fbefore = c.status(follower);
 			std::map<int, clk::time_point> sent_at;
 			std::vector<double> lat;
 			int next = 0, done = 0;
@@ -134,14 +138,21 @@ int main(int argc, char **argv)
 				done++;
 			}
 			rows.push_back(summarize("3 members, " + std::to_string(window) + " in flight", lat, us_since(t0) / 1e6));
+			auto ratio = [](const test::member_status &a, const test::member_status &b) {
+				return b.append_calls > a.append_calls ? double(b.appended - a.appended) / double(b.append_calls - a.append_calls) : 0.0;
+			};
+			rows.back().batch = ratio(before, c.status(leader));
+			rows.back().follower_batch = ratio(fbefore, c.status(follower));
 		}
 		for (unsigned i = 1; i <= 3; i++)
 			c.stop(i);
 	}
 	(void)std::system(("rm -rf '" + cdir + "'").c_str());
 
-	std::printf("%-32s %12s %10s %10s\n", "case (64-byte entries)", "appends/s", "p50 us", "p99 us");
+	std::printf("%-32s %12s %10s %10s %20s\n", "case (64-byte entries)", "appends/s", "p50 us", "p99 us",
+		    "entries/persist L/F");
 	for (auto &r : rows)
-		std::printf("%-32s %12.0f %10.1f %10.1f\n", r.name.c_str(), r.ops_per_s, r.p50_us, r.p99_us);
+		std::printf("%-32s %12.0f %10.1f %10.1f %9.1f /%9.1f\n", r.name.c_str(), r.ops_per_s, r.p50_us, r.p99_us,
+			    r.batch ? r.batch : 1.0, r.follower_batch ? r.follower_batch : 1.0);
 	return 0;
 }

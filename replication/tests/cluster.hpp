@@ -22,7 +22,7 @@ namespace pmemstream::replication::test {
 struct member_status {
 	bool ok = false;
 	std::string state;
-	uint64_t term = 0, leader = 0, commit = 0, applied = 0, first = 0, last = 0, snapshot = 0, errors = 0, installs = 0;
+	uint64_t term = 0, leader = 0, commit = 0, applied = 0, first = 0, last = 0, snapshot = 0, errors = 0, installs = 0, append_calls = 0, appended = 0;
 	std::string members;
 };
 
@@ -56,6 +56,10 @@ inline member_status parse_status(const std::string &line)
 			s.last = num();
 		else if (k == "snapshot")
 			s.snapshot = num();
+		else if (k == "append_calls")
+			s.append_calls = num();
+		else if (k == "appended")
+			s.appended = num();
 		else if (k == "installs")
 			s.installs = num();
 		else if (k == "errors")
