@@ -318,10 +318,10 @@ std::string status_line(node *n)
 		else
 			s << "-";
 	}
-	uint64_t calls, entries;
-	stream_io_append_counts(&n->io, &calls, &entries);
+	uint64_t calls, entries, persists;
+	stream_io_append_counts(&n->io, &calls, &entries, &persists);
 	s << " errors=" << stream_io_errors(&n->io) << " installs=" << stream_io_installs(&n->io)
-	  << " append_calls=" << calls << " appended=" << entries << "\n";
+	  << " append_calls=" << calls << " appended=" << entries << " persists=" << persists << "\n";
 	return s.str();
 }
 

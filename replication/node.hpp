@@ -12,9 +12,9 @@
 //   FOLLOW <from>           -> E lines as entries commit, until the client closes
 //   STATUS                  -> one line: id state term leader commit applied first last
 //                              members (id:role:match for each member; match only on the
-//                              leader, else -), errors, installs, append_calls and
-//                              appended (raft append calls, each one persist, and the
-//                              entries they carried)
+//                              leader, else -), errors, installs, append_calls,
+//                              appended and persists (raft append calls, the entries they
+//                              carried, the persists that made them durable)
 //   ADD <id> <address>      -> OK ADD <id> once the member is a voter (leader only)
 //   REMOVE <id>             -> OK REMOVE <id> (leader only)
 //   SNAPSHOT                -> not a command: members take snapshots by the thresholds

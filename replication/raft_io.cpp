@@ -17,13 +17,19 @@ struct stream_io {
 	uv_loop_t *loop = nullptr;
 	uv_async_t async{};
 	bool async_open = false;
-	// Storage calls complete at once; raft wants their callbacks later, from the loop.
-	std::deque<std::function<void()>> done;
+	// Storage calls complete at once; raft wants their callbacks later, from the loop. An
+	// append's entries are written at once too, but persisted here, once for every append
+	// queued since (group commit across raft's append calls): the callback gets the status.
+	struct completion {
+		uint64_t persist_ts; // 0: nothing to persist
+		std::function<void(int)> fn;
+	};
+	std::deque<completion> done;
 	raft_io_close_cb close_cb = nullptr;
 	int pending_close = 0;
 	uint64_t errors = 0;
 	uint64_t installs = 0; // snapshot_put with trailing 0: a snapshot installed from the leader
-	uint64_t append_calls = 0, appended_entries = 0;
+	uint64_t append_calls = 0, appended_entries = 0, persists = 0;
 };
 
 stream_io *self(struct raft_io *io)
@@ -42,15 +48,25 @@ void run_done(uv_async_t *a)
 {
 	auto *w = static_cast<stream_io *>(a->data);
 	while (!w->done.empty()) {
-		auto f = std::move(w->done.front());
-		w->done.pop_front();
-		f();
+		uint64_t ts = 0;
+		for (const auto &c : w->done)
+			ts = std::max(ts, c.persist_ts);
+		int persisted = 0;
+		if (ts != 0) {
+			w->persists++;
+			auto st = w->store->persist_through(ts);
+			persisted = st ? 0 : fail(w, st);
+		}
+		auto batch = std::move(w->done); // callbacks may queue more
+		w->done.clear();
+		for (auto &c : batch)
+			c.fn(c.persist_ts ? persisted : 0);
 	}
 }
 
-void later(stream_io *w, std::function<void()> f)
+void later(stream_io *w, std::function<void(int)> f, uint64_t persist_ts = 0)
 {
-	w->done.push_back(std::move(f));
+	w->done.push_back({persist_ts, std::move(f)});
 	uv_async_send(&w->async);
 }
 
@@ -235,12 +251,16 @@ int io_append(struct raft_io *io, struct raft_io_append *req, const struct raft_
 		recs[k] = {next + k, entries[k].term, entries[k].type,
 			   std::span<const std::byte>(static_cast<const std::byte *>(entries[k].buf.base), entries[k].buf.len)};
 	}
-	// Written and persisted now (one wait for the whole batch); the callback runs later.
+	// Written now, persisted with every other append queued before the callbacks run.
 	w->append_calls++;
 	w->appended_entries += n;
-	auto st = w->store->append(recs);
-	int status = st ? 0 : fail(w, st);
-	later(w, [req, cb, status] { cb(req, status); });
+	auto ts = w->store->append_nowait(recs);
+	if (!ts) {
+		int status = fail(w, ts.err());
+		later(w, [req, cb, status](int) { cb(req, status); });
+		return 0;
+	}
+	later(w, [req, cb](int persisted) { cb(req, persisted); }, *ts);
 	return 0;
 }
 
@@ -271,7 +291,7 @@ int io_snapshot_put(struct raft_io *io, unsigned trailing, struct raft_io_snapsh
 		w->installs++;
 	auto st = w->store->put_snapshot(s, trailing);
 	int status = st ? 0 : fail(w, st);
-	later(w, [req, cb, status] { cb(req, status); });
+	later(w, [req, cb, status](int) { cb(req, status); });
 	return 0;
 }
 
@@ -287,7 +307,7 @@ int io_snapshot_get(struct raft_io *io, struct raft_io_snapshot_get *req, raft_i
 	} else {
 		status = RAFT_NOTFOUND;
 	}
-	later(w, [req, cb, snap, status] { cb(req, snap, status); });
+	later(w, [req, cb, snap, status](int) { cb(req, snap, status); });
 	return 0;
 }
 
@@ -364,10 +384,11 @@ uint64_t stream_io_installs(struct raft_io *io)
 	return self(io)->installs;
 }
 
-void stream_io_append_counts(struct raft_io *io, uint64_t *calls, uint64_t *entries)
+void stream_io_append_counts(struct raft_io *io, uint64_t *calls, uint64_t *entries, uint64_t *persists)
 {
 	*calls = self(io)->append_calls;
 	*entries = self(io)->appended_entries;
+	*persists = self(io)->persists;
 }
 
 } // namespace pmemstream::replication

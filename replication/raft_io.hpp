@@ -34,8 +34,9 @@ void stream_io_close(struct raft_io *io);
 uint64_t stream_io_errors(struct raft_io *io);
 // Snapshots installed from a leader since start.
 uint64_t stream_io_installs(struct raft_io *io);
-// raft append calls and the entries they carried since start (one persist per call).
-void stream_io_append_counts(struct raft_io *io, uint64_t *calls, uint64_t *entries);
+// raft append calls, the entries they carried, and the persists that made them durable
+// (one for all the appends queued in a loop iteration), since start.
+void stream_io_append_counts(struct raft_io *io, uint64_t *calls, uint64_t *entries, uint64_t *persists);
 
 } // namespace pmemstream::replication
 

@@ -363,6 +363,21 @@ result<raft_store::segment> raft_store::new_segment(uint64_t min_bytes)
 
 status raft_store::append(std::span<const log_record> records)
 {
+	auto ts = append_nowait(records);
+	if (!ts)
+		return std::move(ts).err();
+	return persist_through(*ts);
+}
+
+status raft_store::persist_through(uint64_t ts)
+{
+	if (ts == 0)
+		return status::ok();
+	return s_->wait_persisted(ts);
+}
+
+result<uint64_t> raft_store::append_nowait(std::span<const log_record> records)
+{
 	uint64_t last_ts = 0;
 	for (const auto &rec : records) {
 		if (rec.index != last_index() + 1)
@@ -394,9 +409,7 @@ status raft_store::append(std::span<const log_record> records)
 		segs_.back().count++;
 		entries_.push_back(res->ent);
 	}
-	if (last_ts != 0)
-		return s_->wait_persisted(last_ts);
-	return status::ok();
+	return last_ts;
 }
 
 status raft_store::truncate(uint64_t i)

@@ -118,6 +118,11 @@ public:
 	// Appends records with indexes last_index()+1, +2, ...; returns once all are persisted.
 	// invalid_argument when an index does not follow. A crash persists a prefix of them.
 	[[nodiscard]] status append(std::span<const log_record> records);
+	// append() without the wait: the records are committed (entry() sees them) and the
+	// returned stream timestamp (0 for no records) is what persist_through() waits for.
+	// A crash before that loses a suffix of them (a timestamp prefix survives).
+	[[nodiscard]] result<uint64_t> append_nowait(std::span<const log_record> records);
+	[[nodiscard]] status persist_through(uint64_t ts);
 	// Removes the entries with index >= i.
 	[[nodiscard]] status truncate(uint64_t i);
 	// Stores the snapshot, then keeps only entries with index > snapshot.index - trailing

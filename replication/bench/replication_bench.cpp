@@ -23,7 +23,7 @@ struct result_row {
 	std::string name;
 	double ops_per_s;
 	double p50_us, p99_us;
-	double batch = 0;	   // entries per raft append call (one persist) on the leader
+	double batch = 0;	   // entries per persist on the leader
 	double follower_batch = 0; // and on a follower
 };
 
@@ -139,7 +139,7 @@ int main(int argc, char **argv)
 			}
 			rows.push_back(summarize("3 members, " + std::to_string(window) + " in flight", lat, us_since(t0) / 1e6));
 			auto ratio = [](const test::member_status &a, const test::member_status &b) {
-				return b.append_calls > a.append_calls ? double(b.appended - a.appended) / double(b.append_calls - a.append_calls) : 0.0;
+				return b.persists > a.persists ? double(b.appended - a.appended) / double(b.persists - a.persists) : 0.0;
 			};
 			rows.back().batch = ratio(before, c.status(leader));
 			rows.back().follower_batch = ratio(fbefore, c.status(follower));

@@ -22,7 +22,7 @@ namespace pmemstream::replication::test {
 struct member_status {
 	bool ok = false;
 	std::string state;
-	uint64_t term = 0, leader = 0, commit = 0, applied = 0, first = 0, last = 0, snapshot = 0, errors = 0, installs = 0, append_calls = 0, appended = 0;
+	uint64_t term = 0, leader = 0, commit = 0, applied = 0, first = 0, last = 0, snapshot = 0, errors = 0, installs = 0, append_calls = 0, appended = 0, persists = 0;
 	std::string members;
 };
 
@@ -58,6 +58,8 @@ inline member_status parse_status(const std::string &line)
 			s.snapshot = num();
 		else if (k == "append_calls")
 			s.append_calls = num();
+		else if (k == "persists")
+			s.persists = num();
 		else if (k == "appended")
 			s.appended = num();
 		else if (k == "installs")
