@@ -157,13 +157,14 @@ result<uint64_t> region_catalog::truncate_before(region_runtime *rt, uint64_t id
 	const uint64_t head = w.pos - data;
 	format::span_slot v = it->second.rec.value;
 	v.head = head;
-	if (v.sealed_tail < head) {
-		v.sealed_tail = head; // the checkpoint covered only dropped entries
+	if (v.sealed_tail < head || v.sealed_count < w.walked) {
+		// The checkpoint covered only dropped entries (the second test cannot hold for a
+		// checkpoint recovery accepted; an empty one at head is valid whatever happened).
+		v.sealed_tail = head;
 		v.sealed_count = 0;
 		v.sealed_last_ts = 0;
 	} else {
 		// Every dropped entry lies in [old head, head), inside the checkpoint.
-		assert(v.sealed_count >= w.walked);
 		v.sealed_count -= w.walked;
 		if (v.sealed_count == 0)
 			v.sealed_last_ts = 0;
