@@ -79,8 +79,11 @@ bool entry_iterator::cut() const noexcept
 	const uint64_t r = rt_->rewrites_after_reads();
 	if (r != rewrites_) {
 		// Synchronise with the bump: the bound, the epoch and the tail stored before it are
-		// visible below (region_runtime::rewrites).
+		// visible below (region_runtime::rewrites). Under ThreadSanitizer the load above is
+		// seq_cst, so already an acquire (and TSan refuses fences).
+#if !defined(__SANITIZE_THREAD__)
 		std::atomic_thread_fence(std::memory_order_acquire);
+#endif
 		if (offset_ > rt_->survive_below.load(std::memory_order_acquire) ||
 		    rt_->epoch.load(std::memory_order_acquire) != epoch_)
 			return true;
