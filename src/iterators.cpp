@@ -35,7 +35,8 @@ entry_iterator::entry_iterator(const stream *s, const region_runtime *rt, uint64
 
 void entry_iterator::seek_first()
 {
-	rewrites_ = rt_->rewrites.load(std::memory_order_acquire); // before the position it covers
+	rewrites_ = rt_->rewrites.load(std::memory_order_acquire); // before the position they cover
+	epoch_ = rt_->epoch.load(std::memory_order_acquire);
 	offset_ = rt_->first.load(std::memory_order_acquire);
 	valid_size_ = 0;
 	min_ts_ = 0;
@@ -55,9 +56,9 @@ uint64_t entry_iterator::head_timestamp() const
 		if (ts > s.vis_.committed.load(std::memory_order_acquire))
 			return 0;
 		// A clear or suffix cut since the position was taken: the bytes may be a new entry's
-		// (truncation, issue 14).
-		if (rt_->rewrites_after_reads() != rewrites_)
-			return 0;
+		// (truncation, issue 14); cut() tells whether the position survived it.
+		if (rt_->rewrites_after_reads() != rewrites_ || rt_->epoch.load(std::memory_order_relaxed) != epoch_)
+			continue;
 		// Padding is never shown; entries below a timestamp sought past the end are stepped
 		// over when they are committed later (an append to this region made before the seek
 		// can commit after it).
@@ -75,7 +76,20 @@ uint64_t entry_iterator::head_timestamp() const
 bool entry_iterator::cut() const noexcept
 {
 	// After the caller's reads of the entry (the reader half of the seqlock).
-	return rt_->rewrites_after_reads() != rewrites_ || offset_ < rt_->first.load(std::memory_order_acquire);
+	const uint64_t r = rt_->rewrites_after_reads();
+	if (r != rewrites_) {
+		// Synchronise with the bump: the bound, the epoch and the tail stored before it are
+		// visible below (region_runtime::rewrites). Under ThreadSanitizer the load above is
+		// seq_cst, so already an acquire (and TSan refuses fences).
+#if !defined(__SANITIZE_THREAD__)
+		std::atomic_thread_fence(std::memory_order_acquire);
+#endif
+		if (offset_ > rt_->survive_below.load(std::memory_order_acquire) ||
+		    rt_->epoch.load(std::memory_order_acquire) != epoch_)
+			return true;
+		rewrites_ = r; // every suffix cut since lies at or above the position
+	}
+	return rt_->epoch.load(std::memory_order_acquire) != epoch_ || offset_ < rt_->first.load(std::memory_order_acquire);
 }
 
 status entry_iterator::position_status() const
@@ -120,6 +134,7 @@ status entry_iterator::seek(const entry &e)
 {
 	const region_runtime *rt = nullptr;
 	const uint64_t rewrites = rt_->rewrites.load(std::memory_order_acquire);
+	const uint64_t epoch = rt_->epoch.load(std::memory_order_acquire);
 	auto h = s_->impl_->committed_entry(e, &rt);
 	if (!h || rt != rt_ || rt_->id.load(std::memory_order_acquire) != id_)
 		return error(errc::invalid_handle, "entry is not a committed entry of the iterator's region");
@@ -127,6 +142,7 @@ status entry_iterator::seek(const entry &e)
 	valid_size_ = 0;
 	min_ts_ = 0;
 	rewrites_ = rewrites;
+	epoch_ = epoch;
 	return {};
 }
 

@@ -261,7 +261,9 @@ private:
 	mutable uint64_t valid_size_ = 0; // footprint of the entry at offset_ once seen committed; 0: unknown
 	mutable uint64_t valid_ts_ = 0;	  // and its timestamp
 	uint64_t min_ts_ = 0;		  // seek_timestamp(): entries below it are stepped over
-	uint64_t rewrites_ = 0;		  // region_runtime::rewrites when the position was taken (truncation)
+	// Truncation (issue 14): region_runtime::rewrites and epoch when the position was taken.
+	mutable uint64_t rewrites_ = 0;
+	uint64_t epoch_ = 0;
 };
 
 // Walks live regions in allocation order.

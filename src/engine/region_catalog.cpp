@@ -66,6 +66,7 @@ void region_catalog::activate(region_runtime *rt, const format::span_slot &v, ui
 	// Readers that hold the old id see it change and stop (region_runtime::id).
 	rt->id.store(0, std::memory_order_release);
 	rt->epoch.store(v.epoch, std::memory_order_relaxed);
+	rt->survive_below.store(~uint64_t{0}, std::memory_order_relaxed); // truncation (issue 14)
 	rt->data_begin.store(rt->offset + format::span_header_size, std::memory_order_relaxed);
 	rt->data_end.store(rt->offset + v.span_size, std::memory_order_relaxed);
 	rt->first.store(rt->offset + format::span_header_size + v.head, std::memory_order_relaxed);

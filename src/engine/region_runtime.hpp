@@ -38,13 +38,17 @@ public:
 	// writer after the entry's bytes, so a reader that loads it with acquire sees whole entries.
 	std::atomic<uint64_t> tail{0};
 	std::atomic<uint64_t> count{0}; // committed entries; written by the region's writer only
-	// Truncation (issue 14, src/engine/region_truncate.cpp): bumped (release, under `lock`)
-	// by a clear or a suffix cut before anything of the region changes, so bytes an iterator
-	// read may be rewritten by later appends. An iterator takes it (acquire) with its position
-	// and loads it again after reading a header (the seqlock of `id`); a change ends the
-	// position (errc::truncated). A prefix cut only moves `first` (release): positions below
-	// it are refused, no byte changes.
+	// Truncation (issue 14, src/engine/region_truncate.cpp). `rewrites` is bumped (release,
+	// under `lock`) by a clear (before anything changes) and by a suffix cut (after it lowered
+	// `tail` and `survive_below`, before any byte changes), so bytes an iterator read may be
+	// rewritten by later appends. An iterator takes it (acquire) with its position and `epoch`
+	// and loads both again after reading a header (the seqlock of `id`). On a change the
+	// position survives if the epoch is the same (no clear) and it is at or below
+	// `survive_below`, the lowest suffix cut since the last clear (only falls until a clear
+	// resets it, after the new epoch is stored); otherwise it is gone (errc::truncated). A
+	// prefix cut only moves `first` (release): positions below it are refused, no byte changes.
 	std::atomic<uint64_t> rewrites{0};
+	std::atomic<uint64_t> survive_below{~uint64_t{0}};
 	uint64_t rewrites_after_reads() const noexcept
 	{
 #if defined(__SANITIZE_THREAD__)

@@ -97,7 +97,10 @@ result<uint64_t> region_catalog::clear_locked(region_runtime *rt, state_record &
 
 	const uint64_t data = rt->offset + format::span_header_size;
 	rt->rewrites.fetch_add(1, std::memory_order_release); // before any byte or field changes
-	rt->epoch.store(v.epoch, std::memory_order_relaxed);
+	rt->epoch.store(v.epoch, std::memory_order_release);
+	// Positions of the new epoch survive later suffix cuts above them; readers of the old one
+	// see the epoch change first (stored before this, loaded after it).
+	rt->survive_below.store(~uint64_t{0}, std::memory_order_release);
 	rt->first.store(data, std::memory_order_release);
 	rt->tail.store(data, std::memory_order_release);
 	rt->count.store(0, std::memory_order_relaxed);
@@ -154,13 +157,14 @@ result<uint64_t> region_catalog::truncate_before(region_runtime *rt, uint64_t id
 	const uint64_t head = w.pos - data;
 	format::span_slot v = it->second.rec.value;
 	v.head = head;
-	if (v.sealed_tail < head) {
-		v.sealed_tail = head; // the checkpoint covered only dropped entries
+	if (v.sealed_tail < head || v.sealed_count < w.walked) {
+		// The checkpoint covered only dropped entries (the second test cannot hold for a
+		// checkpoint recovery accepted; an empty one at head is valid whatever happened).
+		v.sealed_tail = head;
 		v.sealed_count = 0;
 		v.sealed_last_ts = 0;
 	} else {
 		// Every dropped entry lies in [old head, head), inside the checkpoint.
-		assert(v.sealed_count >= w.walked);
 		v.sealed_count -= w.walked;
 		if (v.sealed_count == 0)
 			v.sealed_last_ts = 0;
@@ -217,8 +221,13 @@ result<uint64_t> region_catalog::truncate_after(region_runtime *rt, uint64_t id,
 		rt->sealed_last_ts = v.sealed_last_ts;
 	}
 
-	rt->rewrites.fetch_add(1, std::memory_order_release); // before any byte or field changes
+	// Positions at or below the cut keep their entries: lower the bound and the tail, then
+	// bump the count (release), so that an iterator that adopts the count (it loads it with
+	// acquire) also sees the new tail and never walks into dropped bytes a later append
+	// reuses. Nothing at or after the cut changes before the bump.
+	rt->survive_below.store(std::min(rt->survive_below.load(std::memory_order_relaxed), cut), std::memory_order_relaxed);
 	rt->tail.store(cut, std::memory_order_release);
+	rt->rewrites.fetch_add(1, std::memory_order_release);
 	rt->count.store(count, std::memory_order_relaxed);
 	rt->walked = walked;
 	rt->last_ts = last_ts;

@@ -333,10 +333,25 @@ TEST(truncate, iterator_on_a_cut_position_reports_truncated)
 	EXPECT_TRUE(front.is_valid());
 	EXPECT_EQ(front.get().offset, ap[2].offset);
 
+	// A suffix cut ends the positions after it, and only those.
+	ASSERT_TRUE(late.seek(as_entry(ap[5])));
+	auto kept = *s->entries(a);
+	ASSERT_TRUE(kept.seek(as_entry(ap[3])));
+	auto at_cut = *s->entries(a);
+	ASSERT_TRUE(at_cut.seek(as_entry(ap[4])));
 	ASSERT_TRUE(s->region_truncate_after(a, as_entry(ap[3])));
-	must_append(*s, a, "longer than the dropped entry");
+	auto fresh = must_append(*s, a, "longer than the dropped entry");
 	EXPECT_FALSE(late.is_valid()) << "never a read of the reused bytes";
 	EXPECT_EQ(late.position_status().code(), errc::truncated);
+	ASSERT_TRUE(kept.is_valid()) << "a position before the cut survives it";
+	EXPECT_TRUE(kept.position_status());
+	EXPECT_EQ(kept.get().offset, ap[3].offset);
+	kept.next();
+	ASSERT_TRUE(kept.is_valid());
+	EXPECT_EQ(kept.get().offset, fresh.offset) << "and walks on into the entries appended after it";
+	ASSERT_TRUE(at_cut.is_valid()) << "the position right at the cut is where the next append went";
+	EXPECT_EQ(at_cut.get().offset, fresh.offset);
+	EXPECT_EQ(test::to_vec(*s->entry_data(at_cut.get())), bytes("longer than the dropped entry"));
 
 	ASSERT_TRUE(s->region_clear(a));
 	must_append(*s, a, "z");
@@ -389,11 +404,13 @@ TEST(truncate, readers_racing_truncations_never_see_reused_bytes)
 	std::atomic<int> bad{0};
 	auto reader = [&] {
 		auto it = *s->entries(a);
+		uint64_t last_n = 0; // entries of one walk (since a seek) were appended in order
 		while (!stop.load(std::memory_order_relaxed)) {
 			if (!it.is_valid()) {
 				if (it.position_status().code() == errc::truncated) {
 					cuts_seen.fetch_add(1, std::memory_order_relaxed);
 					it.seek_first();
+					last_n = 0;
 				}
 				std::this_thread::yield();
 				continue;
@@ -410,6 +427,9 @@ TEST(truncate, readers_racing_truncations_never_see_reused_bytes)
 						bad.fetch_add(1);
 					else
 						std::memcpy(&n, c.data(), 8);
+					if (n <= last_n)
+						bad.fetch_add(1);
+					last_n = n;
 					for (size_t i = 8; i < c.size(); ++i)
 						if (c[i] != n % 251) {
 							bad.fetch_add(1);
@@ -426,7 +446,9 @@ TEST(truncate, readers_racing_truncations_never_see_reused_bytes)
 		readers.emplace_back(reader);
 	uint64_t n = 0;
 	std::vector<appended> live;
-	for (int round = 0; round < 300; ++round) {
+	// At least 300 rounds, and on until the readers made some reads (a loaded machine may not
+	// schedule them at first).
+	for (int round = 0; (round < 300 || reads.load() < 2000) && round < 200000; ++round) {
 		for (int k = 0; k < 20; ++k) {
 			++n;
 			std::vector<std::byte> p(8 + (n * 37) % 120, std::byte(n % 251));
