@@ -42,10 +42,14 @@ void entry_iterator::seek_first()
 
 uint64_t entry_iterator::head_timestamp() const
 {
+	const stream::impl &s = *s_->impl_;
+	// A read-only stream following a writer process takes in what it committed and freed
+	// (issue 12): a few loads unless something moved.
+	if (s.follower_ && !s.follower_->poll())
+		return 0;
 	// A position seen committed stays committed while the region keeps its id.
 	if (valid_size_)
 		return rt_->id.load(std::memory_order_acquire) == id_ ? valid_ts_ : 0;
-	const stream::impl &s = *s_->impl_;
 	for (;;) {
 		if (rt_->id.load(std::memory_order_acquire) != id_ || offset_ >= rt_->tail.load(std::memory_order_acquire))
 			return 0;
@@ -219,6 +223,8 @@ struct stream_reader::state {
 
 	bool settle()
 	{
+		if (s->impl_->follower_ && !s->impl_->follower_->poll())
+			return false; // the writer went (issue 12): check() says so
 		// The watermark first, then the layout: a region holding an entry <= w was allocated
 		// before that entry was appended, so its layout bump is visible now. Entries above w
 		// wait for the next settle, whose layout read covers them.
@@ -312,6 +318,34 @@ uint64_t stream_reader::timestamp() const
 region stream_reader::get_region() const
 {
 	return st_->have_current ? st_->cursors[st_->current].get_region() : region{};
+}
+
+// ---- live readers (issue 12; the entry iterator's and the stream's are in live_readers.cpp)
+
+status stream_reader::check()
+{
+	if (is_valid())
+		return {};
+	const stream::impl &s = *st_->s->impl_;
+	if (s.follower_ && s.follower_->gone())
+		return error(errc::writer_gone, s.not_following());
+	return error(errc::invalid_handle, "the reader is past the last committed entry");
+}
+
+status stream_reader::wait_for(std::chrono::nanoseconds timeout)
+{
+	const stream::impl &s = *st_->s->impl_;
+	const auto deadline = detail::deadline_after(timeout);
+	for (;;) {
+		const uint64_t seen = s.vis_.committed.load(std::memory_order_acquire);
+		auto st = check();
+		if (st.code() != errc::invalid_handle)
+			return st;
+		if (timeout <= std::chrono::nanoseconds::zero())
+			return error(errc::timed_out, "the reader is past the last committed entry");
+		if (auto w = s.wait_beyond(seen, deadline); !w)
+			return w;
+	}
 }
 
 } // namespace pmemstream

@@ -35,8 +35,11 @@ enum class errc : int {
 	timestamps_exhausted = 15, // all 2^56 - 1 timestamps of the format are used; the stream takes no more writes
 	wrong_process = 16,	// a write through a stream opened by another process (the parent of a fork())
 	timed_out = 17,		// a wait with a timeout ended before the watermark reached the timestamp
+	// ---- live readers (issue 12) ----
+	region_freed = 24,	// a reader's region was freed by the writer since the reader last stepped
+	writer_gone = 25,	// the writer a read-only stream followed closed, died or was replaced; reopen
 	// One past the last code: tables of names and C constants are checked against it.
-	last_ = 18,
+	last_ = 26,
 };
 
 const std::error_category &error_category() noexcept;

@@ -39,6 +39,11 @@ constexpr expected table[] = {
 	{PMEMSTREAM_E_TIMESTAMPS_EXHAUSTED, EOVERFLOW},
 	{PMEMSTREAM_E_WRONG_PROCESS, EBADF},
 	{PMEMSTREAM_E_TIMED_OUT, ETIMEDOUT},
+	// 18-23: codes of features merged from other branches ({0, 0}: not on this branch).
+	{0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0}, {0, 0},
+	// live readers (issue 12)
+	{PMEMSTREAM_E_REGION_FREED, ENOENT},
+	{PMEMSTREAM_E_WRITER_GONE, EPIPE},
 };
 static_assert(std::size(table) == static_cast<size_t>(errc::last_) - 1,
 	      "a pmemstream::errc has no PMEMSTREAM_E_* constant in libpmemstream.h (or this table is stale)");
@@ -59,6 +64,8 @@ int main()
 {
 	for (int n = 1; n < static_cast<int>(errc::last_); n++) {
 		const auto e = static_cast<errc>(n);
+		if (table[n - 1].code == 0)
+			continue;
 		const char *name = pmemstream::errc_name(e);
 		check(std::strcmp(name, "unknown error") != 0, "errc_name() does not know the code", n);
 		const expected &x = table[n - 1];
@@ -67,7 +74,8 @@ int main()
 		const char *text = pmemstream_strerror(x.code);
 		check(text != nullptr && std::strcmp(text, name) == 0, "pmemstream_strerror() differs from errc_name()", n);
 		for (int m = 1; m < n; m++)
-			check(std::strcmp(name, pmemstream::errc_name(static_cast<errc>(m))) != 0, "two codes share a name", n);
+			if (table[m - 1].code != 0)
+				check(std::strcmp(name, pmemstream::errc_name(static_cast<errc>(m))) != 0, "two codes share a name", n);
 	}
 	check(pmemstream::c_api::posix_errno(PMEMSTREAM_E_INTERNAL) == ENOTRECOVERABLE, "internal error's errno", 999);
 	check(pmemstream::c_api::posix_errno(-ENOMEM) == ENOMEM, "-ENOMEM's errno", 0);
