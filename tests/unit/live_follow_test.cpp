@@ -16,6 +16,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <functional>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <thread>
@@ -226,4 +227,297 @@ TEST(live_follow, waits_in_the_writers_process)
 	t.join();
 	ASSERT_TRUE(w->region_free(r));
 	EXPECT_EQ(it.wait_for(10ms).code(), errc::region_freed);
+}
+
+// ==================================================================== across processes
+
+namespace {
+
+constexpr uint64_t max_ts = 1 << 20;
+constexpr int readers = 4;
+constexpr uint64_t max_region_ids = 1 << 16;
+
+double live_seconds()
+{
+	const char *v = std::getenv("PMEMSTREAM_LIVE_SECONDS");
+	return v && *v ? std::atof(v) : 2.0;
+}
+
+// Everything the processes tell each other, in MAP_SHARED memory made before the forks.
+struct board {
+	std::atomic<uint64_t> ack_seed[max_ts + 1];   // seed of the entry the writer acknowledged with ts
+	std::atomic<uint32_t> ack_region[max_ts + 1]; // its region's id
+	std::atomic<uint8_t> freed[max_region_ids];   // region ids the writer freed (set before the free)
+	std::atomic<uint64_t> seen[readers][max_ts + 1]; // seed reader k saw with ts
+	std::atomic<uint64_t> reader_max[readers];
+	std::atomic<uint64_t> reopens[readers];
+	std::atomic<uint64_t> acked;
+	std::atomic<int> stop;
+	char failure[readers + 2][256];
+};
+
+board *make_board()
+{
+	void *p = ::mmap(nullptr, sizeof(board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? nullptr : new (p) board;
+}
+
+[[noreturn]] void fail_child(board &b, int slot, const std::string &what)
+{
+	std::snprintf(b.failure[slot], sizeof(b.failure[slot]), "%s", what.c_str());
+	_exit(1);
+}
+
+std::vector<std::byte> entry_bytes(uint64_t seed)
+{
+	auto v = bytes_of(seed, 8 + seed % 97);
+	std::memcpy(v.data(), &seed, 8);
+	return v;
+}
+
+// One writer incarnation: appends round-robin to three regions, frees the oldest and
+// allocates a new one every 150 appends, acknowledges each entry on the board after append()
+// returned, until killed.
+[[noreturn]] void writer_process(const std::string &path, board &b, uint64_t incarnation)
+{
+	std::unique_ptr<stream> s;
+	for (int tries = 0; !s && tries < 2000; ++tries) {
+		auto o = stream::open(path);
+		if (o)
+			s = std::move(*o);
+		else
+			std::this_thread::sleep_for(1ms);
+	}
+	if (!s)
+		fail_child(b, readers, "the writer cannot open the stream");
+	std::vector<region> live;
+	for (auto r : s->regions())
+		live.push_back(r);
+	auto renew = [&](size_t i) {
+		b.freed[live[i].id % max_region_ids].store(1);
+		if (auto st = s->region_free(live[i]); !st)
+			fail_child(b, readers, "region_free: " + st.err().message());
+		auto r = s->region_allocate(256 << 10);
+		if (!r)
+			fail_child(b, readers, "region_allocate: " + r.err().message());
+		live[i] = *r;
+	};
+	while (live.size() < 3) {
+		auto r = s->region_allocate(256 << 10);
+		if (!r)
+			fail_child(b, readers, "region_allocate: " + r.err().message());
+		live.push_back(*r);
+	}
+	for (uint64_t n = 1;; ++n) {
+		const size_t i = n % live.size();
+		const uint64_t seed = (incarnation << 40) | n;
+		auto a = s->append(live[i], entry_bytes(seed));
+		if (!a && a.code() == errc::region_full) {
+			renew(i);
+			continue;
+		}
+		if (!a)
+			fail_child(b, readers, "append: " + a.err().message());
+		if (a->timestamp > max_ts)
+			for (;;)
+				::pause();
+		b.ack_region[a->timestamp].store(static_cast<uint32_t>(live[i].id));
+		b.ack_seed[a->timestamp].store(seed, std::memory_order_release);
+		b.acked.fetch_add(1);
+		if (n % 150 == 0)
+			renew((n / 150) % live.size());
+		if (n % 8 == 0)
+			std::this_thread::sleep_for(40us);
+	}
+}
+
+// Reader k: follows the stream in timestamp order from where it was, reopening whenever the
+// writer goes (and, for odd k, every 500 entries on purpose); checks every entry's bytes and
+// that timestamps only grow; records what it saw. After `stop` it reads to the end once more.
+// Reader 2 lags behind the writer.
+[[noreturn]] void reader_process(const std::string &path, board &b, int k)
+{
+	uint64_t last = 0;
+	bool final_pass = false;
+	for (;;) {
+		if (b.stop.load() && !final_pass)
+			final_pass = true;
+		auto o = stream::open(path, {.read_only = true, .follow = true});
+		if (!o) {
+			std::this_thread::sleep_for(1ms);
+			continue;
+		}
+		auto &s = **o;
+		b.reopens[k].fetch_add(1);
+		auto rd = s.reader();
+		rd.seek_timestamp(last + 1);
+		uint64_t here = 0;
+		for (;;) {
+			auto st = rd.wait_for(final_pass ? 0ns : std::chrono::nanoseconds(50ms));
+			if (!st) {
+				if (st.code() == errc::timed_out && !final_pass && !b.stop.load())
+					continue;
+				if (st.code() != errc::timed_out && st.code() != errc::writer_gone)
+					fail_child(b, k, "wait_for: " + st.err().message());
+				break;
+			}
+			const uint64_t ts = rd.timestamp();
+			if (ts <= last)
+				fail_child(b, k, "timestamp " + std::to_string(ts) + " after " + std::to_string(last));
+			const entry e = rd.get();
+			auto d = s.entry_data(e);
+			std::vector<std::byte> copy;
+			if (d)
+				copy.assign(d->begin(), d->end());
+			// Still the same entry after the copy: its region was not freed meanwhile.
+			auto again = s.entry_timestamp(e);
+			last = ts;
+			rd.next();
+			if (!d || !again) {
+				const errc c = d ? again.code() : d.code();
+				if (c == errc::writer_gone)
+					break;
+				if (c != errc::invalid_handle)
+					fail_child(b, k, "entry accessor: " + std::string(errc_name(c)));
+				continue; // freed under us: legitimately not seen
+			}
+			if (*again != ts)
+				fail_child(b, k, "entry timestamp changed under the reader");
+			uint64_t seed = 0;
+			if (copy.size() < 8)
+				fail_child(b, k, "entry " + std::to_string(ts) + " too short");
+			std::memcpy(&seed, copy.data(), 8);
+			if (copy != entry_bytes(seed))
+				fail_child(b, k, "entry " + std::to_string(ts) + " holds other bytes");
+			b.seen[k][ts].store(seed);
+			b.reader_max[k].store(ts);
+			// Reader 2 lags far behind, so that it reaches entries of regions freed (and their
+			// space reused) since the writer appended them.
+			if (k == 2 && !final_pass && ts % 8 == 0)
+				std::this_thread::sleep_for(1ms);
+			if (k % 2 == 1 && ++here % 500 == 0)
+				break;
+		}
+		if (final_pass && s.writer() != stream::writer_state::following)
+			_exit(0);
+		if (s.writer() == stream::writer_state::none)
+			std::this_thread::sleep_for(1ms); // between a writer's death and its successor
+	}
+}
+
+pid_t spawn(const std::function<void()> &f)
+{
+	const pid_t pid = ::fork();
+	if (pid == 0) {
+		f();
+		_exit(0);
+	}
+	return pid;
+}
+
+int reap(pid_t pid)
+{
+	int st = 0;
+	::waitpid(pid, &st, 0);
+	return st;
+}
+
+} // namespace
+
+TEST(live_follow, follow_processes)
+{
+	temp_file f("follow");
+	{
+		auto s = test::create(f.path, 8 << 20);
+		ASSERT_TRUE(s);
+	}
+	board *b = make_board();
+	ASSERT_TRUE(b);
+	const double total = live_seconds();
+	const auto start = std::chrono::steady_clock::now();
+	const auto at = [&](double frac) { return start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(total * frac)); };
+
+	uint64_t incarnation = 1;
+	pid_t writer = spawn([&] { writer_process(f.path, *b, incarnation); });
+	std::vector<pid_t> rs;
+	int started = 0, kills = 0;
+	pid_t victim = -1; // a reader SIGKILLed mid-read
+	uint64_t acked_at_victim = 0;
+	while (std::chrono::steady_clock::now() < at(1.0)) {
+		// Readers start at moments spread over the writer's life (one right after a restart).
+		if (started < readers && std::chrono::steady_clock::now() >= at(started / double(readers))) {
+			const int k = started++;
+			rs.push_back(spawn([&, k] { reader_process(f.path, *b, k); }));
+		}
+		if (victim < 0 && std::chrono::steady_clock::now() >= at(0.3)) {
+			victim = spawn([&] {
+				auto o = stream::open(f.path, {.read_only = true, .follow = true});
+				if (!o)
+					_exit(0);
+				auto rd = (*o)->reader();
+				for (;;) { // reads, then blocks as a registered waiter
+					while (rd.is_valid())
+						rd.next();
+					(void)rd.wait_for(1s);
+				}
+			});
+			std::this_thread::sleep_for(20ms);
+			::kill(victim, SIGKILL);
+			reap(victim);
+			acked_at_victim = b->acked.load();
+		}
+		std::this_thread::sleep_for(std::chrono::milliseconds(20 + (incarnation * 37) % 60));
+		// Kill the writer at a moment of its own choosing and start its successor, which
+		// recovers the stream while readers follow, reopen or open for the first time.
+		if (std::chrono::steady_clock::now() >= at(0.15 * (kills + 1))) {
+			::kill(writer, SIGKILL);
+			reap(writer);
+			++kills;
+			++incarnation;
+			writer = spawn([&] { writer_process(f.path, *b, incarnation); });
+		}
+	}
+	std::this_thread::sleep_for(50ms);
+	const uint64_t acked_end = b->acked.load();
+	::kill(writer, SIGKILL);
+	const int wst = reap(writer);
+	EXPECT_TRUE(WIFSIGNALED(wst)) << "the writer ended by itself: " << b->failure[readers];
+	b->stop.store(1);
+	for (size_t k = 0; k < rs.size(); ++k) {
+		const int st = reap(rs[k]);
+		EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "reader " << k << ": " << b->failure[k];
+	}
+	EXPECT_GT(acked_end, acked_at_victim + 100) << "the writer stopped after a reader was killed";
+	EXPECT_GE(kills, 3);
+
+	// What the stream holds at the end, and what each reader saw against it.
+	auto fin = stream::open(f.path, {.read_only = true});
+	ASSERT_TRUE(fin);
+	const uint64_t end = (*fin)->committed_timestamp();
+	uint64_t judged = 0, unacked = 0;
+	for (int k = 0; k < readers; ++k) {
+		EXPECT_EQ(b->reader_max[k].load(), end) << "reader " << k << " did not reach the end";
+		for (uint64_t ts = 1; ts <= std::min(end, b->reader_max[k].load()); ++ts) {
+			const uint64_t saw = b->seen[k][ts].load(), ack = b->ack_seed[ts].load();
+			if (saw && ack) {
+				ASSERT_EQ(saw, ack) << "reader " << k << " saw at " << ts << " an entry the writer did not acknowledge there";
+				++judged;
+			} else if (!saw && ack) {
+				ASSERT_TRUE(b->freed[b->ack_region[ts].load() % max_region_ids].load())
+					<< "reader " << k << " missed entry " << ts << " of a region never freed";
+			} else if (saw) {
+				++unacked; // appended by a writer killed before it acknowledged the entry
+			}
+		}
+	}
+	EXPECT_GT(judged, 1000u);
+	// At most the entry each killed writer had appended and not yet acknowledged, per reader.
+	EXPECT_LE(unacked, static_cast<uint64_t>(readers * (kills + 1)));
+	std::printf("follow_processes: %.1f s, %d writer kills, %llu entries acknowledged, %llu checked against acks, %llu "
+		    "seen but not acknowledged, reopens %llu %llu %llu %llu\n",
+		    total, kills, static_cast<unsigned long long>(acked_end), static_cast<unsigned long long>(judged),
+		    static_cast<unsigned long long>(unacked), static_cast<unsigned long long>(b->reopens[0].load()),
+		    static_cast<unsigned long long>(b->reopens[1].load()), static_cast<unsigned long long>(b->reopens[2].load()),
+		    static_cast<unsigned long long>(b->reopens[3].load()));
+	::munmap(b, sizeof(board));
 }
