@@ -208,11 +208,13 @@ status follower::wait_above(uint64_t seen, std::chrono::steady_clock::time_point
 	if (!writer_alive())
 		return error(errc::writer_gone, "the writer closed the stream, died or was replaced");
 	const bool reg = sc.can_register();
-	if (reg)
-		v.shared_waiters.fetch_add(1, std::memory_order_seq_cst);
 	status st;
 	auto checked = clock::now();
 	for (;;) {
+		// Registered anew before every look that may end in sleep: the writer takes all
+		// registrations when it wakes (wake_shared_waiters), none is ever taken back.
+		if (reg)
+			v.shared_waiters.fetch_add(1, std::memory_order_seq_cst);
 		const uint64_t c = v.committed.load(std::memory_order_seq_cst);
 		if (c > seen)
 			break;
@@ -241,8 +243,6 @@ status follower::wait_above(uint64_t seen, std::chrono::steady_clock::time_point
 			break;
 		}
 	}
-	if (reg)
-		v.shared_waiters.fetch_sub(1, std::memory_order_seq_cst);
 	if (st && !poll())
 		return error(errc::writer_gone, "the writer closed the stream, died or was replaced");
 	return st;

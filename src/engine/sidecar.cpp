@@ -145,10 +145,12 @@ uint64_t wait_committed_for(visibility_state &v, uint64_t ts, uint64_t timeout_n
 		__builtin_ia32_pause();
 #endif
 	}
-	if (can_register)
-		v.shared_waiters.fetch_add(1, std::memory_order_seq_cst);
 	uint64_t w;
 	for (;;) {
+		// Registered anew before every look that may end in sleep: the waker takes all
+		// registrations at once (wake_shared_waiters).
+		if (can_register)
+			v.shared_waiters.fetch_add(1, std::memory_order_seq_cst);
 		w = v.committed.load(std::memory_order_seq_cst);
 		if (w >= ts)
 			break;
@@ -161,8 +163,6 @@ uint64_t wait_committed_for(visibility_state &v, uint64_t ts, uint64_t timeout_n
 		if (futex_wait(v.committed, w, std::chrono::steady_clock::now() + std::chrono::nanoseconds(left), true) == EINTR)
 			break; // a signal: the caller looks at why
 	}
-	if (can_register)
-		v.shared_waiters.fetch_sub(1, std::memory_order_seq_cst);
 	return v.committed.load(std::memory_order_acquire);
 }
 
