@@ -68,6 +68,8 @@ int pmemstream_open_errc(handle **stream, const char *path, uint64_t block_size,
 		return invalid_argument("pmemstream_open: unknown flag");
 	if ((flags & PMEMSTREAM_OPEN_SALVAGE) && !(flags & PMEMSTREAM_OPEN_READ_ONLY))
 		return invalid_argument("pmemstream_open: PMEMSTREAM_OPEN_SALVAGE needs PMEMSTREAM_OPEN_READ_ONLY");
+	if ((flags & PMEMSTREAM_OPEN_FOLLOW) && !(flags & PMEMSTREAM_OPEN_READ_ONLY)) // live readers (issue 12)
+		return invalid_argument("pmemstream_open: PMEMSTREAM_OPEN_FOLLOW needs PMEMSTREAM_OPEN_READ_ONLY");
 	return guarded([&] {
 		pmemstream::open_options options;
 		options.block_size = block_size;

@@ -229,6 +229,15 @@ TEST(live_follow, waits_in_the_writers_process)
 	EXPECT_EQ(it.wait_for(10ms).code(), errc::region_freed);
 }
 
+extern "C" int live_follow_c(const char *path, char *why, size_t why_size);
+
+TEST(live_follow, c_api)
+{
+	temp_file f("follow");
+	char why[256] = "";
+	EXPECT_EQ(live_follow_c(f.path.c_str(), why, sizeof(why)), 0) << why;
+}
+
 // ==================================================================== across processes
 
 namespace {
