@@ -107,7 +107,7 @@ extern "C" {
 #define PMEMSTREAM_E_WRONG_PROCESS (-1016)
 /* A wait with a timeout ended first (errno ETIMEDOUT). */
 #define PMEMSTREAM_E_TIMED_OUT (-1017)
-/* ---- live readers (issue 12) ---- */
+/* Live readers (issue 12): */
 /* A read-only stream's region was freed by the writer process since the reader last stepped
  * (errno ENOENT); the reader's position in it is gone. */
 #define PMEMSTREAM_E_REGION_FREED (-1024)
@@ -761,7 +761,7 @@ uint64_t pmemstream_stream_reader_get_timestamp(struct pmemstream_stream_reader 
 /* Deletes the reader and sets *reader to NULL. NULL is ignored. */
 void pmemstream_stream_reader_delete(struct pmemstream_stream_reader **reader);
 
-/* ---- live readers: one writer process, many reader processes (issue 12) ---- */
+/* ---- live readers: one writer process and many reader processes (issue 12) ---- */
 
 /*
  * A stream opened with PMEMSTREAM_OPEN_READ_ONLY | PMEMSTREAM_OPEN_FOLLOW while a writer
