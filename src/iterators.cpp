@@ -45,7 +45,7 @@ uint64_t entry_iterator::head_timestamp() const
 	const stream::impl &s = *s_->impl_;
 	// A read-only stream following a writer process takes in what it committed and freed
 	// (issue 12): a few loads unless something moved.
-	if (s.follower_ && !s.follower_->poll())
+	if (s.follower_ && !in_reader_ && !s.follower_->poll())
 		return 0;
 	// A position seen committed stays committed while the region keeps its id.
 	if (valid_size_)
@@ -126,6 +126,8 @@ region_iterator::region_iterator(const stream *s) : s_(s)
 
 void region_iterator::seek_first()
 {
+	if (s_->impl_->follower_)
+		(void)s_->impl_->follower_->poll(); // regions the writer allocated or freed (issue 12)
 	uint64_t id = 0;
 	const region_runtime *rt = s_->impl_->catalog_.next_by_id(0, &id);
 	current_ = rt ? region{rt->offset, id} : region{};
@@ -193,6 +195,7 @@ struct stream_reader::state {
 				keep.push_back(cursors[k]);
 			} else {
 				entry_iterator it(s, rt, id);
+				it.in_reader_ = true;
 				it.seek_timestamp(floor_ts);
 				keep.push_back(it);
 			}
@@ -208,9 +211,13 @@ struct stream_reader::state {
 		heap = {};
 		idle.clear();
 		have_current = false; // cursor indices changed; the current entry is picked again
+		// Read before the cursors are looked at: a cursor found idle then holds nothing at or
+		// below this value. Read after, it could cover an entry committed between a cursor's
+		// look and the read, and that cursor would stay idle while a later entry of another
+		// region is shown first (a following reader's looks move the watermark themselves).
+		checked_watermark = s->impl_->vis_.committed.load(std::memory_order_acquire);
 		for (size_t i = 0; i < cursors.size(); ++i)
 			place(i);
-		checked_watermark = s->impl_->vis_.committed.load(std::memory_order_acquire);
 	}
 
 	void place(size_t i)
@@ -295,9 +302,18 @@ bool stream_reader::is_valid()
 
 void stream_reader::next()
 {
-	if (!st_->settle())
-		return;
 	state &st = *st_;
+	const bool had = st.have_current;
+	const uint64_t was = st.current_ts;
+	if (!st.settle())
+		return;
+	// The entry the caller was on is gone (its region was freed, so settle() picked the next
+	// one): the reader is now on an entry the caller has not seen; stepping past it would
+	// skip it.
+	if (had && st.current_ts != was) {
+		st.floor_ts = std::max(st.floor_ts, was + 1);
+		return;
+	}
 	st.heap.pop();
 	st.cursors[st.current].next();
 	st.floor_ts = st.current_ts + 1;

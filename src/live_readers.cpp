@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The public calls of live readers (issue 12, docs/design.md 5.5): waits for iterators,
+// The public calls of live readers (issue 12, docs/design.md 5.4): waits for iterators,
 // readers and the stream, and the writer query. The following itself is engine/follower.*.
 #include "engine/stream_impl.hpp"
 #include "util/hex.hpp"

@@ -248,7 +248,7 @@ public:
 	// The region walked.
 	region get_region() const;
 
-	// ---- live readers (issue 12, docs/design.md 5.5) ----
+	// ---- live readers (issue 12, docs/design.md 5.4) ----
 	// Ok when get() names a committed entry; otherwise why not: invalid_handle (past the
 	// last committed entry: a later append makes it valid), region_freed (the region was
 	// freed: for good), writer_gone (a read-only stream whose writer closed, died or was
@@ -275,6 +275,9 @@ private:
 	mutable uint64_t valid_size_ = 0; // footprint of the entry at offset_ once seen committed; 0: unknown
 	mutable uint64_t valid_ts_ = 0;	  // and its timestamp
 	uint64_t min_ts_ = 0;		  // seek_timestamp(): entries below it are stepped over
+	// A cursor of a stream_reader: the reader polls a following stream's writer once per step
+	// itself, so that the watermark holds still while it places its cursors (issue 12).
+	bool in_reader_ = false;
 };
 
 // Walks live regions in allocation order.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// A read-only stream that follows a live writer in another process (docs/design.md 5.5): it
+// A read-only stream that follows a live writer in another process (docs/design.md 5.4): it
 // walks in place, without reopening, up to the committed watermark the writer publishes in its
 // readers' sidecar. Every entry it takes in is checked as recovery checks it (rules E1-E5, the
 // region's checksum epoch: old bytes of reused space never validate) and must be at or below

@@ -194,6 +194,8 @@ status stream::impl::recover(const open_options &o)
 
 result<region_runtime *> stream::impl::resolve(region r, region_runtime *rt) const
 {
+	if (follower_ && !follower_->poll()) // a following reader (issue 12): regions allocated since
+		return error(errc::writer_gone, not_following());
 	if (rt) {
 		if (rt->owner != this)
 			return error(errc::invalid_handle, "the region runtime belongs to another stream");

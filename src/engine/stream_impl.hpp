@@ -66,7 +66,7 @@ public:
 	std::unique_ptr<detail::region_writer> writer_;
 	recovery_report report_;
 
-	// ---- live readers (issue 12, docs/design.md 5.5) ----
+	// ---- live readers (issue 12, docs/design.md 5.4) ----
 	// A read-only stream attached to a live writer's sidecar walks in place up to its
 	// watermark (follower.hpp); null otherwise. Iterators and accessors poll it at each step.
 	std::unique_ptr<detail::follower> follower_;
