@@ -436,6 +436,12 @@ int run_tail(const command_spec &, const parsed_args &a)
 			rd->seek_timestamp(last_ts + 1);
 		} else {
 			auto r = s->entries(pmemstream::region{offset, region_id});
+			if (!r && r.code() == pmemstream::errc::writer_gone) {
+				// The writer went between the open and the look-up: open again.
+				if (wait_readable(-1, 1) == wait_result::stopped)
+					break;
+				continue;
+			}
 			if (!r)
 				fail(exit_no_region, path + ": region " + hex(offset) + " was freed");
 			it.emplace(std::move(*r));

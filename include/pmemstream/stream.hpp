@@ -494,8 +494,10 @@ public:
 	// wake-up only while someone waits. In the writer's process this is committed_timestamp().
 	// A read-only stream waits on the watermark that a writer in another process publishes in
 	// its readers' sidecar (docs/design.md 5.4) and returns that one, which may be above this
-	// stream's own committed_timestamp() (fixed at open): the entries above it need a new
-	// open. Without a live writer it sleeps until the timeout and returns committed_timestamp().
+	// stream's own committed_timestamp(): a snapshot (opened without follow) needs a new open
+	// to see the entries above it, a following stream takes them in before it returns (but see
+	// wait_for(), which also reports a writer that went). Without a live writer it sleeps
+	// until the timeout and returns committed_timestamp().
 	// Thread-safe.
 	uint64_t wait_for_commit(uint64_t ts, uint64_t timeout_ns) const noexcept;
 
