@@ -18,6 +18,7 @@
 #include <cstring>
 #include <functional>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 
@@ -591,4 +592,12 @@ TEST(live_follow, follow_processes)
 		    static_cast<unsigned long long>(b->reopens[1].load()), static_cast<unsigned long long>(b->reopens[2].load()),
 		    static_cast<unsigned long long>(b->reopens[3].load()));
 	::munmap(b, sizeof(board));
+	// The last writer was killed: its readers' sidecar stays behind (files-and-processes.md 6).
+	struct stat st;
+	if (::stat(f.path.c_str(), &st) == 0) {
+		char name[80];
+		std::snprintf(name, sizeof(name), "/pmemstream-%llx-%llx.readers", static_cast<unsigned long long>(st.st_dev),
+			      static_cast<unsigned long long>(st.st_ino));
+		::shm_unlink(name);
+	}
 }
