@@ -110,6 +110,14 @@ extern "C" {
 /* A clear or truncation of the region removed the iterator's position (errno ESPIPE); seek
  * the iterator again. (issue 14: truncation) */
 #define PMEMSTREAM_E_TRUNCATED (-1020)
+
+/* Live readers (issue 12): */
+/* A read-only stream's region was freed by the writer process since the reader last stepped
+ * (errno ENOENT); the reader's position in it is gone. */
+#define PMEMSTREAM_E_REGION_FREED (-1024)
+/* The writer process a read-only stream followed closed the stream, died, or was replaced by
+ * a new writer that recovered the stream (errno EPIPE); open the stream again to go on. */
+#define PMEMSTREAM_E_WRITER_GONE (-1025)
 /* An unexpected failure inside the library (a bug); see pmemstream_errormsg(). */
 #define PMEMSTREAM_E_INTERNAL (-1999)
 
@@ -209,6 +217,9 @@ int pmemstream_create(struct pmemstream **stream, const char *path, uint64_t siz
 /* With PMEMSTREAM_OPEN_READ_ONLY: treat damage like a torn tail and show what precedes it,
  * instead of failing with PMEMSTREAM_E_CORRUPT. */
 #define PMEMSTREAM_OPEN_SALVAGE (1u << 1)
+/* With PMEMSTREAM_OPEN_READ_ONLY: follow the writer process that has the file open (live
+ * readers, see pmemstream_wait_for()); without it a read-only stream is a snapshot. */
+#define PMEMSTREAM_OPEN_FOLLOW (1u << 4)
 
 /*
  * Opens the stream in the file `path`.
@@ -216,7 +227,7 @@ int pmemstream_create(struct pmemstream **stream, const char *path, uint64_t siz
  *  block_size: 0 accepts the stream's block size; anything else must equal it
  *  flags:      0 or a combination of PMEMSTREAM_OPEN_*
  * Returns 0, or fails with
- *  PMEMSTREAM_E_INVALID_ARGUMENT   NULL pointer, unknown flag, SALVAGE without READ_ONLY
+ *  PMEMSTREAM_E_INVALID_ARGUMENT   NULL pointer, unknown flag, SALVAGE or FOLLOW without READ_ONLY
  *  PMEMSTREAM_E_PARAMETER_MISMATCH block_size differs from the stream's
  *  PMEMSTREAM_E_IO                 missing file, no permission, mapping failed
  *  PMEMSTREAM_E_NOT_A_STREAM, PMEMSTREAM_E_VERSION_MISMATCH, PMEMSTREAM_E_CORRUPT, -ENOMEM
@@ -806,6 +817,72 @@ int pmemstream_region_truncate_after_errc(struct pmemstream *stream, struct pmem
 #define pmemstream_region_truncate_after pmemstream_region_truncate_after_errc
 #endif /* PMEMSTREAM_SPECIFIC_ERRORS */
 
+/* ---- live readers: one writer process and many reader processes (issue 12) ---- */
+
+/*
+ * A stream opened with PMEMSTREAM_OPEN_READ_ONLY | PMEMSTREAM_OPEN_FOLLOW while a writer
+ * process has the file follows that writer: its iterators, readers and accessors see the entries the writer
+ * commits, in place (no reopen), each checked as recovery checks entries and bounded by the
+ * committed watermark the writer publishes in a small shared-memory object
+ * (/dev/shm/pmemstream-<dev>-<ino>.readers). Regions the writer allocates appear; an iterator
+ * of a region it frees fails its wait with PMEMSTREAM_E_REGION_FREED. A reader never writes to
+ * the stream file. When the writer goes (closes, dies, or a new writer takes the file over)
+ * waits and accessors fail with PMEMSTREAM_E_WRITER_GONE: open the stream again (a new
+ * writer's recovery keeps every committed entry a killed writer left).
+ */
+
+/* pmemstream_wait_for(): the next entry committed after the call. */
+#define PMEMSTREAM_NEXT_ENTRY 0
+
+/*
+ * Blocks until the entry with `timestamp` (PMEMSTREAM_NEXT_ENTRY: the first entry above the
+ * committed watermark at the call) and every entry before it are visible to this stream's
+ * iterators, at most `timeout_ns` nanoseconds (PMEMSTREAM_WAIT_FOREVER: no limit; 0: check
+ * only). Spins briefly, then sleeps in the kernel (FUTEX_WAIT on the watermark's word: an idle
+ * waiter uses no CPU; the writer pays for a wake-up only while someone waits). Works in the
+ * writer's process and in a read-only stream that follows a writer process; a blocked wait
+ * of a follower checks every 100 ms that the writer still holds its lock, so it ends when the
+ * writer dies.
+ * Returns 0, or fails with
+ *  PMEMSTREAM_E_INVALID_ARGUMENT  stream NULL
+ *  PMEMSTREAM_E_TIMED_OUT         the timeout expired (or a signal arrived) first
+ *  PMEMSTREAM_E_WRITER_GONE       the writer closed, died or was replaced, or the read-only
+ *                                 stream follows no writer (none was live at open)
+ *  PMEMSTREAM_E_WRONG_PROCESS     a child of fork() of the writer
+ * Thread safety: any thread; any number of threads may wait at once.
+ */
+int pmemstream_wait_for(struct pmemstream *stream, uint64_t timestamp, uint64_t timeout_ns);
+/*
+ * Blocks until pmemstream_entry_iterator_is_valid() would return 0 (the region's next entry
+ * is committed), at most `timeout_ns`, as pmemstream_wait_for().
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (NULL), PMEMSTREAM_E_TIMED_OUT,
+ * PMEMSTREAM_E_REGION_FREED (the iterator's region was freed: for good),
+ * PMEMSTREAM_E_WRITER_GONE, PMEMSTREAM_E_WRONG_PROCESS.
+ * Thread safety: as the iterator's other calls (one thread at a time).
+ */
+int pmemstream_entry_iterator_wait(struct pmemstream_entry_iterator *iterator, uint64_t timeout_ns);
+/*
+ * Blocks until pmemstream_stream_reader_is_valid() would return 0 (the next entry in
+ * timestamp order is committed), at most `timeout_ns`, as pmemstream_wait_for().
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (NULL), PMEMSTREAM_E_TIMED_OUT,
+ * PMEMSTREAM_E_WRITER_GONE, PMEMSTREAM_E_WRONG_PROCESS, -ENOMEM.
+ * Thread safety: as the reader's other calls (one thread at a time).
+ */
+int pmemstream_stream_reader_wait(struct pmemstream_stream_reader *reader, uint64_t timeout_ns);
+
+/* What pmemstream_writer_state() returns. */
+#define PMEMSTREAM_WRITER_SELF 0	/* this stream is the writer */
+#define PMEMSTREAM_WRITER_FOLLOWING 1 /* read-only, following a writer that holds the file now */
+#define PMEMSTREAM_WRITER_GONE 2	/* read-only, its writer closed, died or was replaced */
+#define PMEMSTREAM_WRITER_NONE 3	/* read-only snapshot: no FOLLOW, or no writer was live at open */
+/*
+ * Tells a dead writer from a quiet one: for a following stream it checks the writer's lock
+ * (a system call). Returns one of PMEMSTREAM_WRITER_*, or -1 for a NULL stream
+ * (PMEMSTREAM_E_INVALID_ARGUMENT in pmemstream_errno()).
+ * Thread safety: any thread.
+ */
+int pmemstream_writer_state(struct pmemstream *stream);
+
 /* ---- specific error codes as return values ---- */
 
 /*
@@ -852,6 +929,10 @@ int pmemstream_entry_iterator_seek_timestamp_errc(struct pmemstream_entry_iterat
 int pmemstream_stream_reader_new_errc(struct pmemstream_stream_reader **reader, struct pmemstream *stream);
 int pmemstream_stream_reader_is_valid_errc(struct pmemstream_stream_reader *reader);
 int pmemstream_stream_reader_seek_timestamp_errc(struct pmemstream_stream_reader *reader, uint64_t timestamp);
+/* live readers (issue 12) */
+int pmemstream_wait_for_errc(struct pmemstream *stream, uint64_t timestamp, uint64_t timeout_ns);
+int pmemstream_entry_iterator_wait_errc(struct pmemstream_entry_iterator *iterator, uint64_t timeout_ns);
+int pmemstream_stream_reader_wait_errc(struct pmemstream_stream_reader *reader, uint64_t timeout_ns);
 
 #ifdef PMEMSTREAM_SPECIFIC_ERRORS
 #define pmemstream_from_map pmemstream_from_map_errc
@@ -882,6 +963,10 @@ int pmemstream_stream_reader_seek_timestamp_errc(struct pmemstream_stream_reader
 #define pmemstream_stream_reader_new pmemstream_stream_reader_new_errc
 #define pmemstream_stream_reader_is_valid pmemstream_stream_reader_is_valid_errc
 #define pmemstream_stream_reader_seek_timestamp pmemstream_stream_reader_seek_timestamp_errc
+/* live readers (issue 12) */
+#define pmemstream_wait_for pmemstream_wait_for_errc
+#define pmemstream_entry_iterator_wait pmemstream_entry_iterator_wait_errc
+#define pmemstream_stream_reader_wait pmemstream_stream_reader_wait_errc
 #endif /* PMEMSTREAM_SPECIFIC_ERRORS */
 
 #ifdef __cplusplus

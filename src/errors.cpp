@@ -46,6 +46,9 @@ const char *errc_name(errc e) noexcept
 	case errc::wrong_process: return "stream belongs to another process";
 	case errc::timed_out: return "timed out";
 	case errc::truncated: return "position removed by a truncation"; // issue 14
+	// live readers (issue 12)
+	case errc::region_freed: return "region freed";
+	case errc::writer_gone: return "writer gone";
 	case errc::last_: break;
 	}
 	return "unknown error";

@@ -44,10 +44,14 @@ void entry_iterator::seek_first()
 
 uint64_t entry_iterator::head_timestamp() const
 {
+	const stream::impl &s = *s_->impl_;
+	// A read-only stream following a writer process takes in what it committed and freed
+	// (issue 12): a few loads unless something moved.
+	if (s.follower_ && !in_reader_ && !s.follower_->poll())
+		return 0;
 	// A position seen committed stays committed while the region keeps its id.
 	if (valid_size_)
 		return rt_->id.load(std::memory_order_acquire) == id_ && !cut() ? valid_ts_ : 0;
-	const stream::impl &s = *s_->impl_;
 	for (;;) {
 		if (rt_->id.load(std::memory_order_acquire) != id_ || cut() || offset_ >= rt_->tail.load(std::memory_order_acquire))
 			return 0;
@@ -162,6 +166,8 @@ region_iterator::region_iterator(const stream *s) : s_(s)
 
 void region_iterator::seek_first()
 {
+	if (s_->impl_->follower_)
+		(void)s_->impl_->follower_->poll(); // regions the writer allocated or freed (issue 12)
 	uint64_t id = 0;
 	const region_runtime *rt = s_->impl_->catalog_.next_by_id(0, &id);
 	current_ = rt ? region{rt->offset, id} : region{};
@@ -233,6 +239,7 @@ struct stream_reader::state {
 					keep.back().seek_timestamp(floor_ts);
 			} else {
 				entry_iterator it(s, rt, id);
+				it.in_reader_ = true;
 				it.seek_timestamp(floor_ts);
 				keep.push_back(it);
 			}
@@ -248,9 +255,13 @@ struct stream_reader::state {
 		heap = {};
 		idle.clear();
 		have_current = false; // cursor indices changed; the current entry is picked again
+		// Read before the cursors are looked at: a cursor found idle then holds nothing at or
+		// below this value. Read after, it could cover an entry committed between a cursor's
+		// look and the read, and that cursor would stay idle while a later entry of another
+		// region is shown first (a following reader's looks move the watermark themselves).
+		checked_watermark = s->impl_->vis_.committed.load(std::memory_order_acquire);
 		for (size_t i = 0; i < cursors.size(); ++i)
 			place(i);
-		checked_watermark = s->impl_->vis_.committed.load(std::memory_order_acquire);
 	}
 
 	void place(size_t i)
@@ -263,6 +274,8 @@ struct stream_reader::state {
 
 	bool settle()
 	{
+		if (s->impl_->follower_ && !s->impl_->follower_->poll())
+			return false; // the writer went (issue 12): check() says so
 		// The watermark first, then the layout: a region holding an entry <= w was allocated
 		// before that entry was appended, so its layout bump is visible now. Entries above w
 		// wait for the next settle, whose layout read covers them.
@@ -333,9 +346,18 @@ bool stream_reader::is_valid()
 
 void stream_reader::next()
 {
-	if (!st_->settle())
-		return;
 	state &st = *st_;
+	const bool had = st.have_current;
+	const uint64_t was = st.current_ts;
+	if (!st.settle())
+		return;
+	// The entry the caller was on is gone (its region was freed, so settle() picked the next
+	// one): the reader is now on an entry the caller has not seen; stepping past it would
+	// skip it.
+	if (had && st.current_ts != was) {
+		st.floor_ts = std::max(st.floor_ts, was + 1);
+		return;
+	}
 	st.heap.pop();
 	st.cursors[st.current].next();
 	st.floor_ts = st.current_ts + 1;
@@ -356,6 +378,34 @@ uint64_t stream_reader::timestamp() const
 region stream_reader::get_region() const
 {
 	return st_->have_current ? st_->cursors[st_->current].get_region() : region{};
+}
+
+// ---- live readers (issue 12; the entry iterator's and the stream's are in live_readers.cpp)
+
+status stream_reader::check()
+{
+	if (is_valid())
+		return {};
+	const stream::impl &s = *st_->s->impl_;
+	if (s.follower_ && s.follower_->gone())
+		return error(errc::writer_gone, s.not_following());
+	return error(errc::invalid_handle, "the reader is past the last committed entry");
+}
+
+status stream_reader::wait_for(std::chrono::nanoseconds timeout)
+{
+	const stream::impl &s = *st_->s->impl_;
+	const auto deadline = detail::deadline_after(timeout);
+	for (;;) {
+		const uint64_t seen = s.vis_.committed.load(std::memory_order_acquire);
+		auto st = check();
+		if (st.code() != errc::invalid_handle)
+			return st;
+		if (timeout <= std::chrono::nanoseconds::zero())
+			return error(errc::timed_out, "the reader is past the last committed entry");
+		if (auto w = s.wait_beyond(seen, deadline); !w)
+			return w;
+	}
 }
 
 } // namespace pmemstream

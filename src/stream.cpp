@@ -280,8 +280,12 @@ uint64_t stream::wait_for_commit(uint64_t ts, uint64_t timeout_ns) const noexcep
 {
 	impl &s = *impl_;
 	if (s.sidecar_ && s.m_->read_only()) {
-		if (!s.sidecar_->writer_closed())
-			return detail::wait_committed_for(s.sidecar_->vis(), ts, timeout_ns, s.sidecar_->can_register());
+		if (!s.sidecar_->writer_closed()) {
+			const uint64_t w = detail::wait_committed_for(s.sidecar_->vis(), ts, timeout_ns, s.sidecar_->can_register());
+			if (s.follower_)
+				(void)s.follower_->poll(); // iterators see what the writer committed (issue 12)
+			return w;
+		}
 	} else if (s.gate_.read_only() || s.gate_.forked()) {
 		// Nothing moves this stream's watermark: sleep the timeout (a signal ends it early).
 	} else {

@@ -356,7 +356,9 @@ int run_cat(const command_spec &, const parsed_args &a)
 int run_tail(const command_spec &, const parsed_args &a)
 {
 	const std::string &path = a.positional[0];
-	uint64_t offset = parse_offset(a.positional[1], "tail: REGION");
+	// Without REGION: every region, merged in timestamp order (the stream reader).
+	const bool whole = a.positional.size() < 2;
+	const uint64_t offset = whole ? 0 : parse_offset(a.positional[1], "tail: REGION");
 	auto f = format_of(a, entry_format::lines, "tail");
 	bool base64 = a.has("base64");
 	bool follow = a.has("follow");
@@ -373,17 +375,18 @@ int run_tail(const command_spec &, const parsed_args &a)
 		install_stop_handlers();
 
 	uint64_t last_ts = 0, stream_size = 0, region_id = 0;
-	// The last stream opened: between polls it waits on its writer's committed watermark
-	// (stream::wait_for_commit), so a poll reopens at once when something was committed and
-	// otherwise only every `interval` (to notice a freed region or a truncated file).
-	std::unique_ptr<pmemstream::stream> held;
-	uint64_t seen = 0; // the committed watermark `held` showed
 	{
 		auto s = open_stream(path, false);
 		stream_size = s->info().size;
-		const auto region = find_region(*s, path, offset);
-		region_id = region.id; // ids are never reused: a new region at the offset is another one
-		auto entries = read_entries(*s, region, path);
+		std::vector<entry_view> entries;
+		if (whole) {
+			for (auto rd = s->reader(); rd.is_valid(); rd.next())
+				entries.push_back(read_entry(*s, rd.get(), path));
+		} else {
+			const auto region = find_region(*s, path, offset);
+			region_id = region.id; // ids are never reused: a new region at the offset is another one
+			entries = read_entries(*s, region, path);
+		}
 		size_t first = last_n && *last_n < entries.size() ? entries.size() - static_cast<size_t>(*last_n) : 0;
 		for (size_t k = 0; k < entries.size(); k++) {
 			if (k >= first)
@@ -391,74 +394,86 @@ int run_tail(const command_spec &, const parsed_args &a)
 			last_ts = std::max(last_ts, entries[k].timestamp);
 		}
 		std::fflush(stdout);
-		seen = s->committed_timestamp();
-		held = std::move(s);
 	}
 	if (!follow)
 		return exit_ok;
 
-	// Each poll reopens read-only: the new snapshot shows what the writer has committed.
+	// Following (issue 12): a read-only stream that follows the writer process walks in place
+	// as the writer commits, and the wait sleeps in the kernel until it does (no reopen, no
+	// re-walk per poll). The stream is reopened only when its writer goes (closed, killed,
+	// replaced) or there was none; stop signals and a shrinking file are looked at between
+	// waits of at most 50 ms.
+	const uint64_t slice_ms = std::min<uint64_t>(interval, 50);
 	std::string last_warning;
-	auto opened_at = std::chrono::steady_clock::now();
-	auto open_cost = std::chrono::steady_clock::duration::zero();
-	while (!stop_requested()) {
-		if (held) {
-			// Reopening walks the whole stream: against a writer that never pauses, at most
-			// as often as the last reopen took (and every 2 ms), not after every commit.
-			const auto gap = std::max<std::chrono::steady_clock::duration>(open_cost, std::chrono::milliseconds(2));
-			if (auto since = std::chrono::steady_clock::now() - opened_at; since < gap &&
-			    wait_readable(-1, std::chrono::duration_cast<std::chrono::milliseconds>(gap - since).count() + 1) ==
-				    wait_result::stopped)
-				break;
-			const uint64_t ns = std::min<uint64_t>(interval, UINT64_MAX / 1000000) * 1000000;
-			(void)held->wait_for_commit(seen + 1, ns);
-			if (stop_requested())
-				break;
-		} else if (wait_readable(-1, static_cast<int64_t>(std::min<uint64_t>(interval, INT64_MAX))) == wait_result::stopped) {
-			break;
-		}
+	auto warn = [&](const std::string &m) {
+		if (m != last_warning)
+			std::fprintf(stderr, "pmemstream: tail: warning: %s (retrying)\n", m.c_str());
+		last_warning = m;
+	};
+	auto file_shrank = [&] {
 		// A file cut below the stream's size will not heal: end instead of warning forever.
-		// (A cut while a poll reads the mapping raises SIGBUS; guarded_read reports that.)
 		struct stat st;
 		if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) < stream_size)
 			fail(exit_file, path + ": the file shrank to " + std::to_string(st.st_size) + " bytes while followed; the stream has " +
 						std::to_string(stream_size) + " (truncated by another process?)");
+	};
+	while (!stop_requested()) {
+		file_shrank();
 		std::unique_ptr<pmemstream::stream> s;
-		std::vector<entry_view> entries;
 		try {
-			opened_at = std::chrono::steady_clock::now();
-			s = open_stream(path, false);
-			open_cost = std::chrono::steady_clock::now() - opened_at;
-			bool found = false;
-			for (auto r : s->regions()) {
-				if (r.offset != offset || r.id != region_id)
-					continue;
-				found = true;
-				// Only entries not printed yet are read; timestamps rise along a region.
-				for (auto e : check(s->entries(r), path + ": region " + hex(offset)))
-					if (check(s->entry_timestamp(e), path) > last_ts)
-						entries.push_back(read_entry(*s, e, path));
-			}
-			if (!found)
-				fail(exit_no_region, path + ": region " + hex(offset) + " was freed");
-			last_warning.clear();
+			s = opened(pmemstream::stream::open(path, {.read_only = true, .follow = true}), path);
 		} catch (const failure &err) {
-			if (err.code == exit_no_region)
-				throw;
-			// A writer may be between two states of the file; report once and keep polling.
-			if (err.message != last_warning)
-				std::fprintf(stderr, "pmemstream: tail: warning: %s (retrying)\n", err.message.c_str());
-			last_warning = err.message;
+			warn(err.message); // a writer may be between two states of the file
+			if (wait_readable(-1, static_cast<int64_t>(std::min<uint64_t>(interval, INT64_MAX))) == wait_result::stopped)
+				break;
 			continue;
 		}
-		for (auto &e : entries) {
-			print_entry(e, f, base64);
-			last_ts = e.timestamp;
+		last_warning.clear();
+		std::optional<pmemstream::entry_iterator> it;
+		std::optional<pmemstream::stream_reader> rd;
+		if (whole) {
+			rd.emplace(s->reader());
+			rd->seek_timestamp(last_ts + 1);
+		} else {
+			auto r = s->entries(pmemstream::region{offset, region_id});
+			if (!r && r.code() == pmemstream::errc::writer_gone) {
+				// The writer went between the open and the look-up: open again.
+				if (wait_readable(-1, 1) == wait_result::stopped)
+					break;
+				continue;
+			}
+			if (!r)
+				fail(exit_no_region, path + ": region " + hex(offset) + " was freed");
+			it.emplace(std::move(*r));
+			it->seek_timestamp(last_ts + 1);
 		}
-		if (std::fflush(stdout) != 0)
-			fail(exit_file, std::string("writing to standard output: ") + std::strerror(errno));
-		seen = s->committed_timestamp();
-		held = std::move(s);
+		for (;;) {
+			const auto slice = std::chrono::milliseconds(slice_ms);
+			const auto st = whole ? rd->wait_for(slice) : it->wait_for(slice);
+			if (st) {
+				do {
+					const auto e = whole ? rd->get() : it->get();
+					auto ev = read_entry(*s, e, path);
+					print_entry(ev, f, base64);
+					last_ts = ev.timestamp;
+					whole ? rd->next() : it->next();
+				} while (whole ? rd->is_valid() : it->is_valid());
+				if (std::fflush(stdout) != 0)
+					fail(exit_file, std::string("writing to standard output: ") + std::strerror(errno));
+			} else if (st.code() == pmemstream::errc::region_freed) {
+				fail(exit_no_region, path + ": region " + hex(offset) + " was freed");
+			} else if (st.code() != pmemstream::errc::timed_out) {
+				break; // writer_gone: reopen (after a pause when there was no writer to follow)
+			}
+			// Stop signals are blocked outside ppoll(): a zero wait lets one in.
+			if (wait_readable(-1, 0) == wait_result::stopped)
+				return exit_ok;
+			file_shrank();
+		}
+		const bool no_writer = s->writer() == pmemstream::stream::writer_state::none;
+		s.reset();
+		if (no_writer && wait_readable(-1, static_cast<int64_t>(std::min<uint64_t>(interval, INT64_MAX))) == wait_result::stopped)
+			break;
 	}
 	return exit_ok;
 }

@@ -73,18 +73,19 @@ const std::vector<command_spec> &commands()
 		{"dump", "FILE", "Show the whole stream as a tree: regions and their entries.",
 		 {{"bytes", 0, "N", "leading payload bytes shown per entry (default 8)"}, json_opt, salvage_opt}, 1, 1, run_dump,
 		 nullptr, true},
-		{"tail", "FILE REGION", "Print a region's entries; with -f keep printing new ones.",
+		{"tail", "FILE [REGION]", "Print a region's entries (all regions merged in timestamp order without REGION); with -f keep printing new ones.",
 		 {{"follow", 'f', nullptr, "wait for new entries until interrupted (SIGINT/SIGTERM: exit 0)"},
 		  {"entries", 'n', "N", "start with the last N existing entries only"},
-		  {"interval", 0, "MS", "with -f: poll every MS milliseconds (default 100)"},
+		  {"interval", 0, "MS", "with -f: look for a new writer every MS milliseconds when there is none (default 100)"},
 		  {"raw", 0, nullptr, "payloads without separators"},
 		  {"hex", 'x', nullptr, "a header and a hexdump per entry"},
 		  {"json", 0, nullptr, "one JSON object per line per entry"},
 		  {"base64", 0, nullptr, "with --json: payload as base64 instead of hex"}},
-		 2, 2, run_tail,
-		 "By default each payload is printed followed by a newline. With -f the file is reopened\n"
-		 "read-only every interval and entries above the last timestamp seen are printed; a file\n"
-		 "that shrinks below the stream's size ends it with exit 2.",
+		 1, 2, run_tail,
+		 "By default each payload is printed followed by a newline. With -f the stream follows its\n"
+		 "writer process in place and sleeps until it commits (no polling); it is reopened when the\n"
+		 "writer goes or restarts. A freed REGION ends it with exit 5, a file that shrinks below the\n"
+		 "stream's size with exit 2.",
 		 true},
 		{"check", "FILE", "Verify a stream: open strictly, then walk every region and entry in salvage mode.",
 		 {json_opt, {"quiet", 'q', nullptr, "print nothing; only the exit code tells"}}, 1, 1, run_check,

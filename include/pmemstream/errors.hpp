@@ -37,8 +37,11 @@ enum class errc : int {
 	timed_out = 17,		// a wait with a timeout ended before the watermark reached the timestamp
 	// issue 14 (truncation): a clear or truncation removed the iterator's position
 	truncated = 20,
+	// ---- live readers (issue 12) ----
+	region_freed = 24,	// a reader's region was freed by the writer since the reader last stepped
+	writer_gone = 25,	// the writer a read-only stream followed closed, died or was replaced; reopen
 	// One past the last code: tables of names and C constants are checked against it.
-	last_ = 21,
+	last_ = 26,
 };
 
 const std::error_category &error_category() noexcept;

@@ -129,6 +129,10 @@ struct open_options {
 	commit_policy commit{};
 	// 1 .. max_max_in_flight; see default_max_in_flight.
 	uint32_t max_in_flight = default_max_in_flight;
+	// Live readers (issue 12). With read_only: follow the writer process that has the file
+	// open, if any (see stream::writer_state); without it a read-only stream is a snapshot of
+	// the moment it was opened. invalid_argument without read_only.
+	bool follow = false;
 };
 
 struct create_options {
@@ -247,6 +251,20 @@ public:
 	// since it was taken (is_valid() is then false; seek again). (issue 14: truncation)
 	[[nodiscard]] status position_status() const;
 
+	// ---- live readers (issue 12, docs/design.md 5.4) ----
+	// Ok when get() names a committed entry; otherwise why not: invalid_handle (past the
+	// last committed entry: a later append makes it valid), region_freed (the region was
+	// freed: for good), writer_gone (a read-only stream whose writer closed, died or was
+	// replaced: open the stream again).
+	[[nodiscard]] status check() const;
+	// Blocks until is_valid() (the region's next entry is committed and, in a read-only
+	// stream following a writer process, taken in), at most `timeout`: spins briefly, then
+	// sleeps in the kernel (FUTEX_WAIT on the committed watermark; the writer wakes sleepers
+	// only when one is registered). Errors: timed_out (also when a signal interrupts the
+	// sleep), region_freed, writer_gone (also at once in a read-only stream that follows no
+	// writer), wrong_process (a child of fork()). A zero timeout only checks. One thread.
+	[[nodiscard]] status wait_for(std::chrono::nanoseconds timeout);
+
 private:
 	friend class stream;
 	friend class stream_reader;
@@ -264,6 +282,9 @@ private:
 	// Truncation (issue 14): region_runtime::rewrites and epoch when the position was taken.
 	mutable uint64_t rewrites_ = 0;
 	uint64_t epoch_ = 0;
+	// A cursor of a stream_reader: the reader polls a following stream's writer once per step
+	// itself, so that the watermark holds still while it places its cursors (issue 12).
+	bool in_reader_ = false;
 };
 
 // Walks live regions in allocation order.
@@ -337,6 +358,14 @@ public:
 	entry get() const;
 	uint64_t timestamp() const;
 	region get_region() const;
+
+	// ---- live readers (issue 12) ----
+	// Ok when on a committed entry; else invalid_handle (past the end) or writer_gone, as
+	// entry_iterator::check().
+	[[nodiscard]] status check();
+	// Blocks until is_valid(), as entry_iterator::wait_for() (no region_freed: a freed
+	// region's entries just stop appearing).
+	[[nodiscard]] status wait_for(std::chrono::nanoseconds timeout);
 
 private:
 	friend class stream;
@@ -508,14 +537,44 @@ public:
 	// wake-up only while someone waits. In the writer's process this is committed_timestamp().
 	// A read-only stream waits on the watermark that a writer in another process publishes in
 	// its readers' sidecar (docs/design.md 5.4) and returns that one, which may be above this
-	// stream's own committed_timestamp() (fixed at open): the entries above it need a new
-	// open. Without a live writer it sleeps until the timeout and returns committed_timestamp().
+	// stream's own committed_timestamp(): a snapshot (opened without follow) needs a new open
+	// to see the entries above it, a following stream takes them in before it returns (but see
+	// wait_for(), which also reports a writer that went). Without a live writer it sleeps
+	// until the timeout and returns committed_timestamp().
 	// Thread-safe.
 	uint64_t wait_for_commit(uint64_t ts, uint64_t timeout_ns) const noexcept;
 
 	stream_info info() const;
 	const recovery_report &recovery() const noexcept;
 	bool read_only() const noexcept;
+
+	// ---- live readers: one writer process, many reader processes (issue 12) ----
+	// A stream opened with read_only and follow while a writer process has the file follows
+	// that writer: its
+	// iterators, readers and accessors see the entries the writer commits, in place (no
+	// reopen), each checked as recovery checks entries and bounded by the committed
+	// watermark the writer publishes in its readers' sidecar; regions the writer allocates
+	// appear, regions it frees end their iterators with region_freed. A reader never writes to
+	// the stream file. When the writer goes (closes, dies, or a new writer takes the file
+	// over) every step of the stream reports writer_gone: open it again (entries shown before
+	// are never taken back by the new writer's recovery, which keeps every committed entry a
+	// killed process left).
+	enum class writer_state {
+		self,	   // this stream is the writer
+		following, // read-only, following a writer that holds the file now
+		gone,	   // read-only, its writer closed, died or was replaced: reopen to go on
+		none,	   // read-only, a snapshot: opened without follow, or no writer was live at open
+	};
+	// Checks the writer's lock (a syscall) for a following stream. Thread-safe.
+	writer_state writer() const noexcept;
+	// wait_for(next_entry, ...): any entry above the watermark at the call.
+	static constexpr uint64_t next_entry = 0;
+	// Blocks until the entry with timestamp ts (and every one before it) is visible to this
+	// stream's iterators, at most `timeout`; spins briefly, then FUTEX_WAIT (no CPU while
+	// idle). Works in the writer's process and in read-only streams following a writer.
+	// Errors: timed_out (also for a signal), writer_gone (the writer went, or a read-only
+	// stream follows none), wrong_process (a child of fork()). Thread-safe.
+	[[nodiscard]] status wait_for(uint64_t ts, std::chrono::nanoseconds timeout = forever) const;
 
 	class impl;
 

@@ -27,6 +27,9 @@ static_assert(c_code(errc::timestamps_exhausted) == PMEMSTREAM_E_TIMESTAMPS_EXHA
 static_assert(c_code(errc::wrong_process) == PMEMSTREAM_E_WRONG_PROCESS);
 static_assert(c_code(errc::timed_out) == PMEMSTREAM_E_TIMED_OUT);
 static_assert(c_code(errc::truncated) == PMEMSTREAM_E_TRUNCATED); // issue 14
+// live readers (issue 12)
+static_assert(c_code(errc::region_freed) == PMEMSTREAM_E_REGION_FREED);
+static_assert(c_code(errc::writer_gone) == PMEMSTREAM_E_WRITER_GONE);
 // The internal code stays out of errc's range however far errc grows.
 static_assert(c_code(errc::last_) > PMEMSTREAM_E_INTERNAL);
 // The public structures are ABI: their sizes never change (new facts use reserved fields).
@@ -88,6 +91,9 @@ int posix_errno(int code) noexcept
 	case errc::wrong_process: return EBADF;
 	case errc::timed_out: return ETIMEDOUT;
 	case errc::truncated: return ESPIPE; // issue 14: the position is gone; seek again
+	// live readers (issue 12)
+	case errc::region_freed: return ENOENT;
+	case errc::writer_gone: return EPIPE;
 	case errc::last_: break;
 	}
 	return EINVAL;

@@ -387,3 +387,53 @@ void pmemstream_stream_reader_delete(struct pmemstream_stream_reader **reader)
 }
 
 } // extern "C"
+
+// ---- live readers (issue 12): waits of iterators and readers (the stream's: c_api/live.cpp)
+
+namespace {
+
+std::chrono::nanoseconds live_timeout(uint64_t ns) noexcept
+{
+	if (ns >= static_cast<uint64_t>(pmemstream::stream::forever.count()))
+		return pmemstream::stream::forever;
+	return std::chrono::nanoseconds(static_cast<int64_t>(ns));
+}
+
+} // namespace
+
+extern "C" {
+
+int pmemstream_entry_iterator_wait_errc(struct pmemstream_entry_iterator *iterator, uint64_t timeout_ns)
+{
+	if (!iterator)
+		return invalid_argument("pmemstream_entry_iterator_wait: iterator is NULL");
+	return guarded([&] {
+		auto st = iterator->it.wait_for(live_timeout(timeout_ns));
+		return st ? 0 : fail(st.err());
+	});
+}
+
+int pmemstream_entry_iterator_wait(struct pmemstream_entry_iterator *iterator, uint64_t timeout_ns)
+{
+	return drop_in(pmemstream_entry_iterator_wait_errc(iterator, timeout_ns));
+}
+
+int pmemstream_stream_reader_wait_errc(struct pmemstream_stream_reader *reader, uint64_t timeout_ns)
+{
+	if (!reader)
+		return invalid_argument("pmemstream_stream_reader_wait: reader is NULL");
+	const int code = settle(*reader);
+	if (code <= 0)
+		return code;
+	return guarded([&] {
+		auto st = reader->r.wait_for(live_timeout(timeout_ns));
+		return st ? 0 : fail(st.err());
+	});
+}
+
+int pmemstream_stream_reader_wait(struct pmemstream_stream_reader *reader, uint64_t timeout_ns)
+{
+	return drop_in(pmemstream_stream_reader_wait_errc(reader, timeout_ns));
+}
+
+} // extern "C"

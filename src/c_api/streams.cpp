@@ -64,14 +64,17 @@ int pmemstream_open_errc(handle **stream, const char *path, uint64_t block_size,
 	*stream = nullptr;
 	if (!path)
 		return invalid_argument("pmemstream_open: path is NULL");
-	if (flags & ~(PMEMSTREAM_OPEN_READ_ONLY | PMEMSTREAM_OPEN_SALVAGE))
+	if (flags & ~(PMEMSTREAM_OPEN_READ_ONLY | PMEMSTREAM_OPEN_SALVAGE | PMEMSTREAM_OPEN_FOLLOW))
 		return invalid_argument("pmemstream_open: unknown flag");
 	if ((flags & PMEMSTREAM_OPEN_SALVAGE) && !(flags & PMEMSTREAM_OPEN_READ_ONLY))
 		return invalid_argument("pmemstream_open: PMEMSTREAM_OPEN_SALVAGE needs PMEMSTREAM_OPEN_READ_ONLY");
+	if ((flags & PMEMSTREAM_OPEN_FOLLOW) && !(flags & PMEMSTREAM_OPEN_READ_ONLY)) // live readers (issue 12)
+		return invalid_argument("pmemstream_open: PMEMSTREAM_OPEN_FOLLOW needs PMEMSTREAM_OPEN_READ_ONLY");
 	return guarded([&] {
 		pmemstream::open_options options;
 		options.block_size = block_size;
 		options.read_only = (flags & PMEMSTREAM_OPEN_READ_ONLY) != 0;
+		options.follow = (flags & PMEMSTREAM_OPEN_FOLLOW) != 0; // live readers (issue 12)
 		options.recovery = (flags & PMEMSTREAM_OPEN_SALVAGE) ? pmemstream::recovery_mode::salvage
 								     : pmemstream::recovery_mode::strict;
 		return adopt(stream, pmemstream::stream::open(path, options));

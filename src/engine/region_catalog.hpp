@@ -25,6 +25,7 @@
 namespace pmemstream::detail {
 
 class state_record;
+class follower;
 
 struct catalog_stats {
 	uint64_t regions = 0;
@@ -90,6 +91,9 @@ public:
 	catalog_stats stats() const;
 
 private:
+	// A read-only stream's follower (follower.hpp) replays the writer's allocations and frees
+	// in this catalog from the span headers.
+	friend class follower;
 	struct span {
 		uint32_t state;
 		slot_read<format::span_slot> rec;

@@ -27,12 +27,38 @@ sidecar::sidecar(sidecar_layout *map, bool writer, bool writable, std::string na
 {
 }
 
+void sidecar::supersede(const std::string &name) noexcept
+{
+	const int fd = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	struct stat st;
+	void *p = MAP_FAILED;
+	if (::fstat(fd, &st) == 0 && st.st_size >= static_cast<off_t>(sizeof(sidecar_layout)))
+		p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	::close(fd);
+	if (p == MAP_FAILED)
+		return;
+	auto *l = static_cast<sidecar_layout *>(p);
+	if (l->magic.load(std::memory_order_acquire) == sidecar_layout::ready && l->version == sidecar_layout::current_version) {
+		uint32_t open = 0;
+		l->closed.compare_exchange_strong(open, 2, std::memory_order_seq_cst);
+		l->vis.layout_generation.fetch_add(1, std::memory_order_seq_cst);
+		futex_wake_all(l->vis.committed, true);
+	}
+	::munmap(p, 4096);
+}
+
 std::unique_ptr<sidecar> sidecar::publish(uint64_t dev, uint64_t ino, uint32_t mode) noexcept
 {
 	try {
 		const std::string name = name_of(dev, ino);
 		// A stale object is never reused: readers still attached to it keep their mapping and
-		// see its writer closed or dead, new readers find the new one.
+		// see its writer closed or dead, new readers find the new one. The old object of a
+		// writer that died is marked taken over first (before this writer's recovery writes
+		// anything), so its followers stop at their next step instead of reading a stream
+		// this writer may change under them (frees) without telling them.
+		supersede(name);
 		::shm_unlink(name.c_str());
 		const int fd = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0)
@@ -119,10 +145,12 @@ uint64_t wait_committed_for(visibility_state &v, uint64_t ts, uint64_t timeout_n
 		__builtin_ia32_pause();
 #endif
 	}
-	if (can_register)
-		v.shared_waiters.fetch_add(1, std::memory_order_seq_cst);
 	uint64_t w;
 	for (;;) {
+		// Registered anew before every look that may end in sleep: the waker takes all
+		// registrations at once (wake_shared_waiters).
+		if (can_register)
+			v.shared_waiters.fetch_add(1, std::memory_order_seq_cst);
 		w = v.committed.load(std::memory_order_seq_cst);
 		if (w >= ts)
 			break;
@@ -135,8 +163,6 @@ uint64_t wait_committed_for(visibility_state &v, uint64_t ts, uint64_t timeout_n
 		if (futex_wait(v.committed, w, std::chrono::steady_clock::now() + std::chrono::nanoseconds(left), true) == EINTR)
 			break; // a signal: the caller looks at why
 	}
-	if (can_register)
-		v.shared_waiters.fetch_sub(1, std::memory_order_seq_cst);
 	return v.committed.load(std::memory_order_acquire);
 }
 

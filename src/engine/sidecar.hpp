@@ -19,13 +19,17 @@ namespace pmemstream::detail {
 
 struct sidecar_layout {
 	static constexpr uint64_t ready = 0x5244525353504d50; // "PMPSSRDR": written last by the writer
-	static constexpr uint32_t current_version = 1;
+	static constexpr uint32_t current_version = 2;
 	// 0 while the writer initialises the object, `ready` after (release).
 	std::atomic<uint64_t> magic{0};
 	uint32_t version = current_version;
 	int32_t writer_pid = 0;
-	// 1 once the writer closed its stream (release); readers stop waiting on this object.
+	// 1 once the writer closed its stream, 2 once a later writer took the file over (release):
+	// readers stop following this object (errc::writer_gone).
 	std::atomic<uint32_t> closed{0};
+	// 1 once the writer's recovery at open is done (release): a reader that opens meanwhile
+	// waits for it, so it never scans a stream recovery is still trimming.
+	std::atomic<uint32_t> recovered{0};
 	alignas(64) visibility_state vis;
 };
 static_assert(sizeof(sidecar_layout) <= 4096, "the sidecar is one page");
@@ -53,6 +57,23 @@ public:
 	{
 		return map_->closed.load(std::memory_order_acquire) != 0;
 	}
+	// 0 while the writer lives and holds the file, else closed's value.
+	uint32_t closed_state() const noexcept
+	{
+		return map_->closed.load(std::memory_order_acquire);
+	}
+	void mark_recovered() noexcept
+	{
+		map_->recovered.store(1, std::memory_order_release);
+	}
+	bool writer_recovered() const noexcept
+	{
+		return map_->recovered.load(std::memory_order_acquire) != 0;
+	}
+	pid_t writer_pid() const noexcept
+	{
+		return map_->writer_pid;
+	}
 	// Whether this process may register as a waiter (it mapped the object writable).
 	bool can_register() const noexcept
 	{
@@ -61,6 +82,8 @@ public:
 	static std::string name_of(uint64_t dev, uint64_t ino);
 
 private:
+	// Marks the object under `name`, if a writer left one, as taken over (closed = 2).
+	static void supersede(const std::string &name) noexcept;
 	sidecar(sidecar_layout *map, bool writer, bool writable, std::string name, uint64_t ino) noexcept;
 	sidecar_layout *map_;
 	bool writer_;

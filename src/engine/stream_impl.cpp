@@ -145,6 +145,16 @@ status stream::impl::recover(const open_options &o)
 	detail::recovery_plan plan;
 	std::string why;
 	bool live_writer = false;
+	// A writer in another process that is still recovering may be trimming what a scan
+	// would show: wait until it is done (a writer that dies meanwhile stops the wait).
+	if (!writable && sidecar_) {
+		const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+		while (!sidecar_->writer_recovered() && sidecar_->closed_state() == 0 &&
+		       m_->writer() == detail::media::writer_presence::present && std::chrono::steady_clock::now() < until)
+			std::this_thread::sleep_for(std::chrono::microseconds(200));
+		if (!sidecar_->writer_recovered())
+			sidecar_.reset(); // nothing to follow: a snapshot
+	}
 	// A read-only open may meet a writer appending in another process (format.md 8.4).
 	if (writable ? !detail::scan_stream(base_, header_, scan, why)
 		     : !detail::recover_read_only(*m_, header_, salvage, scan, plan, live_writer, why))
@@ -168,6 +178,10 @@ status stream::impl::recover(const open_options &o)
 	if (writable) {
 		catalog_.set_max_in_flight(windowed ? o.max_in_flight : 1);
 		start_worker(o.commit);
+		if (sidecar_)
+			sidecar_->mark_recovered(); // readers may open now (issue 12)
+	} else if (sidecar_ && o.follow) {
+		follower_ = std::make_unique<detail::follower>(*this);
 	}
 
 	report_.regions = plan.regions.size();
@@ -183,6 +197,8 @@ status stream::impl::recover(const open_options &o)
 
 result<region_runtime *> stream::impl::resolve(region r, region_runtime *rt) const
 {
+	if (follower_ && !follower_->poll()) // a following reader (issue 12): regions allocated since
+		return error(errc::writer_gone, not_following());
 	if (rt) {
 		if (rt->owner != this)
 			return error(errc::invalid_handle, "the region runtime belongs to another stream");
@@ -219,6 +235,8 @@ __attribute__((tls_model("initial-exec"))) thread_local last_entry cached;
 
 result<entry_header> stream::impl::committed_entry(const entry &e, const region_runtime **out) const
 {
+	if (follower_ && !follower_->poll())
+		return error(errc::writer_gone, "the writer this read-only stream followed closed, died or was replaced; reopen");
 	const uint64_t layout = vis_.layout_generation.load(std::memory_order_acquire);
 	if (cached.stream == instance_ && cached.offset == e.offset && cached.layout == layout &&
 	    (e.region_id == 0 || e.region_id == cached.region_id)) {

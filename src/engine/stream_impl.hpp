@@ -5,6 +5,7 @@
 #define PMEMSTREAM_ENGINE_STREAM_IMPL_HPP
 
 #include "engine/commit_tracker.hpp"
+#include "engine/follower.hpp"
 #include "engine/region_catalog.hpp"
 #include "engine/region_writer.hpp"
 #include "engine/sidecar.hpp"
@@ -64,6 +65,17 @@ public:
 	std::unique_ptr<detail::commit_tracker> tracker_;
 	std::unique_ptr<detail::region_writer> writer_;
 	recovery_report report_;
+
+	// ---- live readers (issue 12, docs/design.md 5.4) ----
+	// A read-only stream attached to a live writer's sidecar walks in place up to its
+	// watermark (follower.hpp); null otherwise. Iterators and accessors poll it at each step.
+	std::unique_ptr<detail::follower> follower_;
+	// Waits until the committed watermark this stream's iterators use moves above `seen`
+	// (for a follower: it has taken in entries above it). writer_gone (a read-only stream with
+	// no live writer, or one that went), wrong_process (a child of fork()), timed_out.
+	status wait_beyond(uint64_t seen, std::chrono::steady_clock::time_point deadline) const;
+	// Why a read-only stream cannot follow: nullptr while it can.
+	const char *not_following() const noexcept;
 
 	// wait_committed / wait_persisted: invalid_argument for a timestamp not handed out yet.
 	status check_waitable(uint64_t ts) const;

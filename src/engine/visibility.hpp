@@ -25,10 +25,12 @@ struct visibility_state {
 	alignas(64) std::atomic<uint64_t> layout_generation{0};
 	// Threads blocked in a wait on committed or persisted; writers wake only when non-zero.
 	alignas(64) std::atomic<uint32_t> waiters{0};
-	// Threads of any process blocked in FUTEX_WAIT on committed's low word
-	// (wait_committed_for, sidecar.hpp); registered with seq_cst before their last look at
-	// the word, read by the tracker (seq_cst) after it moved it: it wakes them only when
-	// non-zero.
+	// Registrations of threads of any process about to block in FUTEX_WAIT on committed's
+	// low word (wait_committed_for, sidecar.hpp; follower::wait_above): each adds 1 (seq_cst)
+	// before every look at the word that may put it to sleep; the tracker, after it moved the
+	// word, takes them all (exchange to 0, seq_cst) and wakes once. So a writer pays one
+	// FUTEX_WAKE per sleep of a reader, not one per commit while a woken reader has not run
+	// yet, and a waiter that was killed leaves at most one needless wake behind.
 	std::atomic<uint32_t> shared_waiters{0};
 
 	bool visible(uint64_t ts) const noexcept
@@ -41,7 +43,7 @@ struct visibility_state {
 // wait_committed_for (other processes' and this one's), if there are any.
 inline void wake_shared_waiters(visibility_state &v) noexcept
 {
-	if (v.shared_waiters.load(std::memory_order_seq_cst) != 0)
+	if (v.shared_waiters.load(std::memory_order_seq_cst) != 0 && v.shared_waiters.exchange(0, std::memory_order_seq_cst) != 0)
 		futex_wake_all(v.committed, true); // shared: the word may be in a sidecar other processes map
 }
 

@@ -371,6 +371,23 @@ else
 fi
 expect_eq "tail -f printed nothing of the new region" "$(cat "$DIR/tailru.out")" "first"
 
+# tail -f without REGION follows every region merged in timestamp order, regions allocated
+# while it runs too (issue 12).
+RT2=$("$BIN" region add "$T" --size 16K)
+"$BIN" tail -f "$T" >"$DIR/tailall.out" 2>"$DIR/tailall.err" &
+TA=$!
+bg_pids+=("$TA")
+wait_for "$DIR/tailall.out" json-entry && ok || bad "tail -f without REGION prints existing entries" "$(cat "$DIR/tailall.out")"
+"$BIN" append "$T" "$RT2" second-region
+"$BIN" append "$T" "$RT" first-region
+RT3=$("$BIN" region add "$T" --size 16K)
+"$BIN" append "$T" "$RT3" third-region
+wait_for "$DIR/tailall.out" third-region && ok || bad "tail -f without REGION sees every region" "$(cat "$DIR/tailall.out")"
+kill -INT "$TA"
+wait "$TA"
+expect_eq "tail -f without REGION exits 0 on SIGINT" "$?" "0"
+expect_eq "tail -f without REGION: timestamp order" "$(tail -3 "$DIR/tailall.out")" "$(printf 'second-region\nfirst-region\nthird-region')"
+
 # ---- offsets: hex in human output, JSON numbers in --json ----
 run "$BIN" region ls "$F" --json
 expect_eq "region ls --json offset is the number region add printed in hex" "$(printf '0x%x' "$(json_field "$OUT" offset 1)")" "$R1"

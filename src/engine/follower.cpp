@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "engine/follower.hpp"
+#include "engine/stream_impl.hpp"
+
+#include <algorithm>
+#include <thread>
+
+namespace pmemstream::detail {
+
+follower::follower(stream::impl &s) noexcept : s_(s)
+{
+	seen_w_.store(s.own_vis_.committed.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
+sidecar &follower::side() const noexcept
+{
+	return *s_.sidecar_;
+}
+
+void follower::set_gone() noexcept
+{
+	gone_.store(true, std::memory_order_release);
+	// Iterators that cached a position look at the layout again and find the follower gone.
+	s_.own_vis_.layout_generation.fetch_add(1, std::memory_order_acq_rel);
+}
+
+bool follower::writer_alive() noexcept
+{
+	if (gone())
+		return false;
+	if (side().closed_state() != 0 || s_.m_->writer() == media::writer_presence::absent) {
+		set_gone();
+		return false;
+	}
+	return true;
+}
+
+bool follower::refresh() noexcept
+{
+	std::lock_guard lk(mutex_);
+	sidecar &sc = side();
+	for (int attempt = 0; attempt < 1000; ++attempt) {
+		if (gone())
+			return false;
+		if (sc.closed_state() != 0) {
+			set_gone();
+			return false;
+		}
+		// The watermark first, then the layout: a region holding an entry <= w was allocated
+		// before the entry was appended, so its bump is visible now.
+		const uint64_t w = sc.vis().committed.load(std::memory_order_acquire);
+		const uint64_t g = sc.vis().layout_generation.load(std::memory_order_acquire);
+		if (w == seen_w_.load(std::memory_order_relaxed) && g == seen_g_.load(std::memory_order_relaxed))
+			return true; // another thread did it
+		if (g != seen_g_.load(std::memory_order_relaxed)) {
+			if (!reload_catalog()) {
+				// Span headers read in the middle of an update that did not add up: the
+				// writer is between two header writes; look again.
+				std::this_thread::yield();
+				continue;
+			}
+			seen_g_.store(g, std::memory_order_relaxed);
+		}
+		walk_regions(w);
+		// Entries of every live region up to w are in; only now may iterators show them.
+		uint64_t c = s_.own_vis_.committed.load(std::memory_order_relaxed);
+		if (w > c)
+			s_.own_vis_.committed.store(w, std::memory_order_release);
+		const uint64_t p = std::min(sc.vis().persisted.load(std::memory_order_acquire), std::max(w, c));
+		if (p > s_.own_vis_.persisted.load(std::memory_order_relaxed))
+			s_.own_vis_.persisted.store(p, std::memory_order_release);
+		seen_w_.store(w, std::memory_order_release);
+		if (sc.vis().layout_generation.load(std::memory_order_acquire) == g)
+			return true;
+		// A region was allocated or freed during the walk: read the layout again (the walk
+		// itself never took in bytes of reused space: they fail the old epoch's checksum).
+	}
+	return true; // still changing: the next step looks again
+}
+
+bool follower::reload_catalog() noexcept
+{
+	const std::byte *base = s_.base_;
+	const auto &h = s_.header_;
+	const uint64_t arena_end = h.arena_offset + h.arena_size;
+	std::vector<span_record> spans;
+	try {
+		for (uint64_t off = h.arena_offset; off < arena_end;) {
+			auto r = read_dual<format::span_slot>(base, off, off + format::span_slot_size);
+			if (!r)
+				return false;
+			const auto &v = r->value;
+			if (v.span_size < format::min_span(h.block_size) || v.span_size % h.block_size != 0 ||
+			    v.span_size > arena_end - off || (v.state != format::span_free && v.state != format::span_region) ||
+			    (v.state == format::span_region && (v.id == 0 || v.head > v.span_size - format::span_header_size)))
+				return false;
+			spans.push_back({off, *r});
+			off += v.span_size;
+		}
+	} catch (...) {
+		return false;
+	}
+
+	region_catalog &c = s_.catalog_;
+	bool changed = false;
+	try {
+		std::lock_guard al(c.alloc_mutex_);
+		// Regions that are no longer there (freed, or a new region at their offset).
+		std::vector<std::pair<uint64_t, region_runtime *>> live;
+		{
+			std::shared_lock lk(c.iter_mutex_);
+			live.assign(c.by_id_.begin(), c.by_id_.end());
+		}
+		auto still_there = [&](uint64_t id, const region_runtime *rt) {
+			return std::any_of(spans.begin(), spans.end(), [&](const span_record &sp) {
+				return sp.offset == rt->offset && sp.v().state == format::span_region && sp.v().id == id &&
+				       sp.v().epoch == rt->epoch.load(std::memory_order_relaxed);
+			});
+		};
+		for (auto &[id, rt] : live) {
+			if (still_there(id, rt))
+				continue;
+			{
+				std::lock_guard rl(rt->lock);
+				rt->id.store(0, std::memory_order_release);
+			}
+			std::unique_lock lk(c.iter_mutex_);
+			c.by_id_.erase(id);
+			changed = true;
+		}
+		// Regions allocated since.
+		for (const auto &sp : spans) {
+			if (sp.v().state != format::span_region)
+				continue;
+			region_runtime *rt = c.runtime_for(sp.offset);
+			if (rt->id.load(std::memory_order_relaxed) == sp.v().id)
+				continue;
+			const uint64_t first = sp.offset + format::span_header_size + sp.v().head;
+			{
+				std::lock_guard rl(rt->lock);
+				c.activate(rt, sp.v(), first, 0, 0, 0);
+			}
+			std::unique_lock lk(c.iter_mutex_);
+			c.by_id_[sp.v().id] = rt;
+			changed = true;
+		}
+		// The span map, for info().
+		c.spans_.clear();
+		c.free_by_size_.clear();
+		for (const auto &sp : spans) {
+			auto it = c.spans_.emplace(sp.offset, region_catalog::span{sp.v().state, sp.rec}).first;
+			if (sp.v().state == format::span_free)
+				c.index_free(it);
+		}
+	} catch (...) {
+		return false;
+	}
+	if (changed)
+		s_.own_vis_.layout_generation.fetch_add(1, std::memory_order_acq_rel);
+	return true;
+}
+
+void follower::walk_regions(uint64_t w) noexcept
+{
+	region_catalog &c = s_.catalog_;
+	const std::byte *base = s_.base_;
+	uint64_t id = 0;
+	for (region_runtime *rt = c.next_by_id(0, &id); rt; rt = c.next_by_id(id, &id)) {
+		// Only this follower moves a read-only stream's tails (under mutex_).
+		const uint64_t from = rt->tail.load(std::memory_order_relaxed);
+		const uint64_t end = rt->data_end.load(std::memory_order_relaxed);
+		const uint64_t epoch = rt->epoch.load(std::memory_order_relaxed);
+		uint64_t pos = from, last = rt->last_ts, count = rt->count.load(std::memory_order_relaxed), walked = rt->walked;
+		for (;;) {
+			const auto e = check_entry(base, pos, end, epoch, last);
+			if (e.state != entry_state::valid || e.timestamp() > w)
+				break;
+			last = e.timestamp();
+			pos += format::entry_footprint(e.header.size);
+			++walked;
+			if (!(e.flags() & format::flag_padding))
+				++count;
+		}
+		if (pos == from)
+			continue;
+		rt->last_ts = last;
+		rt->walked = walked;
+		rt->count.store(count, std::memory_order_relaxed);
+		rt->tail.store(pos, std::memory_order_release);
+	}
+}
+
+status follower::wait_above(uint64_t seen, std::chrono::steady_clock::time_point deadline) noexcept
+{
+	using clock = std::chrono::steady_clock;
+	sidecar &sc = side();
+	visibility_state &v = sc.vis();
+	auto moved = [&] { return v.committed.load(std::memory_order_seq_cst) > seen; };
+	for (int spin = 0; spin < 4096; ++spin) {
+		if (!poll())
+			return error(errc::writer_gone, "the writer closed the stream, died or was replaced");
+		if (moved())
+			return {};
+#if defined(__x86_64__)
+		__builtin_ia32_pause();
+#endif
+	}
+	if (!writer_alive())
+		return error(errc::writer_gone, "the writer closed the stream, died or was replaced");
+	const bool reg = sc.can_register();
+	status st;
+	auto checked = clock::now();
+	for (;;) {
+		// Registered anew before every look that may end in sleep: the writer takes all
+		// registrations when it wakes (wake_shared_waiters), none is ever taken back.
+		if (reg)
+			v.shared_waiters.fetch_add(1, std::memory_order_seq_cst);
+		const uint64_t c = v.committed.load(std::memory_order_seq_cst);
+		if (c > seen)
+			break;
+		if (sc.closed_state() != 0 || gone()) {
+			st = error(errc::writer_gone, "the writer closed the stream, died or was replaced");
+			break;
+		}
+		const auto now = clock::now();
+		if (now - checked >= liveness) {
+			checked = now;
+			if (!writer_alive()) {
+				st = error(errc::writer_gone, "the writer process died (it no longer holds the stream's lock)");
+				break;
+			}
+		}
+		if (now >= deadline) {
+			st = error(errc::timed_out, "no entry was committed before the timeout");
+			break;
+		}
+		// Nobody wakes a waiter that could not register: look again every millisecond.
+		auto until = std::min(deadline, checked + liveness);
+		if (!reg)
+			until = std::min(until, now + std::chrono::milliseconds(1));
+		if (futex_wait(v.committed, c, until, true) == EINTR) {
+			st = error(errc::timed_out, "the wait was interrupted by a signal");
+			break;
+		}
+	}
+	if (st && !poll())
+		return error(errc::writer_gone, "the writer closed the stream, died or was replaced");
+	return st;
+}
+
+} // namespace pmemstream::detail
+
+namespace pmemstream {
+
+const char *stream::impl::not_following() const noexcept
+{
+	if (!m_->read_only())
+		return nullptr;
+	if (!follower_)
+		return "the read-only stream follows no writer (none was live when it was opened); reopen to follow a new one";
+	if (follower_->gone())
+		return "the writer this read-only stream followed closed, died or was replaced; reopen";
+	return nullptr;
+}
+
+status stream::impl::wait_beyond(uint64_t seen, std::chrono::steady_clock::time_point deadline) const
+{
+	if (follower_) {
+		for (;;) {
+			if (!follower_->poll())
+				return error(errc::writer_gone, not_following());
+			if (own_vis_.committed.load(std::memory_order_acquire) > seen)
+				return {};
+			const uint64_t w = sidecar_->vis().committed.load(std::memory_order_acquire);
+			if (w > seen)
+				continue; // poll() is taking it in
+			if (auto st = follower_->wait_above(w, deadline); !st)
+				return st;
+		}
+	}
+	if (m_->read_only())
+		return error(errc::writer_gone, not_following());
+	if (gate_.forked())
+		return error(errc::wrong_process, "iterators of a child of fork() do not see its parent's new entries");
+	using clock = std::chrono::steady_clock;
+	for (;;) {
+		if (vis_.committed.load(std::memory_order_acquire) > seen)
+			return {};
+		const auto now = clock::now();
+		if (now >= deadline)
+			return error(errc::timed_out, "no entry was committed before the timeout");
+		const uint64_t left = deadline == clock::time_point::max()
+					      ? ~uint64_t{0}
+					      : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now).count());
+		if (detail::wait_committed_for(vis_, seen + 1, left, true) <= seen && clock::now() < deadline)
+			return error(errc::timed_out, "the wait was interrupted by a signal");
+	}
+}
+
+} // namespace pmemstream

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// A read-only stream that follows a live writer in another process (docs/design.md 5.4): it
+// walks in place, without reopening, up to the committed watermark the writer publishes in its
+// readers' sidecar. Every entry it takes in is checked as recovery checks it (rules E1-E5, the
+// region's checksum epoch: old bytes of reused space never validate) and must be at or below
+// the watermark, which the writer moves only after the entry's bytes are written. A region
+// allocation or free bumps the sidecar's layout generation; the follower then reads the span
+// headers again (each state of the span chain is a consistent layout: allocation and free are
+// crash-safe header updates) and makes regions live or dead in the stream's catalog. It never
+// writes to the stream file.
+//
+// Once the writer is gone (closed, taken over by a new writer, or found dead by a wait) the
+// follower stops for good and every step of the stream's iterators reports errc::writer_gone:
+// a new writer's recovery and frees are not announced in this sidecar, so the view is no
+// longer safe to extend; the caller opens the stream again.
+#ifndef PMEMSTREAM_ENGINE_FOLLOWER_HPP
+#define PMEMSTREAM_ENGINE_FOLLOWER_HPP
+
+#include "engine/sidecar.hpp"
+
+#include <pmemstream/errors.hpp>
+#include <pmemstream/stream.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+
+namespace pmemstream::detail {
+
+// now + timeout, saturating; stream::forever never expires.
+std::chrono::steady_clock::time_point deadline_after(std::chrono::nanoseconds timeout) noexcept;
+
+class follower {
+public:
+	explicit follower(stream::impl &s) noexcept;
+
+	// Brings the stream's view up to the sidecar (watermark and layout) when either moved;
+	// two loads when neither did. False once the writer is gone. Any thread.
+	bool poll() noexcept
+	{
+		if (gone_.load(std::memory_order_acquire))
+			return false;
+		sidecar &sc = side();
+		if (sc.closed_state() != 0) {
+			set_gone();
+			return false;
+		}
+		const uint64_t w = sc.vis().committed.load(std::memory_order_acquire);
+		const uint64_t g = sc.vis().layout_generation.load(std::memory_order_acquire);
+		if (w == seen_w_.load(std::memory_order_acquire) && g == seen_g_.load(std::memory_order_acquire))
+			return true;
+		return refresh();
+	}
+	bool gone() const noexcept
+	{
+		return gone_.load(std::memory_order_acquire);
+	}
+	// Checks the writer's lock (a syscall): marks the follower gone when no writer holds it.
+	bool writer_alive() noexcept;
+
+	// Waits until the watermark of the sidecar moves above `seen`, the writer is gone, or the
+	// deadline passes; then polls. Spins briefly, then sleeps in FUTEX_WAIT (registered in
+	// the sidecar's waiter count, so the writer wakes it), in slices of at most `liveness`
+	// after which it checks that the writer still holds its lock (a dead writer wakes nobody).
+	// Returns writer_gone or timed_out, or ok when the watermark moved.
+	status wait_above(uint64_t seen, std::chrono::steady_clock::time_point deadline) noexcept;
+
+	// How often a blocked wait checks that the writer lives.
+	static constexpr std::chrono::milliseconds liveness{100};
+
+private:
+	sidecar &side() const noexcept;
+	bool refresh() noexcept;
+	bool reload_catalog() noexcept;
+	void walk_regions(uint64_t w) noexcept;
+	void set_gone() noexcept;
+
+	stream::impl &s_;
+	std::mutex mutex_; // one refresh at a time
+	std::atomic<uint64_t> seen_w_{0};
+	std::atomic<uint64_t> seen_g_{~uint64_t{0}}; // the first poll reads the catalog again
+	std::atomic<bool> gone_{false};
+};
+
+} // namespace pmemstream::detail
+
+#endif
