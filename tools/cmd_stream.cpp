@@ -301,6 +301,7 @@ int run_check(const command_spec &, const parsed_args &a)
 		check_file(path);
 		pmemstream::open_options o;
 		o.read_only = true;
+		o.verify = pmemstream::verify_mode::full; // check reads every entry (fast reopen trusts checkpoints)
 		auto strict = stream::open(path, o);
 		if (!strict) {
 			if (strict.code() != errc::corrupt)
@@ -324,6 +325,7 @@ int run_check(const command_spec &, const parsed_args &a)
 		problems.clear();
 		pmemstream::open_options o;
 		o.read_only = true;
+		o.verify = pmemstream::verify_mode::full; // check reads every entry (fast reopen trusts checkpoints)
 		o.recovery = recovery_mode::salvage;
 		auto salvaged = stream::open(path, o);
 		if (salvaged) {

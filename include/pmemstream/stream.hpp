@@ -89,7 +89,31 @@ enum class recovery_mode {
 	// Treat damage like a torn tail: show what precedes it and record it in
 	// stream::recovery_report(). Only allowed with read_only (so nothing is discarded).
 	salvage,
+	// --- fast reopen and repair (issue 14) ---
+	// Writable repair: cut each region at its first damage, and drop every entry whose
+	// timestamp is above the first timestamp lost (so the visible set stays a prefix);
+	// recovery_report() says exactly what was dropped, and the stream then takes appends.
+	// Not allowed with read_only.
+	point_in_time,
+	// Salvage (read_only only) that continues after a damaged entry where the next valid
+	// entry of its region can be found (docs/format.md 8.6).
+	skip_corrupt,
 };
+
+// --- fast reopen and repair (issue 14) ---
+// How much of the log an open reads and checksums (docs/format.md 8.5).
+enum class verify_mode {
+	// Start each region's walk at its checkpoint when the checkpoint can be trusted: a clean
+	// reopen reads one entry per region, a reopen after a crash what follows the checkpoints.
+	checkpoint,
+	// Walk and checksum every entry of every region (pmemstream check).
+	full,
+};
+// An append that finds its region this many bytes past its checkpoint writes the
+// checkpoints of all regions whose entries are persisted (a span header update each) and
+// raises the timestamp floor: a reopen after a crash then reads at most about this much per
+// region.
+inline constexpr uint64_t default_checkpoint_bytes = uint64_t{32} << 20;
 
 // How a stream makes committed entries persistent in groups (docs/design.md 2.2).
 struct commit_policy {
@@ -129,6 +153,10 @@ struct open_options {
 	commit_policy commit{};
 	// 1 .. max_max_in_flight; see default_max_in_flight.
 	uint32_t max_in_flight = default_max_in_flight;
+	// Fast reopen and repair (issue 14): see verify_mode and default_checkpoint_bytes (0:
+	// checkpoints only at a clean close).
+	verify_mode verify = verify_mode::checkpoint;
+	uint64_t checkpoint_bytes = default_checkpoint_bytes;
 };
 
 struct create_options {

@@ -61,7 +61,8 @@ slot_read<format::span_slot> region_catalog::write_span(uint64_t off, const form
 	return write_dual(m_, off, off + format::span_slot_size, v, cur);
 }
 
-void region_catalog::activate(region_runtime *rt, const format::span_slot &v, uint64_t tail, uint64_t count, uint64_t walked, uint64_t last_ts)
+void region_catalog::activate(region_runtime *rt, const format::span_slot &v, uint64_t tail, uint64_t count, uint64_t walked, uint64_t last_ts,
+			      uint64_t last_entry)
 {
 	// Readers that hold the old id see it change and stop (region_runtime::id).
 	rt->id.store(0, std::memory_order_release);
@@ -76,6 +77,7 @@ void region_catalog::activate(region_runtime *rt, const format::span_slot &v, ui
 	rt->reserved = false;
 	rt->walked = walked;
 	rt->last_ts = last_ts;
+	rt->last_entry = last_entry;
 	rt->max_in_flight = std::max<uint32_t>(v.max_in_flight, 1);
 	rt->window.reset();
 	rt->appended = 0;
@@ -101,7 +103,7 @@ void region_catalog::load(const stream_scan &scan, const recovery_plan &plan)
 		region_runtime *rt = runtime_for(sc.offset);
 		{
 			std::lock_guard rl(rt->lock);
-			activate(rt, v, o.tail, o.count, o.walked, o.last_ts);
+			activate(rt, v, o.tail, o.count, o.walked, o.last_ts, o.last_entry);
 		}
 		// Never under a region's lock: free() takes that first, then this one.
 		std::unique_lock lk(iter_mutex_);
@@ -196,7 +198,7 @@ result<region_runtime *> region_catalog::allocate(uint64_t size)
 	region_runtime *rt = runtime_for(off);
 	{
 		std::lock_guard rl(rt->lock);
-		activate(rt, reg_rec.value, off + format::span_header_size, 0, 0, 0);
+		activate(rt, reg_rec.value, off + format::span_header_size, 0, 0, 0, 0);
 	}
 	{
 		std::unique_lock lk(iter_mutex_);
@@ -275,8 +277,9 @@ region_runtime *region_catalog::next_by_id(uint64_t after, uint64_t *id) const
 	return it->second;
 }
 
-void region_catalog::write_checkpoints()
+uint64_t region_catalog::write_checkpoints(uint64_t persisted)
 {
+	uint64_t covered = persisted;
 	std::lock_guard al(alloc_mutex_);
 	for (auto &[off, sp] : spans_) {
 		if (sp.state != format::span_region)
@@ -288,18 +291,34 @@ void region_catalog::write_checkpoints()
 		std::lock_guard lk(rt->lock);
 		if (rt->id.load(std::memory_order_relaxed) == 0)
 			continue; // refused in salvage (never live)
-		const uint64_t used = rt->tail.load(std::memory_order_relaxed) - rt->data_begin.load(std::memory_order_relaxed);
-		if (used == rt->sealed_tail && rt->walked == rt->sealed_count)
+		rt->checkpoint_due = false;
+		if (rt->last_ts > persisted) {
+			// Entries not yet persisted (asynchronous appends): no checkpoint now, and the
+			// floor stays at or below the ones it has, so that every entry at or below the
+			// floor is inside its region's checkpoint (docs/format.md 8.5).
+			covered = std::min(covered, rt->sealed_last_ts);
 			continue;
-		format::span_slot v = sp.rec.value;
+		}
+		const uint64_t data_begin = rt->data_begin.load(std::memory_order_relaxed);
+		const uint64_t used = rt->tail.load(std::memory_order_relaxed) - data_begin;
+		const uint64_t shown = rt->count.load(std::memory_order_relaxed);
+		const uint64_t last = rt->walked ? rt->last_entry - data_begin + 1 : 0;
+		const auto &cur = sp.rec.value;
+		if (used == rt->sealed_tail && rt->walked == rt->sealed_count && cur.reserved[format::span_sealed_shown] == shown &&
+		    cur.reserved[format::span_sealed_last] == last)
+			continue;
+		format::span_slot v = cur;
 		v.sealed_tail = used;
 		v.sealed_count = rt->walked;
 		v.sealed_last_ts = rt->walked ? rt->last_ts : 0;
+		v.reserved[format::span_sealed_shown] = shown;
+		v.reserved[format::span_sealed_last] = last;
 		sp.rec = write_span(off, v, sp.rec);
 		rt->sealed_tail = used;
 		rt->sealed_count = rt->walked;
 		rt->sealed_last_ts = v.sealed_last_ts;
 	}
+	return covered;
 }
 
 catalog_stats region_catalog::stats() const

@@ -72,8 +72,12 @@ public:
 	// Live regions in id (allocation) order: the first with an id above `after`, or null.
 	region_runtime *next_by_id(uint64_t after, uint64_t *id) const;
 
-	// Records each live region's checkpoint (clean close).
-	void write_checkpoints();
+	// Records the checkpoint of each live region whose entries are all persisted (every one
+	// with a timestamp <= `persisted`): at a clean close, and while running (fast reopen,
+	// docs/format.md 8.5). Returns how far the floor may rise: `persisted`, or less when a
+	// region was left out, so that every entry at or below the floor lies inside its
+	// region's checkpoint.
+	uint64_t write_checkpoints(uint64_t persisted = UINT64_MAX);
 
 	catalog_stats stats() const;
 
@@ -89,7 +93,8 @@ private:
 	using span_map = std::map<uint64_t, span>;
 
 	region_runtime *runtime_for(uint64_t off);
-	void activate(region_runtime *rt, const format::span_slot &v, uint64_t tail, uint64_t count, uint64_t walked, uint64_t last_ts);
+	void activate(region_runtime *rt, const format::span_slot &v, uint64_t tail, uint64_t count, uint64_t walked, uint64_t last_ts,
+		      uint64_t last_entry);
 	span_map::iterator choose_free(uint64_t need);
 	bool recently_freed(uint64_t off, uint64_t size) const noexcept;
 	void index_free(span_map::iterator it);

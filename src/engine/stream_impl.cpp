@@ -58,6 +58,22 @@ stream::impl::~impl()
 		state_->raise_floor(p);
 }
 
+void stream::impl::checkpoint_round() noexcept
+{
+	// Fast reopen (format.md 8.5): the checkpoints of every region whose entries are all
+	// persisted, then the floor up to them, so that the next open after a crash starts each
+	// walk there. One round at a time; an append that finds one running goes on.
+	std::unique_lock lk(checkpoint_mutex_, std::try_to_lock);
+	if (!lk.owns_lock() || !gate_.open())
+		return;
+	// Asynchronous appends leave entries committed and not persisted: persist them first so
+	// their regions get checkpoints too (one sweep per checkpoint_bytes appended).
+	if (!tracker_->ensure_persisted(tracker_->committed()) || !m_->healthy())
+		return;
+	const uint64_t covered = catalog_.write_checkpoints(tracker_->persisted());
+	state_->raise_floor(covered);
+}
+
 void stream::impl::start_worker(const commit_policy &policy)
 {
 	policy_ = policy;
@@ -138,13 +154,17 @@ status stream::impl::recover(const open_options &o)
 {
 	const bool salvage = o.recovery == recovery_mode::salvage;
 	const bool writable = !m_->read_only();
+	// Fast reopen (format.md 8.5): trusted checkpoints spare the walk of sealed entries. The
+	// modes that look for damage (salvage, repair) read everything.
+	const bool full = o.verify == verify_mode::full || o.recovery != recovery_mode::strict;
+	const auto depth = full ? detail::scan_depth::full : detail::scan_depth::checkpoint;
 	detail::stream_scan scan;
 	detail::recovery_plan plan;
 	std::string why;
 	bool live_writer = false;
 	// A read-only open may meet a writer appending in another process (format.md 8.4).
-	if (writable ? !detail::scan_stream(base_, header_, scan, why)
-		     : !detail::recover_read_only(*m_, header_, salvage, scan, plan, live_writer, why))
+	if (writable ? !detail::scan_stream(base_, header_, scan, why, depth)
+		     : !detail::recover_read_only(*m_, header_, salvage, scan, plan, live_writer, why, depth))
 		return error(errc::corrupt, why);
 	// Structural problems end the span walk: strict opens fail, salvage shows what precedes.
 	if (!scan.problems.empty() && !salvage)
@@ -164,6 +184,8 @@ status stream::impl::recover(const open_options &o)
 
 	if (writable) {
 		catalog_.set_max_in_flight(windowed ? o.max_in_flight : 1);
+		if (o.checkpoint_bytes != 0)
+			writer_->set_checkpoint_hook(o.checkpoint_bytes, [this] { checkpoint_round(); });
 		start_worker(o.commit);
 	}
 

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 namespace pmemstream {
@@ -64,6 +65,11 @@ public:
 	std::unique_ptr<detail::commit_tracker> tracker_;
 	std::unique_ptr<detail::region_writer> writer_;
 	recovery_report report_;
+
+	// Fast reopen (docs/format.md 8.5): checkpoints while running, called by an append
+	// whose region grew open_options::checkpoint_bytes past its checkpoint.
+	void checkpoint_round() noexcept;
+	std::mutex checkpoint_mutex_;
 
 	// wait_committed / wait_persisted: invalid_argument for a timestamp not handed out yet.
 	status check_waitable(uint64_t ts) const;

@@ -132,12 +132,14 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 		o.count = sc.visible_entries;
 		o.walked = sc.valid_entries;
 		o.last_ts = sc.last_ts;
+		o.last_entry = sc.last_entry;
 		o.torn = sc.stop_state == entry_state::invalid;
 		for (size_t k = 0; k < sc.above_floor.size(); ++k) {
 			if (sc.above_floor[k].timestamp <= prefix)
 				continue;
 			o.tail = sc.above_floor[k].offset;
 			o.last_ts = k > 0 ? sc.above_floor[k - 1].timestamp : sc.last_floor_ts;
+			o.last_entry = k > 0 ? sc.above_floor[k - 1].offset : sc.last_floor_entry;
 			o.walked -= sc.above_floor.size() - k;
 			for (size_t j = k; j < sc.above_floor.size(); ++j) {
 				if (sc.above_floor[j].flags & format::flag_padding)
