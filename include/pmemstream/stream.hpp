@@ -168,6 +168,7 @@ struct create_options {
 	bool prefault = false;
 	commit_policy commit{};
 	uint32_t max_in_flight = default_max_in_flight;
+	uint64_t checkpoint_bytes = default_checkpoint_bytes; // as open_options (issue 14)
 };
 
 // One problem found by recovery.
@@ -175,6 +176,18 @@ struct recovery_problem {
 	uint64_t region_offset = 0; // 0 when not tied to one region
 	uint64_t entry_offset = 0;  // 0 when not tied to one entry
 	std::string what;
+};
+
+// --- fast reopen and repair (issue 14) ---
+// What a point_in_time repair dropped from one region (or what skip_corrupt passed over).
+struct dropped_entries {
+	uint64_t region_offset = 0;
+	uint64_t offset = 0;	      // where the cut starts: the first dropped (or damaged) entry
+	uint64_t entries = 0;	      // valid entries dropped (padding not counted)
+	uint64_t first_timestamp = 0; // of the valid entries dropped (0: none)
+	uint64_t last_timestamp = 0;
+	bool damaged = false; // the region was cut at damage (else only above the repaired prefix)
+	std::string why;
 };
 
 // What recovery found and did at open.
@@ -192,6 +205,10 @@ struct recovery_report {
 	// tell appends from loss were left out (docs/format.md 8.4).
 	bool live_writer = false;
 	std::vector<recovery_problem> problems; // corruption (only non-empty in salvage mode)
+	// --- fast reopen and repair (issue 14) ---
+	uint64_t checkpointed_regions = 0; // regions whose walk started at a trusted checkpoint
+	// point_in_time: what the repair removed; skip_corrupt: the damaged stretches passed over.
+	std::vector<dropped_entries> dropped;
 };
 
 // Facts about a stream, for tools.

@@ -194,6 +194,8 @@ status stream::impl::recover(const open_options &o)
 	report_.torn_tails = plan.torn_tails;
 	report_.trimmed_entries = plan.trimmed_entries;
 	report_.live_writer = live_writer;
+	for (const auto &sc : scan.regions)
+		report_.checkpointed_regions += sc.from_checkpoint;
 	for (auto *list : {&scan.problems, &plan.problems})
 		for (auto &p : *list)
 			report_.problems.push_back({p.region_offset, p.entry_offset, p.what});
