@@ -8,6 +8,8 @@
 // median of --rounds opens; docs/benchmarks.md explains the output.
 #include "bench_util.hpp"
 
+#include "format/format.hpp"
+
 #include <pmemstream/stream.hpp>
 
 #include <cstdint>
@@ -129,7 +131,7 @@ int main(int argc, char **argv)
 
 	// Fill: one region of `data` bytes, appended until full.
 	double fill_ns = 0;
-	uint64_t appended = 0;
+	uint64_t appended = 0, used = 0, sealed = 0;
 	{
 		::unlink(clean.c_str());
 		ps::create_options co;
@@ -139,7 +141,9 @@ int main(int argc, char **argv)
 		auto s = ps::stream::create(clean, co);
 		if (!s)
 			die("create " + clean + ": " + s.err().message());
-		auto r = (*s)->region_allocate(data);
+		// Just short of a whole number of checkpoint intervals: the crash copy then holds the
+		// most a crash can leave after the last checkpoint (an interval less a few entries).
+		auto r = (*s)->region_allocate(data - 8192);
 		if (!r)
 			die("region_allocate: " + r.err().message());
 		const auto payload = make_payload(opt.size);
@@ -155,9 +159,21 @@ int main(int argc, char **argv)
 		}
 		fill_ns = ns_since(t0);
 		copy_file(clean, crash); // the crash: the writer has not closed the stream
+		used = (*s)->region_size(*r).value() - (*s)->region_usable_size(*r).value();
 	} // the clean close
-	std::printf("# filled %llu entries in %.2f s (%.0f ns per append)\n", static_cast<unsigned long long>(appended),
-		    fill_ns / 1e9, fill_ns / static_cast<double>(appended));
+	{
+		// The checkpoint in the crash copy's region header (the slot with the larger sequence).
+		pmemstream::format::span_slot slots[2];
+		const int fd = ::open(crash.c_str(), O_RDONLY);
+		if (fd < 0 || ::pread(fd, slots, sizeof(slots), 4096) != sizeof(slots))
+			die("read " + crash);
+		::close(fd);
+		sealed = (slots[0].sequence > slots[1].sequence ? slots[0] : slots[1]).sealed_tail;
+	}
+	std::printf("# filled %llu entries in %.2f s (%.0f ns per append); the crash copy has %.1f MiB after its last "
+		    "checkpoint\n",
+		    static_cast<unsigned long long>(appended), fill_ns / 1e9, fill_ns / static_cast<double>(appended),
+		    static_cast<double>(used - sealed) / (1 << 20));
 
 	figures cf, cw, kf, kw;
 	// Interleaved so that a slow moment of the machine hits every contender alike.
@@ -188,10 +204,11 @@ int main(int argc, char **argv)
 	if (!opt.out.empty()) {
 		FILE *f = open_out(opt.out);
 		std::fprintf(f, "{\n  \"driver\": \"reopen\", \"cpu\": \"%s\", \"load\": \"%s / %s\", \"mib\": %llu, \"entry_bytes\": %llu,\n"
-			     "  \"entries\": %llu, \"checkpoint_mib\": %llu, \"append_ns\": %.1f,\n  \"cases\": [\n",
+			     "  \"entries\": %llu, \"checkpoint_mib\": %llu, \"append_ns\": %.1f, \"crash_unsealed_bytes\": %llu,\n  \"cases\": [\n",
 			     cpu.c_str(), load_start.c_str(), load_end.c_str(), static_cast<unsigned long long>(opt.mib),
 			     static_cast<unsigned long long>(opt.size), static_cast<unsigned long long>(appended),
-			     static_cast<unsigned long long>(opt.checkpoint_mib), fill_ns / static_cast<double>(appended));
+			     static_cast<unsigned long long>(opt.checkpoint_mib), fill_ns / static_cast<double>(appended),
+			     static_cast<unsigned long long>(used - sealed));
 		const std::pair<const char *, const figures *> cases[] = {
 			{"clean_checkpoint", &cf}, {"clean_full", &cw}, {"crash_checkpoint", &kf}, {"crash_full", &kw}};
 		for (size_t i = 0; i < 4; ++i) {

@@ -95,9 +95,6 @@ enum class recovery_mode {
 	// recovery_report() says exactly what was dropped, and the stream then takes appends.
 	// Not allowed with read_only.
 	point_in_time,
-	// Salvage (read_only only) that continues after a damaged entry where the next valid
-	// entry of its region can be found (docs/format.md 8.6).
-	skip_corrupt,
 };
 
 // --- fast reopen and repair (issue 14) ---
@@ -179,7 +176,7 @@ struct recovery_problem {
 };
 
 // --- fast reopen and repair (issue 14) ---
-// What a point_in_time repair dropped from one region (or what skip_corrupt passed over).
+// What a point_in_time repair dropped from one region.
 struct dropped_entries {
 	uint64_t region_offset = 0;
 	uint64_t offset = 0;	      // where the cut starts: the first dropped (or damaged) entry
@@ -207,8 +204,9 @@ struct recovery_report {
 	std::vector<recovery_problem> problems; // corruption (only non-empty in salvage mode)
 	// --- fast reopen and repair (issue 14) ---
 	uint64_t checkpointed_regions = 0; // regions whose walk started at a trusted checkpoint
-	// point_in_time: what the repair removed; skip_corrupt: the damaged stretches passed over.
+	// point_in_time: what the repair removed, one element per region that lost entries.
 	std::vector<dropped_entries> dropped;
+	uint64_t repair_cut = 0; // point_in_time: every entry kept has a timestamp <= this
 };
 
 // Facts about a stream, for tools.

@@ -166,16 +166,29 @@ status stream::impl::recover(const open_options &o)
 	if (writable ? !detail::scan_stream(base_, header_, scan, why, depth)
 		     : !detail::recover_read_only(*m_, header_, salvage, scan, plan, live_writer, why, depth))
 		return error(errc::corrupt, why);
+	// Point-in-time repair (format.md 8.6): a stream with problems, or whose last repair a
+	// crash interrupted, is cut back to the last moment before its first damage.
+	const bool point_in_time = o.recovery == recovery_mode::point_in_time;
+	const bool repair_pending = scan.state.value.reserved[format::state_repair_cut] != 0;
+	if (repair_pending && !point_in_time && writable)
+		return error(errc::corrupt, "a point-in-time repair of this stream was interrupted; open it with "
+					    "recovery_mode::point_in_time to finish it");
 	// Structural problems end the span walk: strict opens fail, salvage shows what precedes.
 	if (!scan.problems.empty() && !salvage)
 		return error(errc::corrupt, scan.problems.front().what);
 	if (writable)
 		plan = detail::plan_recovery(scan, salvage, writable);
-	if (!plan.problems.empty() && !salvage)
+	detail::repair_plan repair;
+	const bool repairing = point_in_time && (!plan.problems.empty() || repair_pending);
+	if (repairing && !detail::plan_point_in_time(base_, scan, plan, repair, why))
+		return error(errc::corrupt, plan.problems.empty() ? why : plan.problems.front().what + "; " + why);
+	if (!plan.problems.empty() && !salvage && !repairing)
 		return error(errc::corrupt, plan.problems.front().what);
 
 	state_ = std::make_unique<detail::state_record>(*m_, scan.state);
-	if (writable)
+	if (repairing)
+		detail::apply_point_in_time(*m_, scan, plan, repair, *state_);
+	else if (writable)
 		detail::apply_recovery(*m_, scan, plan, *state_);
 	catalog_.load(scan, plan);
 	const bool windowed = header_.incompat_features & format::incompat_windowed;
@@ -196,6 +209,11 @@ status stream::impl::recover(const open_options &o)
 	report_.live_writer = live_writer;
 	for (const auto &sc : scan.regions)
 		report_.checkpointed_regions += sc.from_checkpoint;
+	if (repairing) {
+		report_.repair_cut = repair.cut;
+		for (const auto &d : repair.dropped)
+			report_.dropped.push_back({d.region_offset, d.offset, d.entries, d.first_ts, d.last_ts, d.damaged, d.why});
+	}
 	for (auto *list : {&scan.problems, &plan.problems})
 		for (auto &p : *list)
 			report_.problems.push_back({p.region_offset, p.entry_offset, p.what});

@@ -69,11 +69,14 @@ struct state_slot {
 	// reach (behind a torn entry of a region with several appends in flight); recovery hands
 	// out timestamps above it. 0 while every region has max_in_flight 1.
 	uint64_t ts_lease;
+	// reserved[state_repair_cut]: 1 + the cut of a point-in-time repair in progress (0:
+	// none; docs/format.md 8.6); reserved[1..3] zero.
 	uint64_t reserved[4];
 	uint32_t reserved32;
 	uint32_t checksum; // crc32c of bytes [0, 60) and the slot's own offset
 };
 static_assert(sizeof(state_slot) == 64);
+inline constexpr size_t state_repair_cut = 0;
 
 // Region ids and epochs come from one counter: 1 .. max_generation - 1; 0 is never used.
 inline constexpr uint64_t max_generation = uint64_t{1} << 62;

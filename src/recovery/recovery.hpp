@@ -120,6 +120,7 @@ struct region_outcome {
 	uint64_t last_entry = 0; // offset of the entry with last_ts (0: none)
 	bool torn = false;     // the walk stopped at an unclean entry
 	bool zero_tail = false; // writable recovery must zero the header at tail
+	bool rewrite_checkpoint = false; // point-in-time repair: the checkpoint goes to the new tail
 };
 
 struct recovery_plan {
@@ -148,6 +149,31 @@ bool recover_read_only(const media &m, const format::stream_header &h, bool salv
 // Step 3. Writable opens only: R5 repairs, zeroed tails, floor raised to max_seen. Each group
 // of writes is drained before the next.
 void apply_recovery(media &m, stream_scan &scan, const recovery_plan &plan, state_record &state);
+
+// Point-in-time repair (repair.cpp, docs/format.md 8.6), writable opens only.
+struct repair_drop {
+	uint64_t region_offset = 0;
+	uint64_t offset = 0; // the region's new tail: where the dropped part starts
+	uint64_t entries = 0;
+	uint64_t first_ts = 0, last_ts = 0;
+	bool damaged = false;
+	std::string why;
+};
+struct repair_plan {
+	uint64_t cut = 0;  // every entry kept has a timestamp <= cut
+	uint64_t burn = 0; // largest timestamp found anywhere, behind damage included
+	std::vector<repair_drop> dropped;
+};
+// Turns `plan` (of a writable scan with problems, or of a stream whose state records an
+// interrupted repair) into the plan of the repaired stream: each region cut at its first
+// damage and every region at the cut timestamp, so that the visible set is the prefix up to
+// the last timestamp known to precede the first damage. Reads the regions again (to place
+// cuts at or below the floor and to find what lies behind damage). False, with *why, when the
+// damage is not repairable (structure: span headers, repeated ids).
+bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery_plan &plan, repair_plan &out, std::string &why);
+// Writes it: the cut recorded in the state record first, the lease over every timestamp
+// found, the zeroed tails, the rewritten checkpoints, then the floor with the cut cleared.
+void apply_point_in_time(media &m, stream_scan &scan, const recovery_plan &plan, const repair_plan &rp, state_record &state);
 
 } // namespace pmemstream::detail
 
