@@ -175,7 +175,7 @@ status stream::impl::recover(const open_options &o)
 					    "recovery_mode::point_in_time to finish it");
 	// Structural problems end the span walk: strict opens fail, salvage shows what precedes.
 	if (!scan.problems.empty() && !salvage)
-		return error(errc::corrupt, scan.problems.front().what);
+		return error(errc::corrupt, (point_in_time ? "cannot be repaired: " : "") + scan.problems.front().what);
 	if (writable)
 		plan = detail::plan_recovery(scan, salvage, writable);
 	detail::repair_plan repair;
