@@ -119,8 +119,6 @@ result<std::unique_ptr<stream>> open_on_media(std::unique_ptr<media> m, uint64_t
 							     std::to_string(max_max_in_flight));
 	if (o.recovery == recovery_mode::salvage && !m->read_only())
 		return error(errc::invalid_argument, "salvage recovery needs a read-only stream");
-	if (o.recovery == recovery_mode::point_in_time && m->read_only())
-		return error(errc::invalid_argument, "point-in-time repair needs a writable stream");
 	if (m->size() < sizeof(format::stream_header))
 		return error(errc::not_a_stream, "the file is too small (" + std::to_string(m->size()) + " bytes) to hold a stream");
 

@@ -289,8 +289,10 @@ walk_totals walk(const stream &s, uint64_t total, bool recovery_clean, const std
 
 } // namespace
 
-int run_check(const command_spec &, const parsed_args &a)
+int run_check(const command_spec &spec, const parsed_args &a)
 {
+	if (a.has("repair"))
+		return run_check_repair(spec, a);
 	const std::string &path = a.positional[0];
 	bool as_json = a.has("json");
 	bool quiet = a.has("quiet");

@@ -93,7 +93,8 @@ enum class recovery_mode {
 	// Writable repair: cut each region at its first damage, and drop every entry whose
 	// timestamp is above the first timestamp lost (so the visible set stays a prefix);
 	// recovery_report() says exactly what was dropped, and the stream then takes appends.
-	// Not allowed with read_only.
+	// With read_only a dry run: the stream shows what the repair would keep, nothing is
+	// written.
 	point_in_time,
 };
 

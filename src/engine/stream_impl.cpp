@@ -180,13 +180,13 @@ status stream::impl::recover(const open_options &o)
 		plan = detail::plan_recovery(scan, salvage, writable);
 	detail::repair_plan repair;
 	const bool repairing = point_in_time && (!plan.problems.empty() || repair_pending);
-	if (repairing && !detail::plan_point_in_time(base_, scan, plan, repair, why))
+	if (repairing && !detail::plan_point_in_time(base_, scan, plan, repair, why, writable))
 		return error(errc::corrupt, plan.problems.empty() ? why : plan.problems.front().what + "; " + why);
 	if (!plan.problems.empty() && !salvage && !repairing)
 		return error(errc::corrupt, plan.problems.front().what);
 
 	state_ = std::make_unique<detail::state_record>(*m_, scan.state);
-	if (repairing)
+	if (repairing && writable)
 		detail::apply_point_in_time(*m_, scan, plan, repair, *state_);
 	else if (writable)
 		detail::apply_recovery(*m_, scan, plan, *state_);

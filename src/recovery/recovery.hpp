@@ -170,7 +170,9 @@ struct repair_plan {
 // the last timestamp known to precede the first damage. Reads the regions again (to place
 // cuts at or below the floor and to find what lies behind damage). False, with *why, when the
 // damage is not repairable (structure: span headers, repeated ids).
-bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery_plan &plan, repair_plan &out, std::string &why);
+// A read-only plan (`writable` false) is a dry run: its watermark is the cut.
+bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery_plan &plan, repair_plan &out, std::string &why,
+			bool writable = true);
 // Writes it: the cut recorded in the state record first, the lease over every timestamp
 // found, the zeroed tails, the rewritten checkpoints, then the floor with the cut cleared.
 void apply_point_in_time(media &m, stream_scan &scan, const recovery_plan &plan, const repair_plan &rp, state_record &state);

@@ -47,7 +47,8 @@ uint64_t count_chain(const std::byte *base, uint64_t pos, uint64_t end, uint64_t
 
 } // namespace
 
-bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery_plan &plan, repair_plan &out, std::string &why)
+bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery_plan &plan, repair_plan &out, std::string &why,
+			bool writable)
 {
 	if (!scan.problems.empty()) {
 		why = "cannot be repaired: " + scan.problems.front().what;
@@ -67,6 +68,24 @@ bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery
 	// gap. A repair a crash interrupted recorded its cut: its own cuts look like damage now.
 	uint64_t cut = recorded != 0 ? recorded - 1 : plan.prefix;
 	std::vector<std::string> why_of(scan.regions.size());
+	// Every timestamp the walks accept, at or below the floor included: a damaged entry's
+	// timestamp is none of them, so a cut may pass over the ones found after the last good
+	// entry of the damaged region.
+	std::vector<uint64_t> found;
+	if (recorded == 0) {
+		for (const auto &sc : scan.regions) {
+			const auto &v = span_of(sc);
+			uint64_t pos = sc.data_begin + v.head, prev = 0;
+			for (;;) {
+				auto c = check_entry(base, pos, sc.data_end, v.epoch, prev);
+				if (c.state != entry_state::valid)
+					break;
+				found.push_back(prev = c.timestamp());
+				pos += format::entry_footprint(c.header.size);
+			}
+		}
+		std::sort(found.begin(), found.end());
+	}
 	for (const auto &p : plan.problems) {
 		if (p.region_offset == 0)
 			continue;
@@ -76,8 +95,15 @@ bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery
 				continue;
 			if (why_of[i].empty())
 				why_of[i] = p.what;
-			if (recorded == 0)
-				cut = std::min(cut, last_ts_before(base, sc, span_of(sc), p.entry_offset ? p.entry_offset : sc.stop));
+			if (recorded != 0)
+				continue;
+			uint64_t c = last_ts_before(base, sc, span_of(sc), p.entry_offset ? p.entry_offset : sc.stop);
+			// Damage where the walk stopped: its timestamp is above c and not one found
+			// elsewhere. (A duplicate or a checkpoint that does not match cuts at c.)
+			if (p.entry_offset == sc.stop)
+				while (std::binary_search(found.begin(), found.end(), c + 1))
+					++c;
+			cut = std::min(cut, c);
 		}
 	}
 	out.cut = cut;
@@ -136,7 +162,7 @@ bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery
 	}
 	plan.prefix = std::min(plan.prefix, cut);
 	plan.max_seen = out.burn;
-	plan.last_issued = std::max({out.burn, state.ts_floor, state.ts_lease});
+	plan.last_issued = writable ? std::max({out.burn, state.ts_floor, state.ts_lease}) : plan.prefix;
 	return true;
 }
 

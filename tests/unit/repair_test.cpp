@@ -94,10 +94,11 @@ TEST(repair, point_in_time_cuts_at_the_last_timestamp_before_the_damage)
 	ASSERT_TRUE(r) << r.err().message();
 	auto &s = **r;
 	const auto &rep = s.recovery();
-	// The damaged entry's own timestamp cannot be trusted: the cut is 3, the last one before it.
-	EXPECT_EQ(rep.repair_cut, 3u);
-	EXPECT_EQ(timestamps(s), (seen{{img.a.offset, {1, 3}}, {img.b.offset, {2}}}));
-	EXPECT_EQ(rep.entries, 3u);
+	// The damaged entry's own timestamp cannot be trusted: it is above 3 (the entry before
+	// it) and is not 4 (found in b), so the cut is 4.
+	EXPECT_EQ(rep.repair_cut, 4u);
+	EXPECT_EQ(timestamps(s), (seen{{img.a.offset, {1, 3}}, {img.b.offset, {2, 4}}}));
+	EXPECT_EQ(rep.entries, 4u);
 	ASSERT_EQ(rep.dropped.size(), 2u);
 	const auto &da = rep.dropped[0], &db = rep.dropped[1];
 	EXPECT_EQ(da.region_offset, img.a.offset);
@@ -108,10 +109,10 @@ TEST(repair, point_in_time_cuts_at_the_last_timestamp_before_the_damage)
 	EXPECT_EQ(da.first_timestamp, 7u);
 	EXPECT_EQ(da.last_timestamp, 11u);
 	EXPECT_EQ(db.region_offset, img.b.offset);
-	EXPECT_EQ(db.offset, img.eb[1].offset);
+	EXPECT_EQ(db.offset, img.eb[2].offset);
 	EXPECT_FALSE(db.damaged);
-	EXPECT_EQ(db.entries, 5u); // 4 6 8 10 12: above the cut
-	EXPECT_EQ(db.first_timestamp, 4u);
+	EXPECT_EQ(db.entries, 4u); // 6 8 10 12: above the cut
+	EXPECT_EQ(db.first_timestamp, 6u);
 	EXPECT_EQ(db.last_timestamp, 12u);
 	EXPECT_FALSE(rep.problems.empty()); // what was found stays listed
 
@@ -129,7 +130,7 @@ TEST(repair, point_in_time_cuts_at_the_last_timestamp_before_the_damage)
 		o.verify = v;
 		auto t = detail::open_on_media(std::make_unique<sim_media>(*sink), 0, o);
 		ASSERT_TRUE(t) << t.err().message();
-		EXPECT_EQ(timestamps(**t), (seen{{img.a.offset, {1, 3, 13}}, {img.b.offset, {2}}}));
+		EXPECT_EQ(timestamps(**t), (seen{{img.a.offset, {1, 3, 13}}, {img.b.offset, {2, 4}}}));
 		EXPECT_TRUE((*t)->recovery().problems.empty());
 		EXPECT_TRUE((*t)->append(img.b, d, sizeof(d)));
 	}
@@ -145,10 +146,25 @@ TEST(repair, point_in_time_on_a_healthy_stream_changes_nothing)
 	EXPECT_EQ((*r)->recovery().entries, 6u);
 }
 
-TEST(repair, point_in_time_needs_a_writable_stream_and_refuses_structural_damage)
+TEST(repair, read_only_point_in_time_is_a_dry_run)
+{
+	auto img = alternate(6);
+	damage_payload(img.bytes, img.ea[2]);
+	const auto before = img.bytes;
+	auto sink = std::make_shared<std::vector<std::byte>>();
+	auto r = open_img(img.bytes, recovery_mode::point_in_time, sink, true);
+	ASSERT_TRUE(r) << r.err().message();
+	EXPECT_EQ((*r)->recovery().repair_cut, 4u);
+	EXPECT_EQ((*r)->recovery().dropped.size(), 2u);
+	EXPECT_EQ(timestamps(**r), (seen{{img.a.offset, {1, 3}}, {img.b.offset, {2, 4}}}));
+	EXPECT_EQ((*r)->committed_timestamp(), 4u);
+	r->reset();
+	EXPECT_TRUE(*sink == before); // nothing written
+}
+
+TEST(repair, point_in_time_refuses_structural_damage)
 {
 	auto img = alternate(3);
-	EXPECT_EQ(open_img(img.bytes, recovery_mode::point_in_time, {}, true).code(), errc::invalid_argument);
 	// Both copies of b's span header damaged: the spans after it are unknown.
 	img.bytes[img.b.offset + 20] ^= std::byte{1};
 	img.bytes[img.b.offset + format::span_slot_size + 20] ^= std::byte{1};
@@ -164,12 +180,12 @@ TEST(repair, damage_to_the_last_entry_of_a_region_is_cut_there)
 	damage_payload(img.bytes, img.eb[3]); // 8: the last entry, inside b's checkpoint
 	auto r = open_img(img.bytes, recovery_mode::point_in_time);
 	ASSERT_TRUE(r) << r.err().message();
-	EXPECT_EQ((*r)->recovery().repair_cut, 6u);
-	EXPECT_EQ(timestamps(**r), (seen{{img.a.offset, {1, 3, 5}}, {img.b.offset, {2, 4, 6}}}));
-	ASSERT_EQ((*r)->recovery().dropped.size(), 2u);
-	EXPECT_EQ((*r)->recovery().dropped[0].entries, 1u); // 7
-	EXPECT_EQ((*r)->recovery().dropped[1].entries, 0u); // the damaged 8 only
-	EXPECT_TRUE((*r)->recovery().dropped[1].damaged);
+	EXPECT_EQ((*r)->recovery().repair_cut, 7u); // 8 is the only timestamp above 6 not found
+	EXPECT_EQ(timestamps(**r), (seen{{img.a.offset, {1, 3, 5, 7}}, {img.b.offset, {2, 4, 6}}}));
+	ASSERT_EQ((*r)->recovery().dropped.size(), 1u);
+	EXPECT_EQ((*r)->recovery().dropped[0].region_offset, img.b.offset);
+	EXPECT_EQ((*r)->recovery().dropped[0].entries, 0u); // the damaged 8 only
+	EXPECT_TRUE((*r)->recovery().dropped[0].damaged);
 }
 
 // A power failure at any fence or flush of the repair (images drawn with torn lines): the
@@ -179,7 +195,7 @@ TEST(repair, crash_during_the_repair_finishes_the_same)
 {
 	auto img = alternate(6);
 	damage_payload(img.bytes, img.ea[2]);
-	const seen expected{{img.a.offset, {1, 3}}, {img.b.offset, {2}}};
+	const seen expected{{img.a.offset, {1, 3}}, {img.b.offset, {2, 4}}};
 	std::vector<std::vector<std::byte>> crashes;
 	std::mt19937_64 rng(7);
 	{
