@@ -7,12 +7,13 @@
 #include "format/format.hpp"
 #include "media/media.hpp"
 
-#include <pmemstream/stream.hpp>
+#include "c_api/c_api.hpp" // libpmemstream.h with the C handle renamed, and the C++ API
 
 #include <gtest/gtest.h>
 
 #include <map>
 #include <random>
+#include <unistd.h>
 
 namespace pmemstream::detail {
 result<std::unique_ptr<stream>> open_on_media(std::unique_ptr<media> m, uint64_t block_size, const open_options &o);
@@ -257,4 +258,33 @@ TEST(repair, crash_during_the_repair_finishes_the_same)
 	std::printf("repair: %zu crash images of the repair, %llu said the repair was interrupted, %llu nested images\n",
 		    crashes.size(), static_cast<unsigned long long>(pending), static_cast<unsigned long long>(nested));
 	EXPECT_GT(pending, 0u);
+}
+
+// The C API's open flags reach the same repair.
+TEST(repair, c_open_flags)
+{
+	auto img = alternate(6);
+	damage_payload(img.bytes, img.ea[2]);
+	const std::string path = "/dev/shm/pmemstream_repair_c_" + std::to_string(::getpid());
+	{
+		FILE *f = std::fopen(path.c_str(), "wb");
+		ASSERT_TRUE(f);
+		ASSERT_EQ(std::fwrite(img.bytes.data(), 1, img.bytes.size(), f), img.bytes.size());
+		std::fclose(f);
+	}
+	pmemstream_c_handle *s = nullptr;
+	EXPECT_EQ(pmemstream_open_errc(&s, path.c_str(), 0, PMEMSTREAM_OPEN_VERIFY_FULL), PMEMSTREAM_E_CORRUPT);
+	EXPECT_EQ(pmemstream_open_errc(&s, path.c_str(), 0, PMEMSTREAM_OPEN_READ_ONLY | PMEMSTREAM_OPEN_SALVAGE | PMEMSTREAM_OPEN_POINT_IN_TIME),
+		  PMEMSTREAM_E_INVALID_ARGUMENT);
+	EXPECT_EQ(pmemstream_open_errc(&s, path.c_str(), 0, 1u << 20), PMEMSTREAM_E_INVALID_ARGUMENT);
+	ASSERT_EQ(pmemstream_open_errc(&s, path.c_str(), 0, PMEMSTREAM_OPEN_READ_ONLY | PMEMSTREAM_OPEN_POINT_IN_TIME), 0); // dry run
+	EXPECT_EQ(pmemstream_committed_timestamp(s), 4u);
+	pmemstream_delete(&s);
+	EXPECT_EQ(pmemstream_open_errc(&s, path.c_str(), 0, PMEMSTREAM_OPEN_VERIFY_FULL), PMEMSTREAM_E_CORRUPT); // unchanged
+	ASSERT_EQ(pmemstream_open_errc(&s, path.c_str(), 0, PMEMSTREAM_OPEN_POINT_IN_TIME), 0);
+	EXPECT_EQ(pmemstream_committed_timestamp(s), 12u); // every timestamp found is burnt
+	pmemstream_delete(&s);
+	ASSERT_EQ(pmemstream_open_errc(&s, path.c_str(), 0, PMEMSTREAM_OPEN_VERIFY_FULL), 0);
+	pmemstream_delete(&s);
+	::unlink(path.c_str());
 }
