@@ -277,7 +277,7 @@ region_runtime *region_catalog::next_by_id(uint64_t after, uint64_t *id) const
 	return it->second;
 }
 
-uint64_t region_catalog::write_checkpoints(uint64_t persisted)
+uint64_t region_catalog::write_checkpoints(uint64_t persisted, commit_tracker *tracker)
 {
 	uint64_t covered = persisted;
 	std::lock_guard al(alloc_mutex_);
@@ -292,10 +292,12 @@ uint64_t region_catalog::write_checkpoints(uint64_t persisted)
 		if (rt->id.load(std::memory_order_relaxed) == 0)
 			continue; // refused in salvage (never live)
 		rt->checkpoint_due = false;
-		if (rt->last_ts > persisted) {
-			// Entries not yet persisted (asynchronous appends): no checkpoint now, and the
-			// floor stays at or below the ones it has, so that every entry at or below the
-			// floor is inside its region's checkpoint (docs/format.md 8.5).
+		// Entries appended since `persisted` was read (committed: we hold the lock) are
+		// persisted first, as a free does, so the checkpoint covers the whole region. If
+		// that fails the region keeps its checkpoint, and the floor stays at or below it, so
+		// that every entry at or below the floor is inside its region's checkpoint
+		// (docs/format.md 8.5).
+		if (rt->last_ts > persisted && !(tracker && tracker->ensure_persisted(rt->last_ts) && m_.healthy())) {
 			covered = std::min(covered, rt->sealed_last_ts);
 			continue;
 		}

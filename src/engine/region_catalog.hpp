@@ -72,12 +72,12 @@ public:
 	// Live regions in id (allocation) order: the first with an id above `after`, or null.
 	region_runtime *next_by_id(uint64_t after, uint64_t *id) const;
 
-	// Records the checkpoint of each live region whose entries are all persisted (every one
-	// with a timestamp <= `persisted`): at a clean close, and while running (fast reopen,
-	// docs/format.md 8.5). Returns how far the floor may rise: `persisted`, or less when a
-	// region was left out, so that every entry at or below the floor lies inside its
-	// region's checkpoint.
-	uint64_t write_checkpoints(uint64_t persisted = UINT64_MAX);
+	// Records the checkpoint of each live region: at a clean close (everything persisted),
+	// and while running (fast reopen, docs/format.md 8.5), where `persisted` is the persisted
+	// watermark read before and `tracker` persists a region's later entries under its lock
+	// first. Returns how far the floor may rise: `persisted`, or less when a region was left
+	// out, so that every entry at or below the floor lies inside its region's checkpoint.
+	uint64_t write_checkpoints(uint64_t persisted = UINT64_MAX, commit_tracker *tracker = nullptr);
 
 	catalog_stats stats() const;
 
