@@ -291,7 +291,6 @@ uint64_t region_catalog::write_checkpoints(uint64_t persisted, commit_tracker *t
 		std::lock_guard lk(rt->lock);
 		if (rt->id.load(std::memory_order_relaxed) == 0)
 			continue; // refused in salvage (never live)
-		rt->checkpoint_due = false;
 		// Entries appended since `persisted` was read (committed: we hold the lock) are
 		// persisted first, as a free does, so the checkpoint covers the whole region. If
 		// that fails the region keeps its checkpoint, and the floor stays at or below it, so

@@ -75,7 +75,6 @@ public:
 	uint64_t sealed_tail = 0;
 	uint64_t sealed_count = 0;
 	uint64_t sealed_last_ts = 0;
-	bool checkpoint_due = false; // the region grew checkpoint_bytes past its checkpoint
 	detail::tail_line line; // bytes of the tail's cache line before the tail
 };
 

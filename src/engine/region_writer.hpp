@@ -63,13 +63,15 @@ private:
 	// Without the lock: an append returns once every timestamp <= ts is committed
 	// (asynchronous) or persisted (synchronous).
 	status finish(uint64_t ts, bool async);
-	// With rt.lock held after a commit: whether the region is due for a checkpoint (once).
-	bool checkpoint_due(region_runtime &rt) const noexcept
+	// With rt.lock held after a commit: whether the region is due for a checkpoint. Asked
+	// again by every append until a round has written one (a round already running makes
+	// the hook return at once), so a region whose append met a running round is not missed.
+	bool checkpoint_due(const region_runtime &rt) const noexcept
 	{
-		if (checkpoint_bytes_ == 0 || rt.checkpoint_due)
+		if (checkpoint_bytes_ == 0)
 			return false;
 		const uint64_t grown = rt.tail.load(std::memory_order_relaxed) - rt.data_begin.load(std::memory_order_relaxed) - rt.sealed_tail;
-		return rt.checkpoint_due = grown >= checkpoint_bytes_;
+		return grown >= checkpoint_bytes_;
 	}
 	// Whether an append flushes and drains itself (whole lines, non-temporal stores) rather
 	// than storing and leaving the flush to a sweep: a synchronous append on persistent
