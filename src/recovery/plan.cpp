@@ -50,14 +50,21 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 			n += scan.regions[i].above_floor.size();
 		all.reserve(n);
 	}
+	auto before = [](const ts_ref &a, const ts_ref &b) {
+		return a.ts != b.ts ? a.ts < b.ts : a.pos != b.pos ? a.pos < b.pos : a.k < b.k;
+	};
+	// Each region's list is in timestamp order (E4): a few are merged, many sorted.
+	const bool merge = usable.size() <= 8;
 	for (size_t u = 0; u < usable.size(); ++u) {
 		const auto &af = scan.regions[usable[u]].above_floor;
+		const auto mid = static_cast<std::ptrdiff_t>(all.size());
 		for (size_t k = 0; k < af.size(); ++k)
 			all.push_back({af[k].timestamp, af[k].flags, u, k});
+		if (merge)
+			std::inplace_merge(all.begin(), all.begin() + mid, all.end(), before);
 	}
-	std::sort(all.begin(), all.end(), [](const ts_ref &a, const ts_ref &b) {
-		return a.ts != b.ts ? a.ts < b.ts : a.pos != b.pos ? a.pos < b.pos : a.k < b.k;
-	});
+	if (!merge)
+		std::sort(all.begin(), all.end(), before);
 	std::vector<std::vector<size_t>> dups(usable.size());
 	std::vector<std::pair<uint64_t, uint64_t>> flags_of; // (timestamp, flags), ascending, unique
 	flags_of.reserve(all.size());
