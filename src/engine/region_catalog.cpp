@@ -277,9 +277,8 @@ region_runtime *region_catalog::next_by_id(uint64_t after, uint64_t *id) const
 	return it->second;
 }
 
-uint64_t region_catalog::write_checkpoints(uint64_t persisted, commit_tracker *tracker)
+uint64_t region_catalog::write_checkpoints(uint64_t persisted)
 {
-	uint64_t covered = persisted;
 	std::lock_guard al(alloc_mutex_);
 	for (auto &[off, sp] : spans_) {
 		if (sp.state != format::span_region)
@@ -291,35 +290,55 @@ uint64_t region_catalog::write_checkpoints(uint64_t persisted, commit_tracker *t
 		std::lock_guard lk(rt->lock);
 		if (rt->id.load(std::memory_order_relaxed) == 0)
 			continue; // refused in salvage (never live)
-		// Entries appended since `persisted` was read (committed: we hold the lock) are
-		// persisted first, as a free does, so the checkpoint covers the whole region. If
-		// that fails the region keeps its checkpoint, and the floor stays at or below it, so
-		// that every entry at or below the floor is inside its region's checkpoint
-		// (docs/format.md 8.5).
-		if (rt->last_ts > persisted && !(tracker && tracker->ensure_persisted(rt->last_ts) && m_.healthy())) {
-			covered = std::min(covered, rt->sealed_last_ts);
-			continue;
-		}
-		const uint64_t data_begin = rt->data_begin.load(std::memory_order_relaxed);
-		const uint64_t used = rt->tail.load(std::memory_order_relaxed) - data_begin;
-		const uint64_t shown = rt->count.load(std::memory_order_relaxed);
-		const uint64_t last = rt->walked ? rt->last_entry - data_begin + 1 : 0;
 		const auto &cur = sp.rec.value;
-		if (used == rt->sealed_tail && rt->walked == rt->sealed_count && cur.reserved[format::span_sealed_shown] == shown &&
+		const uint64_t data_begin = rt->data_begin.load(std::memory_order_relaxed);
+		uint64_t pos = rt->tail.load(std::memory_order_relaxed);
+		uint64_t walked = rt->walked, shown = rt->count.load(std::memory_order_relaxed), last_ts = rt->last_ts,
+			 last_entry = rt->last_entry;
+		if (rt->last_ts > persisted) {
+			// Entries appended since `persisted` was read: the checkpoint goes to the last
+			// entry at or below it, found by reading the committed headers after the
+			// current checkpoint (no checksums: these are our own entries). Every sealed
+			// entry is then persisted and at or below the floor the round raises to
+			// `persisted`, and every entry above the checkpoint is above that floor
+			// (docs/format.md 8.5).
+			const bool recorded = cur.sealed_count == 0 || cur.reserved[format::span_sealed_last] != 0;
+			pos = recorded ? data_begin + cur.sealed_tail : rt->first.load(std::memory_order_relaxed);
+			walked = recorded ? cur.sealed_count : 0;
+			shown = recorded ? cur.reserved[format::span_sealed_shown] : 0;
+			last_ts = recorded ? cur.sealed_last_ts : 0;
+			last_entry = recorded && cur.sealed_count ? data_begin + cur.reserved[format::span_sealed_last] - 1 : 0;
+			const uint64_t tail = rt->tail.load(std::memory_order_relaxed);
+			while (pos < tail) {
+				format::entry_header h;
+				std::memcpy(&h, m_.base() + pos, sizeof(h));
+				const uint64_t ts = h.timestamp & format::timestamp_mask;
+				if (ts > persisted)
+					break;
+				++walked;
+				shown += !(h.timestamp & format::flag_padding);
+				last_ts = ts;
+				last_entry = pos;
+				pos += format::entry_footprint(h.size);
+			}
+		}
+		const uint64_t used = pos - data_begin;
+		const uint64_t last = walked ? last_entry - data_begin + 1 : 0;
+		if (used == rt->sealed_tail && walked == rt->sealed_count && cur.reserved[format::span_sealed_shown] == shown &&
 		    cur.reserved[format::span_sealed_last] == last)
 			continue;
 		format::span_slot v = cur;
 		v.sealed_tail = used;
-		v.sealed_count = rt->walked;
-		v.sealed_last_ts = rt->walked ? rt->last_ts : 0;
+		v.sealed_count = walked;
+		v.sealed_last_ts = walked ? last_ts : 0;
 		v.reserved[format::span_sealed_shown] = shown;
 		v.reserved[format::span_sealed_last] = last;
 		sp.rec = write_span(off, v, sp.rec);
 		rt->sealed_tail = used;
-		rt->sealed_count = rt->walked;
+		rt->sealed_count = walked;
 		rt->sealed_last_ts = v.sealed_last_ts;
 	}
-	return covered;
+	return persisted;
 }
 
 catalog_stats region_catalog::stats() const

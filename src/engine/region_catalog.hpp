@@ -74,10 +74,10 @@ public:
 
 	// Records the checkpoint of each live region: at a clean close (everything persisted),
 	// and while running (fast reopen, docs/format.md 8.5), where `persisted` is the persisted
-	// watermark read before and `tracker` persists a region's later entries under its lock
-	// first. Returns how far the floor may rise: `persisted`, or less when a region was left
-	// out, so that every entry at or below the floor lies inside its region's checkpoint.
-	uint64_t write_checkpoints(uint64_t persisted = UINT64_MAX, commit_tracker *tracker = nullptr);
+	// watermark read before: each checkpoint then ends at the region's last entry at or below
+	// it. Returns how far the floor may rise (`persisted`): every entry at or below it lies
+	// inside its region's checkpoint.
+	uint64_t write_checkpoints(uint64_t persisted = UINT64_MAX);
 
 	catalog_stats stats() const;
 

@@ -70,7 +70,7 @@ void stream::impl::checkpoint_round() noexcept
 	// their regions get checkpoints too (one sweep per checkpoint_bytes appended).
 	if (!tracker_->ensure_persisted(tracker_->committed()) || !m_->healthy())
 		return;
-	const uint64_t covered = catalog_.write_checkpoints(tracker_->persisted(), tracker_.get());
+	const uint64_t covered = catalog_.write_checkpoints(tracker_->persisted());
 	state_->raise_floor(covered);
 }
 
