@@ -220,6 +220,15 @@ int pmemstream_create(struct pmemstream **stream, const char *path, uint64_t siz
 /* With PMEMSTREAM_OPEN_READ_ONLY: follow the writer process that has the file open (live
  * readers, see pmemstream_wait_for()); without it a read-only stream is a snapshot. */
 #define PMEMSTREAM_OPEN_FOLLOW (1u << 4)
+/* --- fast reopen and repair (issue 14) --- */
+/* Point-in-time repair: cut each region at its first damage and drop every entry above the
+ * last timestamp known to precede it (in every region), so that a damaged stream opens and
+ * takes appends; with PMEMSTREAM_OPEN_READ_ONLY a dry run that writes nothing. Not with
+ * SALVAGE. docs/format.md 8.6. */
+#define PMEMSTREAM_OPEN_POINT_IN_TIME (1u << 2)
+/* Walk and checksum every entry at open instead of trusting each region's checkpoint (the
+ * fast reopen, docs/format.md 8.5). */
+#define PMEMSTREAM_OPEN_VERIFY_FULL (1u << 3)
 
 /*
  * Opens the stream in the file `path`.
@@ -227,7 +236,8 @@ int pmemstream_create(struct pmemstream **stream, const char *path, uint64_t siz
  *  block_size: 0 accepts the stream's block size; anything else must equal it
  *  flags:      0 or a combination of PMEMSTREAM_OPEN_*
  * Returns 0, or fails with
- *  PMEMSTREAM_E_INVALID_ARGUMENT   NULL pointer, unknown flag, SALVAGE or FOLLOW without READ_ONLY
+ *  PMEMSTREAM_E_INVALID_ARGUMENT   NULL pointer, unknown flag, SALVAGE or FOLLOW without READ_ONLY,
+ *                                  SALVAGE with POINT_IN_TIME
  *  PMEMSTREAM_E_PARAMETER_MISMATCH block_size differs from the stream's
  *  PMEMSTREAM_E_IO                 missing file, no permission, mapping failed
  *  PMEMSTREAM_E_NOT_A_STREAM, PMEMSTREAM_E_VERSION_MISMATCH, PMEMSTREAM_E_CORRUPT, -ENOMEM

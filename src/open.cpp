@@ -183,7 +183,10 @@ result<std::unique_ptr<stream>> stream::create(const std::string &path, const cr
 	m.copy_nodrain(m.base(), &initialising, sizeof(initialising));
 	m.drain();
 	auto s = detail::open_on_media(std::move(file->medium), o.block_size,
-				       {.prefault = o.prefault, .commit = o.commit, .max_in_flight = o.max_in_flight});
+				       {.prefault = o.prefault,
+				        .commit = o.commit,
+				        .max_in_flight = o.max_in_flight,
+				        .checkpoint_bytes = o.checkpoint_bytes});
 	if (!s)
 		return s;
 	if (auto p = file->publish(); !p)

@@ -295,6 +295,9 @@ std::unique_ptr<pmemstream::stream> open_stream(const std::string &path, bool wr
 	pmemstream::open_options o;
 	o.read_only = !writable;
 	o.recovery = mode;
+	// The tool reads what it opens: a full walk refuses damage anywhere, where a fast open
+	// trusts checkpoints (docs/format.md 8.5).
+	o.verify = pmemstream::verify_mode::full;
 	return opened(pmemstream::stream::open(path, o), path);
 }
 

@@ -294,8 +294,10 @@ walk_totals walk(const stream &s, uint64_t total, bool recovery_clean, const std
 
 } // namespace
 
-int run_check(const command_spec &, const parsed_args &a)
+int run_check(const command_spec &spec, const parsed_args &a)
 {
+	if (a.has("repair"))
+		return run_check_repair(spec, a);
 	const std::string &path = a.positional[0];
 	bool as_json = a.has("json");
 	bool quiet = a.has("quiet");
@@ -306,6 +308,7 @@ int run_check(const command_spec &, const parsed_args &a)
 		check_file(path);
 		pmemstream::open_options o;
 		o.read_only = true;
+		o.verify = pmemstream::verify_mode::full; // check reads every entry (fast reopen trusts checkpoints)
 		auto strict = stream::open(path, o);
 		if (!strict) {
 			if (strict.code() != errc::corrupt)
@@ -329,6 +332,7 @@ int run_check(const command_spec &, const parsed_args &a)
 		problems.clear();
 		pmemstream::open_options o;
 		o.read_only = true;
+		o.verify = pmemstream::verify_mode::full; // check reads every entry (fast reopen trusts checkpoints)
 		o.recovery = recovery_mode::salvage;
 		auto salvaged = stream::open(path, o);
 		if (salvaged) {

@@ -13,6 +13,7 @@ int run_create(const command_spec &, const parsed_args &);
 int run_info(const command_spec &, const parsed_args &);
 int run_dump(const command_spec &, const parsed_args &);
 int run_check(const command_spec &, const parsed_args &);
+int run_check_repair(const command_spec &, const parsed_args &); // check --repair (cmd_reopen.cpp)
 int run_region_add(const command_spec &, const parsed_args &);
 int run_region_ls(const command_spec &, const parsed_args &);
 int run_region_rm(const command_spec &, const parsed_args &);

@@ -88,9 +88,14 @@ const std::vector<command_spec> &commands()
 		 "stream's size with exit 2.",
 		 true},
 		{"check", "FILE", "Verify a stream: open strictly, then walk every region and entry in salvage mode.",
-		 {json_opt, {"quiet", 'q', nullptr, "print nothing; only the exit code tells"}}, 1, 1, run_check,
+		 {json_opt, {"quiet", 'q', nullptr, "print nothing; only the exit code tells"},
+		  {"repair", 0, nullptr, "point-in-time repair: cut the stream back to before its first damage"},
+		  {"yes", 'y', nullptr, "with --repair: do not ask for confirmation"}},
+		 1, 1, run_check,
 		 "Exit status 0 when clean, 3 when damage was found; every problem is reported with its\n"
-		 "region and entry offset. A progress bar is drawn on stderr when it is a terminal.",
+		 "region and entry offset. A progress bar is drawn on stderr when it is a terminal.\n"
+		 "--repair lists what a point-in-time repair drops (each region cut at its first damage,\n"
+		 "every entry above the last timestamp known to precede it), asks, repairs, and verifies.",
 		 true},
 		{"bench", "FILE", "Measure appends and iteration for a few entry sizes.",
 		 {{"count", 'c', "N", "entries per size (default 10000)"},

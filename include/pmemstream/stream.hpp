@@ -89,7 +89,29 @@ enum class recovery_mode {
 	// Treat damage like a torn tail: show what precedes it and record it in
 	// stream::recovery_report(). Only allowed with read_only (so nothing is discarded).
 	salvage,
+	// --- fast reopen and repair (issue 14) ---
+	// Writable repair: cut each region at its first damage, and drop every entry whose
+	// timestamp is above the first timestamp lost (so the visible set stays a prefix);
+	// recovery_report() says exactly what was dropped, and the stream then takes appends.
+	// With read_only a dry run: the stream shows what the repair would keep, nothing is
+	// written.
+	point_in_time,
 };
+
+// --- fast reopen and repair (issue 14) ---
+// How much of the log an open reads and checksums (docs/format.md 8.5).
+enum class verify_mode {
+	// Start each region's walk at its checkpoint when the checkpoint can be trusted: a clean
+	// reopen reads one entry per region, a reopen after a crash what follows the checkpoints.
+	checkpoint,
+	// Walk and checksum every entry of every region (pmemstream check).
+	full,
+};
+// An append that finds its region this many bytes past its checkpoint writes the
+// checkpoints of all regions whose entries are persisted (a span header update each) and
+// raises the timestamp floor: a reopen after a crash then reads at most about this much per
+// region.
+inline constexpr uint64_t default_checkpoint_bytes = uint64_t{32} << 20;
 
 // How a stream makes committed entries persistent in groups (docs/design.md 2.2).
 struct commit_policy {
@@ -133,6 +155,10 @@ struct open_options {
 	// open, if any (see stream::writer_state); without it a read-only stream is a snapshot of
 	// the moment it was opened. invalid_argument without read_only.
 	bool follow = false;
+	// Fast reopen and repair (issue 14): see verify_mode and default_checkpoint_bytes (0:
+	// checkpoints only at a clean close).
+	verify_mode verify = verify_mode::checkpoint;
+	uint64_t checkpoint_bytes = default_checkpoint_bytes;
 };
 
 struct create_options {
@@ -144,6 +170,7 @@ struct create_options {
 	bool prefault = false;
 	commit_policy commit{};
 	uint32_t max_in_flight = default_max_in_flight;
+	uint64_t checkpoint_bytes = default_checkpoint_bytes; // as open_options (issue 14)
 };
 
 // One problem found by recovery.
@@ -151,6 +178,18 @@ struct recovery_problem {
 	uint64_t region_offset = 0; // 0 when not tied to one region
 	uint64_t entry_offset = 0;  // 0 when not tied to one entry
 	std::string what;
+};
+
+// --- fast reopen and repair (issue 14) ---
+// What a point_in_time repair dropped from one region.
+struct dropped_entries {
+	uint64_t region_offset = 0;
+	uint64_t offset = 0;	      // where the cut starts: the first dropped (or damaged) entry
+	uint64_t entries = 0;	      // valid entries dropped (padding not counted)
+	uint64_t first_timestamp = 0; // of the valid entries dropped (0: none)
+	uint64_t last_timestamp = 0;
+	bool damaged = false; // the region was cut at damage (else only above the repaired prefix)
+	std::string why;
 };
 
 // What recovery found and did at open.
@@ -168,6 +207,11 @@ struct recovery_report {
 	// tell appends from loss were left out (docs/format.md 8.4).
 	bool live_writer = false;
 	std::vector<recovery_problem> problems; // corruption (only non-empty in salvage mode)
+	// --- fast reopen and repair (issue 14) ---
+	uint64_t checkpointed_regions = 0; // regions whose walk started at a trusted checkpoint
+	// point_in_time: what the repair removed, one element per region that lost entries.
+	std::vector<dropped_entries> dropped;
+	uint64_t repair_cut = 0; // point_in_time: every entry kept has a timestamp <= this
 };
 
 // Facts about a stream, for tools.

@@ -64,8 +64,11 @@ int pmemstream_open_errc(handle **stream, const char *path, uint64_t block_size,
 	*stream = nullptr;
 	if (!path)
 		return invalid_argument("pmemstream_open: path is NULL");
-	if (flags & ~(PMEMSTREAM_OPEN_READ_ONLY | PMEMSTREAM_OPEN_SALVAGE | PMEMSTREAM_OPEN_FOLLOW))
+	if (flags & ~(PMEMSTREAM_OPEN_READ_ONLY | PMEMSTREAM_OPEN_SALVAGE | PMEMSTREAM_OPEN_FOLLOW | PMEMSTREAM_OPEN_POINT_IN_TIME |
+		      PMEMSTREAM_OPEN_VERIFY_FULL))
 		return invalid_argument("pmemstream_open: unknown flag");
+	if ((flags & PMEMSTREAM_OPEN_SALVAGE) && (flags & PMEMSTREAM_OPEN_POINT_IN_TIME))
+		return invalid_argument("pmemstream_open: PMEMSTREAM_OPEN_SALVAGE and PMEMSTREAM_OPEN_POINT_IN_TIME exclude each other");
 	if ((flags & PMEMSTREAM_OPEN_SALVAGE) && !(flags & PMEMSTREAM_OPEN_READ_ONLY))
 		return invalid_argument("pmemstream_open: PMEMSTREAM_OPEN_SALVAGE needs PMEMSTREAM_OPEN_READ_ONLY");
 	if ((flags & PMEMSTREAM_OPEN_FOLLOW) && !(flags & PMEMSTREAM_OPEN_READ_ONLY)) // live readers (issue 12)
@@ -77,6 +80,10 @@ int pmemstream_open_errc(handle **stream, const char *path, uint64_t block_size,
 		options.follow = (flags & PMEMSTREAM_OPEN_FOLLOW) != 0; // live readers (issue 12)
 		options.recovery = (flags & PMEMSTREAM_OPEN_SALVAGE) ? pmemstream::recovery_mode::salvage
 								     : pmemstream::recovery_mode::strict;
+		if (flags & PMEMSTREAM_OPEN_POINT_IN_TIME) // issue 14
+			options.recovery = pmemstream::recovery_mode::point_in_time;
+		if (flags & PMEMSTREAM_OPEN_VERIFY_FULL)
+			options.verify = pmemstream::verify_mode::full;
 		return adopt(stream, pmemstream::stream::open(path, options));
 	});
 }

@@ -61,7 +61,8 @@ slot_read<format::span_slot> region_catalog::write_span(uint64_t off, const form
 	return write_dual(m_, off, off + format::span_slot_size, v, cur);
 }
 
-void region_catalog::activate(region_runtime *rt, const format::span_slot &v, uint64_t tail, uint64_t count, uint64_t walked, uint64_t last_ts)
+void region_catalog::activate(region_runtime *rt, const format::span_slot &v, uint64_t tail, uint64_t count, uint64_t walked, uint64_t last_ts,
+			      uint64_t last_entry)
 {
 	// Readers that hold the old id see it change and stop (region_runtime::id).
 	rt->id.store(0, std::memory_order_release);
@@ -77,6 +78,7 @@ void region_catalog::activate(region_runtime *rt, const format::span_slot &v, ui
 	rt->reserved = false;
 	rt->walked = walked;
 	rt->last_ts = last_ts;
+	rt->last_entry = last_entry;
 	rt->max_in_flight = std::max<uint32_t>(v.max_in_flight, 1);
 	rt->window.reset();
 	rt->appended = 0;
@@ -102,7 +104,7 @@ void region_catalog::load(const stream_scan &scan, const recovery_plan &plan)
 		region_runtime *rt = runtime_for(sc.offset);
 		{
 			std::lock_guard rl(rt->lock);
-			activate(rt, v, o.tail, o.count, o.walked, o.last_ts);
+			activate(rt, v, o.tail, o.count, o.walked, o.last_ts, o.last_entry);
 		}
 		// Never under a region's lock: free() takes that first, then this one.
 		std::unique_lock lk(iter_mutex_);
@@ -197,7 +199,7 @@ result<region_runtime *> region_catalog::allocate(uint64_t size)
 	region_runtime *rt = runtime_for(off);
 	{
 		std::lock_guard rl(rt->lock);
-		activate(rt, reg_rec.value, off + format::span_header_size, 0, 0, 0);
+		activate(rt, reg_rec.value, off + format::span_header_size, 0, 0, 0, 0);
 	}
 	{
 		std::unique_lock lk(iter_mutex_);
@@ -276,7 +278,7 @@ region_runtime *region_catalog::next_by_id(uint64_t after, uint64_t *id) const
 	return it->second;
 }
 
-void region_catalog::write_checkpoints()
+uint64_t region_catalog::write_checkpoints(uint64_t persisted)
 {
 	std::lock_guard al(alloc_mutex_);
 	for (auto &[off, sp] : spans_) {
@@ -289,18 +291,55 @@ void region_catalog::write_checkpoints()
 		std::lock_guard lk(rt->lock);
 		if (rt->id.load(std::memory_order_relaxed) == 0)
 			continue; // refused in salvage (never live)
-		const uint64_t used = rt->tail.load(std::memory_order_relaxed) - rt->data_begin.load(std::memory_order_relaxed);
-		if (used == rt->sealed_tail && rt->walked == rt->sealed_count)
+		const auto &cur = sp.rec.value;
+		const uint64_t data_begin = rt->data_begin.load(std::memory_order_relaxed);
+		uint64_t pos = rt->tail.load(std::memory_order_relaxed);
+		uint64_t walked = rt->walked, shown = rt->count.load(std::memory_order_relaxed), last_ts = rt->last_ts,
+			 last_entry = rt->last_entry;
+		if (rt->last_ts > persisted) {
+			// Entries appended since `persisted` was read: the checkpoint goes to the last
+			// entry at or below it, found by reading the committed headers after the
+			// current checkpoint (no checksums: these are our own entries). Every sealed
+			// entry is then persisted and at or below the floor the round raises to
+			// `persisted`, and every entry above the checkpoint is above that floor
+			// (docs/format.md 8.5).
+			const bool recorded = cur.sealed_count == 0 || cur.reserved[format::span_sealed_last] != 0;
+			pos = recorded ? data_begin + cur.sealed_tail : rt->first.load(std::memory_order_relaxed);
+			walked = recorded ? cur.sealed_count : 0;
+			shown = recorded ? cur.reserved[format::span_sealed_shown] : 0;
+			last_ts = recorded ? cur.sealed_last_ts : 0;
+			last_entry = recorded && cur.sealed_count ? data_begin + cur.reserved[format::span_sealed_last] - 1 : 0;
+			const uint64_t tail = rt->tail.load(std::memory_order_relaxed);
+			while (pos < tail) {
+				format::entry_header h;
+				std::memcpy(&h, m_.base() + pos, sizeof(h));
+				const uint64_t ts = h.timestamp & format::timestamp_mask;
+				if (ts > persisted)
+					break;
+				++walked;
+				shown += !(h.timestamp & format::flag_padding);
+				last_ts = ts;
+				last_entry = pos;
+				pos += format::entry_footprint(h.size);
+			}
+		}
+		const uint64_t used = pos - data_begin;
+		const uint64_t last = walked ? last_entry - data_begin + 1 : 0;
+		if (used == rt->sealed_tail && walked == rt->sealed_count && cur.reserved[format::span_sealed_shown] == shown &&
+		    cur.reserved[format::span_sealed_last] == last)
 			continue;
-		format::span_slot v = sp.rec.value;
+		format::span_slot v = cur;
 		v.sealed_tail = used;
-		v.sealed_count = rt->walked;
-		v.sealed_last_ts = rt->walked ? rt->last_ts : 0;
+		v.sealed_count = walked;
+		v.sealed_last_ts = walked ? last_ts : 0;
+		v.reserved[format::span_sealed_shown] = shown;
+		v.reserved[format::span_sealed_last] = last;
 		sp.rec = write_span(off, v, sp.rec);
 		rt->sealed_tail = used;
-		rt->sealed_count = rt->walked;
+		rt->sealed_count = walked;
 		rt->sealed_last_ts = v.sealed_last_ts;
 	}
+	return persisted;
 }
 
 catalog_stats region_catalog::stats() const

@@ -73,8 +73,12 @@ public:
 	// Live regions in id (allocation) order: the first with an id above `after`, or null.
 	region_runtime *next_by_id(uint64_t after, uint64_t *id) const;
 
-	// Records each live region's checkpoint (clean close).
-	void write_checkpoints();
+	// Records the checkpoint of each live region: at a clean close (everything persisted),
+	// and while running (fast reopen, docs/format.md 8.5), where `persisted` is the persisted
+	// watermark read before: each checkpoint then ends at the region's last entry at or below
+	// it. Returns how far the floor may rise (`persisted`): every entry at or below it lies
+	// inside its region's checkpoint.
+	uint64_t write_checkpoints(uint64_t persisted = UINT64_MAX);
 
 	// ---- truncation (issue 14; src/engine/region_truncate.cpp, docs/design.md 7) ----
 	// Each waits for the region's writer, persists its entries, raises the floor over them,
@@ -105,7 +109,8 @@ private:
 	using span_map = std::map<uint64_t, span>;
 
 	region_runtime *runtime_for(uint64_t off);
-	void activate(region_runtime *rt, const format::span_slot &v, uint64_t tail, uint64_t count, uint64_t walked, uint64_t last_ts);
+	void activate(region_runtime *rt, const format::span_slot &v, uint64_t tail, uint64_t count, uint64_t walked, uint64_t last_ts,
+		      uint64_t last_entry);
 	span_map::iterator choose_free(uint64_t need);
 	bool recently_freed(uint64_t off, uint64_t size) const noexcept;
 	void index_free(span_map::iterator it);

@@ -90,6 +90,7 @@ public:
 	std::unique_ptr<uint64_t[]> window;
 	uint64_t appended = 0; // entries appended since the region became live here
 	uint64_t walked = 0;	     // entries in the region, padding included (the checkpoint's count)
+	uint64_t last_entry = 0;     // offset of the last entry (0: none); the checkpoint's span_sealed_last
 	// The checkpoint persisted in the span header (format.hpp span_slot::sealed_*).
 	uint64_t sealed_tail = 0;
 	uint64_t sealed_count = 0;

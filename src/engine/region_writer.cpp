@@ -66,6 +66,7 @@ status region_writer::commit(region_runtime &rt, uint64_t pos, uint64_t footprin
 		rt.count.store(rt.count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 		++rt.walked;
 		rt.last_ts = ts;
+		rt.last_entry = pos;
 		if (rt.max_in_flight > 1) {
 			if (!rt.window)
 				rt.window.reset(new uint64_t[rt.max_in_flight]());
@@ -106,6 +107,7 @@ result<appended> region_writer::append(region_runtime &rt, uint64_t id, std::spa
 	if (data.size() > format::max_payload)
 		return too_large(data.size());
 	appended a;
+	bool due = false;
 	{
 		std::lock_guard lk(rt.lock);
 		if (auto s = check_region(rt, id, false); !s)
@@ -128,9 +130,12 @@ result<appended> region_writer::append(region_runtime &rt, uint64_t id, std::spa
 		a.offset = pos;
 		a.region_id = rt.id.load(std::memory_order_relaxed);
 		a.timestamp = *ts;
+		due = checkpoint_due(rt);
 	}
 	if (auto s = finish(a.timestamp, async); !s)
 		return s.err();
+	if (due)
+		checkpoint_hook_();
 	return a;
 }
 
@@ -162,6 +167,7 @@ result<reservation> region_writer::reserve(region_runtime &rt, uint64_t id, uint
 result<uint64_t> region_writer::publish(region_runtime &rt, uint64_t id, const entry &e, uint64_t size, bool async)
 {
 	uint64_t ts;
+	bool due = false;
 	{
 		std::lock_guard lk(rt.lock);
 		const uint64_t cur = rt.id.load(std::memory_order_relaxed);
@@ -199,9 +205,12 @@ result<uint64_t> region_writer::publish(region_runtime &rt, uint64_t id, const e
 		std::memcpy(rt.line.bytes, m_.base() + line, pos + need - line);
 		if (!done)
 			return done.err();
+		due = checkpoint_due(rt);
 	}
 	if (auto s = finish(ts, async); !s)
 		return s.err();
+	if (due)
+		checkpoint_hook_();
 	return ts;
 }
 

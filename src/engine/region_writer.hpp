@@ -18,6 +18,7 @@
 
 #include <pmemstream/stream.hpp>
 
+#include <functional>
 #include <mutex>
 #include <span>
 
@@ -36,6 +37,15 @@ public:
 	result<reservation> reserve(region_runtime &rt, uint64_t id, uint64_t size);
 	result<uint64_t> publish(region_runtime &rt, uint64_t id, const entry &e, uint64_t size, bool async);
 
+	// Fast reopen (docs/format.md 8.5): once a region has grown `bytes` past its checkpoint,
+	// the append that notices calls `hook` after it returns from its region's lock (the
+	// stream writes checkpoints then). 0: never.
+	void set_checkpoint_hook(uint64_t bytes, std::function<void()> hook)
+	{
+		checkpoint_bytes_ = bytes;
+		checkpoint_hook_ = std::move(hook);
+	}
+
 private:
 	// Claim: with rt.lock held, the region checks; `pos` is where the entry goes.
 	status check_region(const region_runtime &rt, uint64_t id, bool replace_reservation) const;
@@ -53,6 +63,16 @@ private:
 	// Without the lock: an append returns once every timestamp <= ts is committed
 	// (asynchronous) or persisted (synchronous).
 	status finish(uint64_t ts, bool async);
+	// With rt.lock held after a commit: whether the region is due for a checkpoint. Asked
+	// again by every append until a round has written one (a round already running makes
+	// the hook return at once), so a region whose append met a running round is not missed.
+	bool checkpoint_due(const region_runtime &rt) const noexcept
+	{
+		if (checkpoint_bytes_ == 0)
+			return false;
+		const uint64_t grown = rt.tail.load(std::memory_order_relaxed) - rt.data_begin.load(std::memory_order_relaxed) - rt.sealed_tail;
+		return grown >= checkpoint_bytes_;
+	}
 	// Whether an append flushes and drains itself (whole lines, non-temporal stores) rather
 	// than storing and leaving the flush to a sweep: a synchronous append on persistent
 	// memory; an asynchronous one there too from async_self_drain bytes on, where cached
@@ -71,6 +91,8 @@ private:
 	write_gate &gate_;
 	const bool windowed_;
 	std::atomic<uint64_t> tickets_{0};
+	uint64_t checkpoint_bytes_ = 0;
+	std::function<void()> checkpoint_hook_;
 };
 
 } // namespace pmemstream::detail

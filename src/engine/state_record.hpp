@@ -53,6 +53,26 @@ public:
 		cur_ = write_dual(m_, format::state_slot_offset[0], format::state_slot_offset[1], s, cur_);
 	}
 
+	// Point-in-time repair (docs/format.md 8.6): the cut is recorded before the repair writes
+	// anything else, and cleared by the record update that raises the floor at its end.
+	void begin_repair(uint64_t cut)
+	{
+		std::lock_guard lk(mutex_);
+		if (cur_.value.reserved[format::state_repair_cut] == cut + 1)
+			return;
+		format::state_slot s = cur_.value;
+		s.reserved[format::state_repair_cut] = cut + 1;
+		cur_ = write_dual(m_, format::state_slot_offset[0], format::state_slot_offset[1], s, cur_);
+	}
+	void end_repair(uint64_t floor)
+	{
+		std::lock_guard lk(mutex_);
+		format::state_slot s = cur_.value;
+		s.ts_floor = std::max(s.ts_floor, floor);
+		s.reserved[format::state_repair_cut] = 0;
+		cur_ = write_dual(m_, format::state_slot_offset[0], format::state_slot_offset[1], s, cur_);
+	}
+
 	uint64_t lease() const
 	{
 		std::lock_guard lk(mutex_);

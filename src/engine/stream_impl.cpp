@@ -59,6 +59,22 @@ stream::impl::~impl()
 		state_->raise_floor(p);
 }
 
+void stream::impl::checkpoint_round() noexcept
+{
+	// Fast reopen (format.md 8.5): the checkpoints of every region whose entries are all
+	// persisted, then the floor up to them, so that the next open after a crash starts each
+	// walk there. One round at a time; an append that finds one running goes on.
+	std::unique_lock lk(checkpoint_mutex_, std::try_to_lock);
+	if (!lk.owns_lock() || !gate_.open())
+		return;
+	// Asynchronous appends leave entries committed and not persisted: persist them first so
+	// their regions get checkpoints too (one sweep per checkpoint_bytes appended).
+	if (!tracker_->ensure_persisted(tracker_->committed()) || !m_->healthy())
+		return;
+	const uint64_t covered = catalog_.write_checkpoints(tracker_->persisted());
+	state_->raise_floor(covered);
+}
+
 void stream::impl::start_worker(const commit_policy &policy)
 {
 	policy_ = policy;
@@ -141,6 +157,10 @@ status stream::impl::recover(const open_options &o)
 {
 	const bool salvage = o.recovery == recovery_mode::salvage;
 	const bool writable = !m_->read_only();
+	// Fast reopen (format.md 8.5): trusted checkpoints spare the walk of sealed entries. The
+	// modes that look for damage (salvage, repair) read everything.
+	const bool full = o.verify == verify_mode::full || o.recovery != recovery_mode::strict;
+	const auto depth = full ? detail::scan_depth::full : detail::scan_depth::checkpoint;
 	detail::stream_scan scan;
 	detail::recovery_plan plan;
 	std::string why;
@@ -156,19 +176,32 @@ status stream::impl::recover(const open_options &o)
 			sidecar_.reset(); // nothing to follow: a snapshot
 	}
 	// A read-only open may meet a writer appending in another process (format.md 8.4).
-	if (writable ? !detail::scan_stream(base_, header_, scan, why)
-		     : !detail::recover_read_only(*m_, header_, salvage, scan, plan, live_writer, why))
+	if (writable ? !detail::scan_stream(base_, header_, scan, why, depth)
+		     : !detail::recover_read_only(*m_, header_, salvage, scan, plan, live_writer, why, depth))
 		return error(errc::corrupt, why);
+	// Point-in-time repair (format.md 8.6): a stream with problems, or whose last repair a
+	// crash interrupted, is cut back to the last moment before its first damage.
+	const bool point_in_time = o.recovery == recovery_mode::point_in_time;
+	const bool repair_pending = scan.state.value.reserved[format::state_repair_cut] != 0;
+	if (repair_pending && !point_in_time && writable)
+		return error(errc::corrupt, "a point-in-time repair of this stream was interrupted; open it with "
+					    "recovery_mode::point_in_time to finish it");
 	// Structural problems end the span walk: strict opens fail, salvage shows what precedes.
 	if (!scan.problems.empty() && !salvage)
-		return error(errc::corrupt, scan.problems.front().what);
+		return error(errc::corrupt, (point_in_time ? "cannot be repaired: " : "") + scan.problems.front().what);
 	if (writable)
 		plan = detail::plan_recovery(scan, salvage, writable);
-	if (!plan.problems.empty() && !salvage)
+	detail::repair_plan repair;
+	const bool repairing = point_in_time && (!plan.problems.empty() || repair_pending);
+	if (repairing && !detail::plan_point_in_time(base_, scan, plan, repair, why, writable))
+		return error(errc::corrupt, plan.problems.empty() ? why : plan.problems.front().what + "; " + why);
+	if (!plan.problems.empty() && !salvage && !repairing)
 		return error(errc::corrupt, plan.problems.front().what);
 
 	state_ = std::make_unique<detail::state_record>(*m_, scan.state);
-	if (writable)
+	if (repairing && writable)
+		detail::apply_point_in_time(*m_, scan, plan, repair, *state_);
+	else if (writable)
 		detail::apply_recovery(*m_, scan, plan, *state_);
 	catalog_.load(scan, plan);
 	const bool windowed = header_.incompat_features & format::incompat_windowed;
@@ -177,6 +210,8 @@ status stream::impl::recover(const open_options &o)
 
 	if (writable) {
 		catalog_.set_max_in_flight(windowed ? o.max_in_flight : 1);
+		if (o.checkpoint_bytes != 0)
+			writer_->set_checkpoint_hook(o.checkpoint_bytes, [this] { checkpoint_round(); });
 		start_worker(o.commit);
 		if (sidecar_)
 			sidecar_->mark_recovered(); // readers may open now (issue 12)
@@ -189,6 +224,13 @@ status stream::impl::recover(const open_options &o)
 	report_.torn_tails = plan.torn_tails;
 	report_.trimmed_entries = plan.trimmed_entries;
 	report_.live_writer = live_writer;
+	for (const auto &sc : scan.regions)
+		report_.checkpointed_regions += sc.from_checkpoint;
+	if (repairing) {
+		report_.repair_cut = repair.cut;
+		for (const auto &d : repair.dropped)
+			report_.dropped.push_back({d.region_offset, d.offset, d.entries, d.first_ts, d.last_ts, d.damaged, d.why});
+	}
 	for (auto *list : {&scan.problems, &plan.problems})
 		for (auto &p : *list)
 			report_.problems.push_back({p.region_offset, p.entry_offset, p.what});

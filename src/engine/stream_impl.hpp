@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 namespace pmemstream {
@@ -76,6 +77,10 @@ public:
 	status wait_beyond(uint64_t seen, std::chrono::steady_clock::time_point deadline) const;
 	// Why a read-only stream cannot follow: nullptr while it can.
 	const char *not_following() const noexcept;
+	// Fast reopen (docs/format.md 8.5): checkpoints while running, called by an append
+	// whose region grew open_options::checkpoint_bytes past its checkpoint.
+	void checkpoint_round() noexcept;
+	std::mutex checkpoint_mutex_;
 
 	// wait_committed / wait_persisted: invalid_argument for a timestamp not handed out yet.
 	status check_waitable(uint64_t ts) const;

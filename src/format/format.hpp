@@ -69,11 +69,14 @@ struct state_slot {
 	// reach (behind a torn entry of a region with several appends in flight); recovery hands
 	// out timestamps above it. 0 while every region has max_in_flight 1.
 	uint64_t ts_lease;
+	// reserved[state_repair_cut]: 1 + the cut of a point-in-time repair in progress (0:
+	// none; docs/format.md 8.6); reserved[1..3] zero.
 	uint64_t reserved[4];
 	uint32_t reserved32;
 	uint32_t checksum; // crc32c of bytes [0, 60) and the slot's own offset
 };
 static_assert(sizeof(state_slot) == 64);
+inline constexpr size_t state_repair_cut = 0;
 
 // Region ids and epochs come from one counter: 1 .. max_generation - 1; 0 is never used.
 inline constexpr uint64_t max_generation = uint64_t{1} << 62;
@@ -102,11 +105,20 @@ struct span_slot {
 	uint64_t sealed_tail;
 	uint64_t sealed_count;
 	uint64_t sealed_last_ts;
+	// reserved[4] and [5]: the checkpoint's fast-reopen fields (span_sealed_shown,
+	// span_sealed_last below); reserved[0..3] zero.
 	uint64_t reserved[6];
 	uint32_t reserved32;
 	uint32_t checksum; // crc32c of bytes [0, 124) and the slot's own offset
 };
 static_assert(sizeof(span_slot) == span_slot_size);
+// Fast reopen (docs/format.md 8.5). span_slot::reserved[span_sealed_shown]: how many of the
+// sealed_count entries are not padding. span_slot::reserved[span_sealed_last]: 1 + the data
+// offset of the last sealed entry (0: not recorded, e.g. written by an older library; such a
+// checkpoint is verified by a walk). Both are meaningful only while the entry there has
+// timestamp sealed_last_ts and ends exactly at sealed_tail, which an open checks.
+inline constexpr size_t span_sealed_shown = 4;
+inline constexpr size_t span_sealed_last = 5;
 
 // Every entry: a 16-byte header, the payload, zero padding to 8 bytes. Entries start at the
 // region's data area (span offset + 256) and follow each other without gaps.

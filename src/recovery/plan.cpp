@@ -34,16 +34,57 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 		usable.push_back(i);
 	}
 
-	// Timestamps above the floor, with their flags, for R1 and the duplicate check.
-	std::map<uint64_t, uint64_t> flags_of;
+	// Timestamps above the floor, with their flags, for R1 and the duplicate check: sorted
+	// once (a reopen after a crash may find hundreds of thousands; a tree of them cost more
+	// than the walk). Of entries sharing a timestamp the first in region order counts, and
+	// the others are reported with their region, in walk order.
+	struct ts_ref {
+		uint64_t ts, flags;
+		size_t pos; // in usable
+		size_t k;   // in the region's above_floor
+	};
+	std::vector<ts_ref> all;
+	{
+		size_t n = 0;
+		for (size_t i : usable)
+			n += scan.regions[i].above_floor.size();
+		all.reserve(n);
+	}
+	auto before = [](const ts_ref &a, const ts_ref &b) {
+		return a.ts != b.ts ? a.ts < b.ts : a.pos != b.pos ? a.pos < b.pos : a.k < b.k;
+	};
+	// Each region's list is in timestamp order (E4): a few are merged, many sorted.
+	const bool merge = usable.size() <= 8;
+	for (size_t u = 0; u < usable.size(); ++u) {
+		const auto &af = scan.regions[usable[u]].above_floor;
+		const auto mid = static_cast<std::ptrdiff_t>(all.size());
+		for (size_t k = 0; k < af.size(); ++k)
+			all.push_back({af[k].timestamp, af[k].flags, u, k});
+		if (merge)
+			std::inplace_merge(all.begin(), all.begin() + mid, all.end(), before);
+	}
+	if (!merge)
+		std::sort(all.begin(), all.end(), before);
+	std::vector<std::vector<size_t>> dups(usable.size());
+	std::vector<std::pair<uint64_t, uint64_t>> flags_of; // (timestamp, flags), ascending, unique
+	flags_of.reserve(all.size());
+	for (size_t j = 0; j < all.size(); ++j) {
+		if (j > 0 && all[j].ts == all[j - 1].ts)
+			dups[all[j].pos].push_back(all[j].k);
+		else
+			flags_of.emplace_back(all[j].ts, all[j].flags);
+	}
+	for (auto &d : dups)
+		std::sort(d.begin(), d.end());
 	std::set<size_t> damaged; // regions whose walk stopped at damage (R2, R4), not a torn tail
 	uint64_t max_seen = floor, acknowledged = floor;
-	for (size_t i : usable) {
+	for (size_t u = 0; u < usable.size(); ++u) {
+		const size_t i = usable[u];
 		const auto &sc = scan.regions[i];
 		const auto &v = scan.spans[sc.span_index].v();
-		for (const auto &e : sc.above_floor)
-			if (!flags_of.emplace(e.timestamp, e.flags).second)
-				problem(sc.offset, e.offset, "two entries carry timestamp " + std::to_string(e.timestamp));
+		for (size_t k : dups[u])
+			problem(sc.offset, sc.above_floor[k].offset,
+				"two entries carry timestamp " + std::to_string(sc.above_floor[k].timestamp));
 		max_seen = std::max(max_seen, sc.last_ts);
 		// R3: an entry followed by max_in_flight others in its region was acknowledged, unless
 		// it is a member of a transaction that the member ending it has not closed (a
@@ -100,7 +141,7 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 	if (prefix > floor) {
 		uint64_t t = prefix;
 		while (t > floor) {
-			const uint64_t f = flags_of.at(t);
+			const uint64_t f = std::lower_bound(flags_of.begin(), flags_of.end(), std::make_pair(t, uint64_t{0}))->second;
 			if (!(f & format::flag_tx) || (f & format::flag_tx_end))
 				break;
 			--t;
@@ -132,12 +173,14 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 		o.count = sc.visible_entries;
 		o.walked = sc.valid_entries;
 		o.last_ts = sc.last_ts;
+		o.last_entry = sc.last_entry;
 		o.torn = sc.stop_state == entry_state::invalid;
 		for (size_t k = 0; k < sc.above_floor.size(); ++k) {
 			if (sc.above_floor[k].timestamp <= prefix)
 				continue;
 			o.tail = sc.above_floor[k].offset;
 			o.last_ts = k > 0 ? sc.above_floor[k - 1].timestamp : sc.last_floor_ts;
+			o.last_entry = k > 0 ? sc.above_floor[k - 1].offset : sc.last_floor_entry;
 			o.walked -= sc.above_floor.size() - k;
 			for (size_t j = k; j < sc.above_floor.size(); ++j) {
 				if (sc.above_floor[j].flags & format::flag_padding)

@@ -59,7 +59,7 @@ bool layout_held(const std::byte *base, const stream_scan &scan)
 } // namespace
 
 bool recover_read_only(const media &m, const format::stream_header &h, bool salvage, stream_scan &scan, recovery_plan &plan,
-		       bool &live_writer, std::string &fatal)
+		       bool &live_writer, std::string &fatal, scan_depth depth)
 {
 	// The walk reads the regions one after another while a writer may append to all of them:
 	// an entry a later region got during the walk looks like proof of loss in an earlier one
@@ -75,7 +75,7 @@ bool recover_read_only(const media &m, const format::stream_header &h, bool salv
 	for (int a = 0;; ++a) {
 		scan = stream_scan{};
 		std::string why;
-		const bool readable = scan_stream(m.base(), h, scan, why);
+		const bool readable = scan_stream(m.base(), h, scan, why, depth);
 		if (readable)
 			plan = plan_recovery(scan, salvage, false);
 		const bool held = readable && layout_held(m.base(), scan);

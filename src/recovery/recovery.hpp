@@ -56,6 +56,11 @@ struct region_scan {
 	uint64_t visible_entries = 0; // of which not padding
 	uint64_t last_ts = 0;	      // timestamp of the last accepted entry (0: none)
 	uint64_t last_floor_ts = 0;   // timestamp of the last accepted entry <= the floor (0: none)
+	uint64_t last_entry = 0;      // offset of the last accepted entry (0: none)
+	uint64_t last_floor_entry = 0; // offset of the last accepted entry <= the floor (0: none)
+	// The walk started at the region's checkpoint instead of data + head (checkpoint.cpp):
+	// the counts and timestamps above include the sealed entries it did not read.
+	bool from_checkpoint = false;
 	std::vector<scanned_entry> above_floor;
 	uint64_t stop = 0; // offset where the walk stopped
 	entry_state stop_state = entry_state::empty;
@@ -80,9 +85,31 @@ struct stream_scan {
 	uint64_t max_counter = 0;	    // largest epoch or id of any span
 };
 
+// Where the walk of a region's entries starts, with what it counts as already accepted.
+struct walk_start {
+	uint64_t pos = 0; // absolute offset
+	uint64_t valid_entries = 0;
+	uint64_t visible_entries = 0;
+	uint64_t last_ts = 0;
+	uint64_t last_entry = 0;
+	bool from_checkpoint = false;
+};
+
+// Fast reopen (checkpoint.cpp, docs/format.md 8.5): the start the region's checkpoint vouches
+// for, when it can be trusted without reading the sealed entries; else false. The sealed
+// entries then all lie at or below `floor`, so recovery's rules need none of their timestamps.
+bool checkpoint_start(const std::byte *base, const format::span_slot &v, uint64_t span_offset, uint64_t floor, walk_start &out) noexcept;
+
+// How much of each region recovery reads (open_options::verify).
+enum class scan_depth {
+	checkpoint, // start at a trusted checkpoint (fast reopen)
+	full,	    // walk and checksum every entry from data + head
+};
+
 // Step 1. `floor` selects which timestamps are collected; the state record is read first and
 // fails the scan (with *problem) when both copies are damaged or the floor is out of range.
-bool scan_stream(const std::byte *base, const format::stream_header &h, stream_scan &out, std::string &problem);
+bool scan_stream(const std::byte *base, const format::stream_header &h, stream_scan &out, std::string &problem,
+		 scan_depth depth = scan_depth::full);
 
 struct region_outcome {
 	size_t scan_index = 0; // in stream_scan::regions
@@ -90,8 +117,10 @@ struct region_outcome {
 	uint64_t count = 0;    // visible entries
 	uint64_t walked = 0;   // entries before tail, padding included
 	uint64_t last_ts = 0;  // timestamp of the last visible entry (or the last entry <= floor)
+	uint64_t last_entry = 0; // offset of the entry with last_ts (0: none)
 	bool torn = false;     // the walk stopped at an unclean entry
 	bool zero_tail = false; // writable recovery must zero the header at tail
+	bool rewrite_checkpoint = false; // point-in-time repair: the checkpoint goes to the new tail
 };
 
 struct recovery_plan {
@@ -115,11 +144,38 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 // a stream that keeps changing gets the plan without rules R2-R4 (`live_writer` set). False,
 // with *fatal, when the state record cannot be read.
 bool recover_read_only(const media &m, const format::stream_header &h, bool salvage, stream_scan &scan, recovery_plan &plan,
-		       bool &live_writer, std::string &fatal);
+		       bool &live_writer, std::string &fatal, scan_depth depth = scan_depth::full);
 
 // Step 3. Writable opens only: R5 repairs, zeroed tails, floor raised to max_seen. Each group
 // of writes is drained before the next.
 void apply_recovery(media &m, stream_scan &scan, const recovery_plan &plan, state_record &state);
+
+// Point-in-time repair (repair.cpp, docs/format.md 8.6), writable opens only.
+struct repair_drop {
+	uint64_t region_offset = 0;
+	uint64_t offset = 0; // the region's new tail: where the dropped part starts
+	uint64_t entries = 0;
+	uint64_t first_ts = 0, last_ts = 0;
+	bool damaged = false;
+	std::string why;
+};
+struct repair_plan {
+	uint64_t cut = 0;  // every entry kept has a timestamp <= cut
+	uint64_t burn = 0; // largest timestamp found anywhere, behind damage included
+	std::vector<repair_drop> dropped;
+};
+// Turns `plan` (of a writable scan with problems, or of a stream whose state records an
+// interrupted repair) into the plan of the repaired stream: each region cut at its first
+// damage and every region at the cut timestamp, so that the visible set is the prefix up to
+// the last timestamp known to precede the first damage. Reads the regions again (to place
+// cuts at or below the floor and to find what lies behind damage). False, with *why, when the
+// damage is not repairable (structure: span headers, repeated ids).
+// A read-only plan (`writable` false) is a dry run: its watermark is the cut.
+bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery_plan &plan, repair_plan &out, std::string &why,
+			bool writable = true);
+// Writes it: the cut recorded in the state record first, the lease over every timestamp
+// found, the zeroed tails, the rewritten checkpoints, then the floor with the cut cleared.
+void apply_point_in_time(media &m, stream_scan &scan, const recovery_plan &plan, const repair_plan &rp, state_record &state);
 
 } // namespace pmemstream::detail
 

@@ -37,14 +37,31 @@ const char *span_violation(const format::span_slot &v, uint64_t off, uint64_t ar
 	return nullptr;
 }
 
-void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, region_scan &sc)
+// The walk's start without a checkpoint: the first visible entry, nothing accepted yet.
+walk_start head_start(const span_record &s) noexcept
+{
+	walk_start w;
+	w.pos = s.offset + format::span_header_size + s.v().head;
+	return w;
+}
+
+void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, const walk_start &start, region_scan &sc)
 {
 	const auto &v = s.v();
 	sc.offset = s.offset;
 	sc.data_begin = s.offset + format::span_header_size;
 	sc.data_end = s.offset + v.span_size;
 	const uint64_t sealed_end = sc.data_begin + v.sealed_tail;
-	uint64_t pos = sc.data_begin + v.head;
+	uint64_t pos = start.pos;
+	sc.valid_entries = start.valid_entries;
+	sc.visible_entries = start.visible_entries;
+	sc.last_ts = start.last_ts;
+	sc.last_entry = start.last_entry;
+	sc.from_checkpoint = start.from_checkpoint;
+	if (start.from_checkpoint) { // every entry before the start lies at or below the floor
+		sc.last_floor_ts = start.last_ts;
+		sc.last_floor_entry = start.last_entry;
+	}
 	for (;;) {
 		if (pos == sealed_end) {
 			sc.reached_sealed = true;
@@ -75,13 +92,16 @@ void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, r
 			break;
 		}
 		sc.last_ts = c.timestamp();
+		sc.last_entry = pos;
 		++sc.valid_entries;
 		if (!(c.flags() & format::flag_padding))
 			++sc.visible_entries;
 		if (c.timestamp() > floor)
 			sc.above_floor.push_back({pos, c.timestamp(), c.flags()});
-		else
+		else {
 			sc.last_floor_ts = c.timestamp();
+			sc.last_floor_entry = pos;
+		}
 		pos += format::entry_footprint(c.header.size);
 	}
 	sc.stop = pos;
@@ -89,7 +109,7 @@ void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, r
 
 } // namespace
 
-bool scan_stream(const std::byte *base, const format::stream_header &h, stream_scan &out, std::string &problem)
+bool scan_stream(const std::byte *base, const format::stream_header &h, stream_scan &out, std::string &problem, scan_depth depth)
 {
 	auto st = read_dual<format::state_slot>(base, format::state_slot_offset[0], format::state_slot_offset[1]);
 	if (!st) {
@@ -124,7 +144,10 @@ bool scan_stream(const std::byte *base, const format::stream_header &h, stream_s
 			continue;
 		region_scan sc;
 		sc.span_index = i;
-		walk_entries(base, out.spans[i], floor, sc);
+		walk_start start = head_start(out.spans[i]);
+		if (depth == scan_depth::checkpoint)
+			(void)checkpoint_start(base, out.spans[i].v(), out.spans[i].offset, floor, start);
+		walk_entries(base, out.spans[i], floor, start, sc);
 		out.regions.push_back(std::move(sc));
 	}
 	return true;

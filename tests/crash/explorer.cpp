@@ -201,7 +201,7 @@ void explorer::check_image(const std::vector<std::byte> &img, const expectation 
 	const bool ro = depth == 0 && (image_counter_ % cfg_.readonly_every) == 0;
 
 	if (ro) {
-		open_options o;
+		open_options o = cfg_.open;
 		o.read_only = true;
 		auto r = detail::open_on_media(std::make_unique<sim_media>(img, true, cfg_.fence), 0, o);
 		if (!r) {
@@ -222,7 +222,7 @@ void explorer::check_image(const std::vector<std::byte> &img, const expectation 
 		nested_phase_ = "recovery";
 		raw->set_hook([&](sim_media &mm, sim_event e) { explore(mm, e, x, 1); });
 	}
-	auto r = detail::open_on_media(std::move(sm), 0, {});
+	auto r = detail::open_on_media(std::move(sm), 0, cfg_.open);
 	if (!r) {
 		violation(where, std::string("open of a crash image failed: ") + errc_name(r.code()) + ": " + r.err().message());
 		return;
@@ -266,7 +266,7 @@ void explorer::create()
 	attach(*sm);
 	phase_ = "create";
 	creating_ = true;
-	auto r = detail::open_on_media(wrapped(std::move(sm)), block_size_, {});
+	auto r = detail::open_on_media(wrapped(std::move(sm)), block_size_, cfg_.open);
 	creating_ = false;
 	if (!r) {
 		violation("create", r.err().message(), false);
@@ -296,7 +296,7 @@ void explorer::reopen()
 	auto sm = std::make_unique<sim_media>(*closed_image_, false, cfg_.fence);
 	attach(*sm);
 	phase_ = "reopen";
-	auto r = detail::open_on_media(wrapped(std::move(sm)), 0, {});
+	auto r = detail::open_on_media(wrapped(std::move(sm)), 0, cfg_.open);
 	phase_.clear();
 	if (!r) {
 		violation("reopen", std::string("open after a clean close failed: ") + r.err().message(), false);

@@ -37,6 +37,9 @@ struct explore_config {
 	uint64_t seed = 1;
 	// The medium of the live stream and of every recovery.
 	sim_media::fence_model fence = sim_media::fence_model::per_thread;
+	// The options of every open, the live stream's and each recovery's (read_only is set for
+	// the read-only ones): e.g. checkpoint_bytes for checkpoints while running.
+	open_options open{};
 
 	// The defaults (what `make test` runs), with PMEMSTREAM_CRASH_IMAGES (images per fence;
 	// images per flush follow) and PMEMSTREAM_CRASH_SEED applied.

@@ -45,7 +45,9 @@ public:
 
 result<std::unique_ptr<stream>> open_image(std::vector<std::byte> &img, bool read_only = true, uint64_t block = 0)
 {
-	return detail::open_on_media(std::make_unique<heap_media>(img, read_only), block, {.read_only = read_only});
+	// Damage tests: a full walk (a fast open trusts checkpoints, docs/format.md 8.5).
+	return detail::open_on_media(std::make_unique<heap_media>(img, read_only), block,
+				     {.read_only = read_only, .verify = verify_mode::full});
 }
 
 // Everything a reader can see: per region (in order) its entries' timestamps and bytes.
