@@ -93,6 +93,8 @@ result<uint64_t> region_catalog::clear_locked(region_runtime *rt, state_record &
 	v.sealed_tail = 0;
 	v.sealed_count = 0;
 	v.sealed_last_ts = 0;
+	v.reserved[format::span_sealed_shown] = 0;
+	v.reserved[format::span_sealed_last] = 0;
 	it->second.rec = write_span(rt->offset, v, it->second.rec);
 
 	const uint64_t data = rt->offset + format::span_header_size;
@@ -106,6 +108,7 @@ result<uint64_t> region_catalog::clear_locked(region_runtime *rt, state_record &
 	rt->count.store(0, std::memory_order_relaxed);
 	rt->walked = 0;
 	rt->last_ts = 0;
+	rt->last_entry = 0;
 	rt->window.reset();
 	rt->appended = 0;
 	rt->sealed_tail = rt->sealed_count = rt->sealed_last_ts = 0;
@@ -163,11 +166,21 @@ result<uint64_t> region_catalog::truncate_before(region_runtime *rt, uint64_t id
 		v.sealed_tail = head;
 		v.sealed_count = 0;
 		v.sealed_last_ts = 0;
+		v.reserved[format::span_sealed_shown] = 0;
+		v.reserved[format::span_sealed_last] = 0;
 	} else {
-		// Every dropped entry lies in [old head, head), inside the checkpoint.
+		// Every dropped entry lies in [old head, head), inside the checkpoint; its last entry
+		// stays where the fast-reopen field says (format.md 8.5), the count of shown ones
+		// drops with the visible entries cut (a checkpoint an older library wrote keeps
+		// its unrecorded 0: a walk verifies it).
 		v.sealed_count -= w.walked;
-		if (v.sealed_count == 0)
+		if (v.reserved[format::span_sealed_last] != 0)
+			v.reserved[format::span_sealed_shown] -= std::min(w.visible, v.reserved[format::span_sealed_shown]);
+		if (v.sealed_count == 0) {
 			v.sealed_last_ts = 0;
+			v.reserved[format::span_sealed_shown] = 0;
+			v.reserved[format::span_sealed_last] = 0;
+		}
 	}
 	// The cut: one atomic record update.
 	it->second.rec = write_span(rt->offset, v, it->second.rec);
@@ -215,6 +228,8 @@ result<uint64_t> region_catalog::truncate_after(region_runtime *rt, uint64_t id,
 		v.sealed_tail = cut - data;
 		v.sealed_count = walked;
 		v.sealed_last_ts = last_ts;
+		v.reserved[format::span_sealed_shown] = count; // the fast-reopen fields (format.md 8.5)
+		v.reserved[format::span_sealed_last] = pos - data + 1;
 		it->second.rec = write_span(rt->offset, v, it->second.rec);
 		rt->sealed_tail = v.sealed_tail;
 		rt->sealed_count = v.sealed_count;
@@ -231,6 +246,7 @@ result<uint64_t> region_catalog::truncate_after(region_runtime *rt, uint64_t id,
 	rt->count.store(count, std::memory_order_relaxed);
 	rt->walked = walked;
 	rt->last_ts = last_ts;
+	rt->last_entry = pos;
 	rt->window.reset();
 	rt->appended = 0;
 	const uint64_t line = cut & ~(format::cache_line - 1);
