@@ -138,7 +138,7 @@ bool follower::reload_catalog() noexcept
 			const uint64_t first = sp.offset + format::span_header_size + sp.v().head;
 			{
 				std::lock_guard rl(rt->lock);
-				c.activate(rt, sp.v(), first, 0, 0, 0);
+				c.activate(rt, sp.v(), first, 0, 0, 0, 0);
 			}
 			std::unique_lock lk(c.iter_mutex_);
 			c.by_id_[sp.v().id] = rt;

@@ -113,6 +113,20 @@ std::vector<std::byte> random_crash_image(uint64_t seed, uint64_t &checkpoint_by
 			sink = std::make_shared<std::vector<std::byte>>();
 			m2->keep_on_destroy(sink);
 			s = detail::open_on_media(std::move(m2), 0, oo).value();
+		} else if (k < 18) { // truncations (issue 14) rewrite the checkpoint they cut through
+			std::vector<entry> es;
+			if (auto it = s->entries(r))
+				for (auto e : *it)
+					es.push_back(e);
+			if (k < 14) {
+				(void)s->region_clear(r);
+			} else if (es.empty()) {
+				continue;
+			} else if (k < 16) {
+				(void)s->region_truncate_before(r, es[rng() % es.size()]);
+			} else {
+				(void)s->region_truncate_after(r, es[rng() % es.size()]);
+			}
 		} else {
 			std::vector<std::byte> data(rng() % 150);
 			for (auto &b : data)
