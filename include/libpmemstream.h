@@ -107,6 +107,10 @@ extern "C" {
 #define PMEMSTREAM_E_WRONG_PROCESS (-1016)
 /* A wait with a timeout ended first (errno ETIMEDOUT). */
 #define PMEMSTREAM_E_TIMED_OUT (-1017)
+/* Transactions: more members than PMEMSTREAM_TX_MAX_MEMBERS (errno E2BIG). */
+#define PMEMSTREAM_E_TX_TOO_LARGE (-1018)
+/* Transactions: the transaction was already committed or aborted (errno EINVAL). */
+#define PMEMSTREAM_E_TX_FINISHED (-1019)
 /* An unexpected failure inside the library (a bug); see pmemstream_errormsg(). */
 #define PMEMSTREAM_E_INTERNAL (-1999)
 

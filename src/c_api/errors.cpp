@@ -26,6 +26,8 @@ static_assert(c_code(errc::media_failed) == PMEMSTREAM_E_MEDIA_FAILED);
 static_assert(c_code(errc::timestamps_exhausted) == PMEMSTREAM_E_TIMESTAMPS_EXHAUSTED);
 static_assert(c_code(errc::wrong_process) == PMEMSTREAM_E_WRONG_PROCESS);
 static_assert(c_code(errc::timed_out) == PMEMSTREAM_E_TIMED_OUT);
+static_assert(c_code(errc::tx_too_large) == PMEMSTREAM_E_TX_TOO_LARGE);
+static_assert(c_code(errc::tx_finished) == PMEMSTREAM_E_TX_FINISHED);
 // The internal code stays out of errc's range however far errc grows.
 static_assert(c_code(errc::last_) > PMEMSTREAM_E_INTERNAL);
 // The public structures are ABI: their sizes never change (new facts use reserved fields).
@@ -86,6 +88,8 @@ int posix_errno(int code) noexcept
 	case errc::timestamps_exhausted: return EOVERFLOW;
 	case errc::wrong_process: return EBADF;
 	case errc::timed_out: return ETIMEDOUT;
+	case errc::tx_too_large: return E2BIG;
+	case errc::tx_finished: return EINVAL;
 	case errc::last_: break;
 	}
 	return EINVAL;

@@ -69,9 +69,13 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 		if (!verify)
 			continue;
 		// R2: a torn append is followed by at most W - 1 newer entries in its region (the
-		// appends in flight with it); with W = 1 by none.
+		// appends in flight with it); with W = 1 by none. A transaction's members of one
+		// region are written together before one fence: a torn one may be followed by others
+		// of its transaction (the first entry behind carries tx; its block is then unfinished
+		// and R1 hides it).
 		const uint64_t behind = std::max<uint64_t>(sc.valid_behind, sc.next_valid_ts != 0);
-		if (sc.stop_state == entry_state::invalid && sc.next_valid_ts > floor && (behind >= w || sc.settled_behind) &&
+		if (sc.stop_state == entry_state::invalid && sc.next_valid_ts > floor && !sc.tx_behind &&
+		    (behind >= w || sc.settled_behind) &&
 		    damaged.insert(i).second)
 			problem(sc.offset, sc.stop,
 				"region " + hex(sc.offset) + ": entry at " + hex(sc.stop) + " is damaged (" + sc.stop_why +

@@ -66,6 +66,9 @@ struct region_scan {
 	uint64_t next_valid_ts = 0;
 	uint64_t valid_behind = 0;
 	bool settled_behind = false; // one of them carries flag_settled
+	// The first of them is a transaction's member (flag_tx): the torn entry may be an earlier
+	// member of the same transaction, written with it before one fence (rule R2's exception).
+	bool tx_behind = false;
 	// What the walk had accepted when it passed the checkpoint (data_begin + sealed_tail).
 	bool reached_sealed = false;
 	uint64_t count_at_sealed = 0;

@@ -64,8 +64,10 @@ void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, r
 					auto n = check_entry(base, next, sc.data_end, v.epoch, prev_ts);
 					if (n.state != entry_state::valid)
 						break;
-					if (sc.valid_behind++ == 0)
+					if (sc.valid_behind++ == 0) {
 						sc.next_valid_ts = n.timestamp();
+						sc.tx_behind = n.flags() & format::flag_tx;
+					}
 					if (n.flags() & format::flag_settled)
 						sc.settled_behind = true;
 					prev_ts = n.timestamp();

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Transactions (issue 13): commit makes every member visible and durable at once with
+// consecutive timestamps, abort and destruction leave no trace, a member that does not fit is
+// refused and nothing is written, readers in other threads never see part of a transaction,
+// and a synchronous commit on persistent memory fences once for the whole group (counted on
+// the simulated medium).
+#include "sim_media.hpp"
+#include "stream_factory.hpp"
+#include "test_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+using namespace pmemstream;
+using namespace pmemstream::test;
+using namespace ::test;
+
+namespace {
+
+// Payload of member `k` of transaction `tx` (of `n` members): the three numbers, then filler.
+std::vector<std::byte> member(uint32_t tx, uint32_t k, uint32_t n, size_t size = 64)
+{
+	std::vector<std::byte> v = pattern(std::max<size_t>(size, 12), tx * 31 + k);
+	std::memcpy(v.data(), &tx, 4);
+	std::memcpy(v.data() + 4, &k, 4);
+	std::memcpy(v.data() + 8, &n, 4);
+	return v;
+}
+
+uint32_t word(std::span<const std::byte> d, size_t at)
+{
+	uint32_t x;
+	std::memcpy(&x, d.data() + at, 4);
+	return x;
+}
+
+std::vector<std::vector<std::byte>> contents(const stream &s, region r)
+{
+	std::vector<std::vector<std::byte>> out;
+	for (auto e : entries_of(s, r))
+		out.push_back(to_vec(s.entry_data(e).value()));
+	return out;
+}
+
+} // namespace
+
+TEST(tx, commit_makes_every_member_visible_with_one_block_of_timestamps)
+{
+	temp_file f;
+	auto s = create(f.path);
+	region a = s->region_allocate(4096).value(), b = s->region_allocate(4096).value(), c = s->region_allocate(4096).value();
+	ASSERT_TRUE(s->append(a, bytes("before")).has_value());
+	auto tx = s->begin_transaction().value();
+	EXPECT_TRUE(tx.active());
+	ASSERT_TRUE(tx.append(a, member(1, 0, 5)));
+	ASSERT_TRUE(tx.append(b, member(1, 1, 5)));
+	ASSERT_TRUE(tx.append(a, member(1, 2, 5)));
+	ASSERT_TRUE(tx.append(c, member(1, 3, 5)));
+	ASSERT_TRUE(tx.append(b, member(1, 4, 5)));
+	EXPECT_EQ(tx.size(), 5u);
+	// Buffered: nothing is visible before the commit.
+	EXPECT_EQ(s->region_entry_count(b).value(), 0u);
+	const uint64_t before = s->committed_timestamp();
+	auto last = tx.commit();
+	ASSERT_TRUE(last.has_value()) << last.err().message();
+	EXPECT_FALSE(tx.active());
+	EXPECT_EQ(*last, before + 5);
+	EXPECT_GE(s->persisted_timestamp(), *last);
+
+	auto check = [&](const stream &st) {
+		EXPECT_EQ(contents(st, a), (std::vector<std::vector<std::byte>>{bytes("before"), member(1, 0, 5), member(1, 2, 5)}));
+		EXPECT_EQ(contents(st, b), (std::vector<std::vector<std::byte>>{member(1, 1, 5), member(1, 4, 5)}));
+		EXPECT_EQ(contents(st, c), (std::vector<std::vector<std::byte>>{member(1, 3, 5)}));
+		// Timestamp order is the members' order.
+		auto rd = st.reader();
+		rd.seek_first();
+		ASSERT_TRUE(rd.is_valid());
+		rd.next();
+		for (uint32_t k = 0; k < 5; ++k, rd.next()) {
+			ASSERT_TRUE(rd.is_valid());
+			EXPECT_EQ(rd.timestamp(), before + 1 + k);
+			EXPECT_EQ(word(st.entry_data(rd.get()).value(), 4), k);
+		}
+		EXPECT_FALSE(rd.is_valid());
+	};
+	check(*s);
+	s.reset();
+	s = reopen(f.path);
+	check(*s);
+	EXPECT_EQ(s->recovery().trimmed_entries, 0u);
+	// Plain appends after a transaction work and come after it.
+	auto p = s->append(b, bytes("after"));
+	ASSERT_TRUE(p.has_value());
+	EXPECT_GT(p->timestamp, *last);
+}
+
+TEST(tx, abort_leaves_no_trace)
+{
+	temp_file f;
+	auto s = create(f.path);
+	region a = s->region_allocate(4096).value();
+	const uint64_t room = s->region_usable_size(a).value();
+	auto tx = s->begin_transaction().value();
+	ASSERT_TRUE(tx.append(a, member(1, 0, 2)));
+	ASSERT_TRUE(tx.append(a, member(1, 1, 2)));
+	tx.abort();
+	EXPECT_FALSE(tx.active());
+	EXPECT_EQ(tx.size(), 0u);
+	tx.abort(); // idempotent
+	EXPECT_EQ(tx.append(a, member(1, 2, 2)).code(), errc::tx_finished);
+	EXPECT_EQ(tx.commit().code(), errc::tx_finished);
+	EXPECT_EQ(tx.async_commit().code(), errc::tx_finished);
+	EXPECT_EQ(s->region_usable_size(a).value(), room);
+	EXPECT_EQ(s->last_timestamp(), 0u); // not even a timestamp was taken
+	s.reset();
+	s = reopen(f.path);
+	EXPECT_EQ(s->region_entry_count(a).value(), 0u);
+	EXPECT_EQ(s->recovery().trimmed_entries, 0u);
+}
+
+TEST(tx, destroying_an_uncommitted_transaction_aborts_it)
+{
+	temp_file f;
+	auto s = create(f.path);
+	region a = s->region_allocate(4096).value();
+	{
+		auto tx = s->begin_transaction().value();
+		ASSERT_TRUE(tx.append(a, member(1, 0, 1)));
+	}
+	{
+		// Moved-from and assigned-over transactions too.
+		auto t1 = s->begin_transaction().value();
+		ASSERT_TRUE(t1.append(a, member(2, 0, 1)));
+		auto t2 = std::move(t1);
+		EXPECT_FALSE(t1.active());
+		EXPECT_EQ(t1.append(a, member(2, 1, 1)).code(), errc::tx_finished);
+		t2 = s->begin_transaction().value(); // aborts the one it replaces
+		EXPECT_TRUE(t2.active());
+		EXPECT_EQ(t2.size(), 0u);
+	}
+	EXPECT_EQ(s->region_entry_count(a).value(), 0u);
+	s.reset();
+	s = reopen(f.path);
+	EXPECT_EQ(s->region_entry_count(a).value(), 0u);
+}
+
+TEST(tx, member_that_does_not_fit_is_refused_and_nothing_is_written)
+{
+	temp_file f;
+	auto s = create(f.path);
+	region a = s->region_allocate(1000).value(), b = s->region_allocate(1000).value();
+	const uint64_t room = s->region_usable_size(a).value(); // 3840 with 4 KiB blocks
+	auto tx = s->begin_transaction().value();
+	ASSERT_TRUE(tx.append(b, member(1, 0, 3)));
+	ASSERT_TRUE(tx.append(a, member(1, 1, 3, room - 16 - 64))); // leaves exactly 64 bytes
+	auto st = tx.append(a, member(1, 2, 3, 64 - 16 + 8));	    // 72 bytes: 8 too many
+	EXPECT_EQ(st.code(), errc::region_full) << st.err().message();
+	EXPECT_TRUE(tx.active());
+	EXPECT_EQ(tx.size(), 2u);
+	EXPECT_EQ(tx.append(a, member(1, 2, 3, 48)).code(), errc::ok); // fills the region exactly
+	// The room went to a plain append meanwhile: the commit is refused, whole.
+	ASSERT_TRUE(s->append(a, bytes("x")).has_value());
+	auto c = tx.commit();
+	EXPECT_EQ(c.code(), errc::region_full);
+	EXPECT_EQ(s->region_entry_count(a).value(), 1u);
+	EXPECT_EQ(s->region_entry_count(b).value(), 0u);
+	s.reset();
+	s = reopen(f.path);
+	EXPECT_EQ(contents(*s, a), (std::vector<std::vector<std::byte>>{bytes("x")}));
+	EXPECT_EQ(s->region_entry_count(b).value(), 0u);
+	EXPECT_EQ(s->recovery().trimmed_entries, 0u);
+}
+
+TEST(tx, bad_members_get_specific_errors)
+{
+	temp_file f;
+	auto s = create(f.path, 4 << 20);
+	region a = s->region_allocate(3 << 20).value();
+	region gone = s->region_allocate(4096).value();
+	ASSERT_TRUE(s->region_free(gone));
+	auto tx = s->begin_transaction().value();
+	EXPECT_EQ(tx.append(gone, bytes("x")).code(), errc::invalid_handle);
+	EXPECT_EQ(tx.append(region{12345, 0}, bytes("x")).code(), errc::invalid_handle);
+	for (uint64_t k = 0; k < max_tx_members; ++k)
+		ASSERT_TRUE(tx.append(a, nullptr, 0));
+	EXPECT_EQ(tx.append(a, nullptr, 0).code(), errc::tx_too_large);
+	auto last = tx.commit();
+	ASSERT_TRUE(last.has_value()) << last.err().message();
+	EXPECT_EQ(*last, max_tx_members);
+	EXPECT_EQ(s->region_entry_count(a).value(), max_tx_members);
+	// A region freed between the member and the commit.
+	region b = s->region_allocate(4096).value();
+	auto t2 = s->begin_transaction().value();
+	ASSERT_TRUE(t2.append(a, bytes("y")));
+	ASSERT_TRUE(t2.append(b, bytes("z")));
+	ASSERT_TRUE(s->region_free(b));
+	EXPECT_EQ(t2.commit().code(), errc::invalid_handle);
+	EXPECT_EQ(s->region_entry_count(a).value(), max_tx_members);
+	// An empty transaction writes nothing.
+	auto t3 = s->begin_transaction().value();
+	EXPECT_EQ(t3.commit().value(), s->committed_timestamp());
+	EXPECT_EQ(s->last_timestamp(), max_tx_members);
+}
+
+TEST(tx, read_only_stream_refuses_transactions)
+{
+	temp_file f;
+	create(f.path).reset();
+	open_options o;
+	o.read_only = true;
+	auto s = reopen(f.path, o);
+	EXPECT_EQ(s->begin_transaction().code(), errc::read_only);
+}
+
+TEST(tx, async_commit_is_visible_at_once_and_durable_after_wait_persisted)
+{
+	temp_file f;
+	auto s = create(f.path);
+	region a = s->region_allocate(4096).value(), b = s->region_allocate(4096).value();
+	auto tx = s->begin_transaction().value();
+	for (uint32_t k = 0; k < 8; ++k)
+		ASSERT_TRUE(tx.append(k % 2 ? a : b, member(7, k, 8)));
+	auto last = tx.async_commit();
+	ASSERT_TRUE(last.has_value());
+	EXPECT_GE(s->committed_timestamp(), *last);
+	EXPECT_EQ(s->region_entry_count(a).value(), 4u);
+	ASSERT_TRUE(s->wait_persisted(*last));
+	s.reset();
+	s = reopen(f.path);
+	EXPECT_EQ(s->region_entry_count(a).value() + s->region_entry_count(b).value(), 8u);
+}
+
+// Readers follow the stream while a writer commits transactions of 8 members over three
+// regions (and plain appends between them): a reader that meets a transaction's first member
+// finds every other member committed in timestamp order right behind it, without waiting.
+TEST(tx, readers_in_other_threads_never_see_part_of_a_transaction)
+{
+	temp_file f;
+	auto s = create(f.path, 8 << 20);
+	region r[3];
+	for (auto &x : r)
+		x = s->region_allocate(2 << 20).value();
+	constexpr uint32_t txs = 600, n = 8;
+	std::atomic<bool> done{false};
+	std::atomic<uint64_t> partial{0}, seen_tx{0};
+	auto reader = [&] {
+		auto rd = s->reader();
+		rd.seek_first();
+		uint32_t expect_tx = 0, expect_k = 0; // inside a transaction: the next member due
+		bool inside = false;
+		for (;;) {
+			if (!rd.is_valid()) {
+				if (inside)
+					++partial; // a member is committed, the next one of its block is not
+				inside = false;
+				if (done.load())
+					break;
+				std::this_thread::yield();
+				continue;
+			}
+			auto d = s->entry_data(rd.get()).value();
+			if (d.size() >= 12 && word(d, 8) == n) {
+				const uint32_t t = word(d, 0), k = word(d, 4);
+				if (inside && (t != expect_tx || k != expect_k))
+					++partial;
+				inside = k + 1 < n;
+				expect_tx = t;
+				expect_k = k + 1;
+				if (k == n - 1)
+					++seen_tx;
+			} else if (inside) {
+				++partial;
+				inside = false;
+			}
+			rd.next();
+		}
+	};
+	std::thread t1(reader), t2(reader);
+	for (uint32_t t = 0; t < txs; ++t) {
+		auto tx = s->begin_transaction().value();
+		for (uint32_t k = 0; k < n; ++k)
+			ASSERT_TRUE(tx.append(r[(t + k) % 3], member(t, k, n, 16 + (k * 8))));
+		ASSERT_TRUE((t % 3 ? tx.commit() : tx.async_commit()).has_value());
+		if (t % 5 == 0) {
+			ASSERT_TRUE(s->append(r[t % 3], bytes("plain")).has_value());
+		}
+	}
+	done = true;
+	t1.join();
+	t2.join();
+	EXPECT_EQ(partial.load(), 0u);
+	EXPECT_EQ(seen_tx.load(), 2u * txs);
+}
+
+// On persistent memory the members are written with non-temporal stores and flushes and
+// drained once: one fence for the whole group (the previous entries being persisted).
+TEST(tx, synchronous_commit_fences_once_for_the_group)
+{
+	auto sm = std::make_unique<sim_media>(1 << 20);
+	sim_media *m = sm.get();
+	auto s = detail::open_on_media(std::move(sm), 4096, {}).value();
+	region a = s->region_allocate(8192).value(), b = s->region_allocate(8192).value();
+	ASSERT_TRUE(s->append(a, bytes("plain")).has_value());
+	for (int round = 0; round < 3; ++round) {
+		auto tx = s->begin_transaction().value();
+		for (uint32_t k = 0; k < 8; ++k)
+			ASSERT_TRUE(tx.append(k % 2 ? a : b, member(round, k, 8)));
+		const uint64_t drains = m->drains();
+		auto last = tx.commit();
+		ASSERT_TRUE(last.has_value());
+		EXPECT_EQ(m->drains() - drains, 1u) << "round " << round;
+		// Every member is durable: the image with nothing but fenced stores shows them.
+		auto img = m->persisted_image();
+		auto r = detail::open_on_media(std::make_unique<sim_media>(img, true), 0, {.read_only = true});
+		ASSERT_TRUE(r.has_value());
+		EXPECT_EQ((*r)->committed_timestamp(), *last);
+	}
+}
