@@ -19,6 +19,23 @@ struct transaction::state {
 	std::vector<std::byte> buf;
 	// Bytes the members need in each region so far (few regions: a linear search is fine).
 	std::vector<std::pair<region_runtime *, uint64_t>> need;
+	std::vector<detail::region_catalog::tx_span> allocs;
+	std::vector<detail::tx_free> frees;
+
+	uint64_t count() const noexcept
+	{
+		return members.size() + allocs.size() + frees.size();
+	}
+	void clear()
+	{
+		for (const auto &a : allocs)
+			s->catalog_.tx_release(a);
+		allocs.clear();
+		frees.clear();
+		members.clear();
+		buf.clear();
+		need.clear();
+	}
 };
 
 namespace {
@@ -26,6 +43,11 @@ namespace {
 error finished()
 {
 	return error(errc::tx_finished, "the transaction was already committed or aborted");
+}
+
+error too_large()
+{
+	return error(errc::tx_too_large, "a transaction holds at most " + std::to_string(max_tx_members) + " members");
 }
 
 } // namespace
@@ -55,19 +77,37 @@ status transaction::append(region r, std::span<const std::byte> data)
 	if (!st_ || !st_->active)
 		return finished();
 	state &t = *st_;
-	auto rt = t.s->writable(r, nullptr);
-	if (!rt)
-		return rt.err();
+	if (!t.s->gate_.open())
+		return t.s->gate_.refusal();
+	region_runtime *target = nullptr;
+	uint64_t target_id = 0, capacity = 0;
+	for (const auto &a : t.allocs)
+		if (a.off == r.offset && (r.id == 0 || r.id == a.counter)) {
+			target = a.rt;
+			target_id = a.counter;
+			capacity = a.capacity();
+		}
+	if (!target) {
+		auto rt = t.s->writable(r, nullptr);
+		if (!rt)
+			return rt.err();
+		target = *rt;
+		target_id = target->id.load(std::memory_order_acquire);
+		capacity = target->data_end.load(std::memory_order_relaxed) - target->tail.load(std::memory_order_acquire);
+		for (const auto &f : t.frees)
+			if (f.rt == target)
+				return error(errc::invalid_argument, "region " + detail::hex(r.offset) + " is freed by this transaction");
+	}
 	if (data.size() > format::max_payload)
 		return error(errc::entry_too_large,
 			     "entry of " + std::to_string(data.size()) + " bytes; the limit is " + std::to_string(format::max_payload));
-	if (t.members.size() >= max_tx_members)
-		return error(errc::tx_too_large, "a transaction holds at most " + std::to_string(max_tx_members) + " members");
-	region_runtime &reg = **rt;
+	if (t.count() >= max_tx_members)
+		return too_large();
+	region_runtime &reg = *target;
 	auto it = std::find_if(t.need.begin(), t.need.end(), [&](const auto &p) { return p.first == &reg; });
 	const uint64_t planned = it == t.need.end() ? 0 : it->second;
 	const uint64_t fp = format::entry_footprint(data.size());
-	const uint64_t left = reg.data_end.load(std::memory_order_relaxed) - reg.tail.load(std::memory_order_acquire);
+	const uint64_t left = capacity;
 	if (planned + fp > left)
 		return error(errc::region_full, "region " + detail::hex(reg.offset) + " has " + std::to_string(left) +
 							" bytes left; the transaction's entries for it would need " +
@@ -76,7 +116,7 @@ status transaction::append(region r, std::span<const std::byte> data)
 	t.buf.resize(at + data.size());
 	if (!data.empty())
 		std::memcpy(t.buf.data() + at, data.data(), data.size());
-	t.members.push_back({&reg, reg.id.load(std::memory_order_acquire), at, static_cast<uint32_t>(data.size())});
+	t.members.push_back({&reg, target_id, at, static_cast<uint32_t>(data.size())});
 	if (it == t.need.end())
 		t.need.emplace_back(&reg, fp);
 	else
@@ -93,13 +133,14 @@ result<uint64_t> transaction::finish(bool async)
 	stream::impl &s = *t.s;
 	if (!s.gate_.open())
 		return s.gate_.refusal();
-	auto r = detail::commit_transaction(*s.m_, *s.tracker_, s.gate_, *s.state_,
-					    s.header_.incompat_features & format::incompat_windowed, t.members, t.buf.data(), async);
+	const detail::tx_units u{*s.m_, *s.tracker_, s.gate_, *s.state_, s.catalog_,
+				 (s.header_.incompat_features & format::incompat_windowed) != 0};
+	auto r = detail::commit_transaction(u, t.members, t.buf.data(), t.allocs, t.frees, async);
 	if (r && async)
 		s.kick_worker();
-	t.members.clear();
-	t.buf.clear();
-	t.need.clear();
+	if (!r && r.code() == errc::media_failed)
+		s.gate_.fail(errc::media_failed);
+	t.clear(); // spans of allocations a refused commit did not write go back
 	return r;
 }
 
@@ -113,14 +154,51 @@ result<uint64_t> transaction::async_commit()
 	return finish(true);
 }
 
+result<region> transaction::region_allocate(uint64_t size)
+{
+	if (!st_ || !st_->active)
+		return finished();
+	state &t = *st_;
+	if (!t.s->gate_.open())
+		return t.s->gate_.refusal();
+	if (t.count() >= max_tx_members)
+		return too_large();
+	auto sp = t.s->catalog_.tx_reserve(size);
+	if (!sp)
+		return std::move(sp).err();
+	t.allocs.push_back(*sp);
+	return region{sp->off, sp->counter};
+}
+
+status transaction::region_free(region r)
+{
+	if (!st_ || !st_->active)
+		return finished();
+	state &t = *st_;
+	for (const auto &a : t.allocs)
+		if (a.off == r.offset && (r.id == 0 || r.id == a.counter))
+			return error(errc::invalid_argument, "region " + detail::hex(r.offset) + " is allocated by this transaction; abort it instead");
+	auto rt = t.s->writable(r, nullptr);
+	if (!rt)
+		return rt.err();
+	for (const auto &f : t.frees)
+		if (f.rt == *rt)
+			return error(errc::invalid_argument, "region " + detail::hex(r.offset) + " is already freed by this transaction");
+	for (const auto &mb : t.members)
+		if (mb.rt == *rt)
+			return error(errc::invalid_argument, "region " + detail::hex(r.offset) + " holds entries of this transaction");
+	if (t.count() >= max_tx_members)
+		return too_large();
+	t.frees.push_back({*rt, (*rt)->id.load(std::memory_order_acquire)});
+	return {};
+}
+
 void transaction::abort() noexcept
 {
 	if (!st_)
 		return;
 	st_->active = false;
-	st_->members.clear();
-	st_->buf.clear();
-	st_->need.clear();
+	st_->clear();
 }
 
 uint64_t transaction::size() const noexcept
@@ -137,6 +215,9 @@ result<transaction> stream::begin_transaction()
 {
 	if (!impl_->gate_.open())
 		return impl_->gate_.refusal();
+	if (!(impl_->header_.incompat_features & format::incompat_tx))
+		return error(errc::version_mismatch, "the stream was created by a library without transactions (format feature "
+						     "bit 1 absent); its readers could misread one");
 	auto st = std::make_unique<transaction::state>();
 	st->s = impl_.get();
 	return transaction(std::move(st));

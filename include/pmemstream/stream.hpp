@@ -366,6 +366,16 @@ public:
 	{
 		return append(r, std::span<const std::byte>(static_cast<const std::byte *>(data), size));
 	}
+	// Adds a region allocation: the region (at least `size` usable bytes) is set aside now and
+	// exists once the commit returns, or never. The handle returned names it for append() of
+	// this transaction at once, and for everything else after the commit. Errors:
+	// invalid_argument (0), out_of_space, tx_too_large, tx_finished, read_only, wrong_process.
+	[[nodiscard]] result<region> region_allocate(uint64_t size);
+	// Adds a region free: the region and its entries go when the commit returns, or stay.
+	// Errors: invalid_handle, invalid_argument (the region holds entries of this transaction,
+	// is freed by it already, or is allocated by it: abort instead), tx_too_large, tx_finished,
+	// read_only, wrong_process. Appends to it by this transaction are refused afterwards.
+	[[nodiscard]] status region_free(region r);
 	// Writes every member and returns the timestamp of the last one once all are committed and
 	// persisted (with one fence on persistent memory). The transaction is finished afterwards,
 	// whatever the outcome. An empty transaction writes nothing and returns the committed
@@ -374,9 +384,14 @@ public:
 	// region), media_failed, timestamps_exhausted, tx_finished; on an error nothing of the
 	// transaction is visible, now or after a reopen.
 	[[nodiscard]] result<uint64_t> commit();
+	// A transaction with allocations or frees writes their span headers too (two fences each,
+	// and their completion after the members are persisted). Without entries it appends a
+	// 16-byte padding entry (shown to nobody) to an allocated region, or to a freed one, to
+	// commit by: region_full if none has room.
 	// commit() that returns once the members are committed (visible), without waiting for them
 	// to be persisted: pass the timestamp to stream::wait_persisted() (or persist()). After a
-	// crash before that, the transaction is there whole or not at all.
+	// crash before that, the transaction is there whole or not at all. A transaction with
+	// allocations or frees waits for persistence anyway.
 	[[nodiscard]] result<uint64_t> async_commit();
 	// Drops every member; nothing was written. Idempotent; the transaction is finished.
 	void abort() noexcept;
@@ -526,7 +541,9 @@ public:
 
 	// ---- transactions (issue 13) ----
 	// Starts a transaction (see class transaction). Nothing is written until its commit.
-	// Errors: read_only, wrong_process, media_failed (the stream refuses writes).
+	// Errors: read_only, wrong_process, media_failed (the stream refuses writes),
+	// version_mismatch (a stream created by a library without transactions: its format lacks
+	// the feature bit that keeps such libraries from misreading one).
 	[[nodiscard]] result<transaction> begin_transaction();
 
 	stream_info info() const;

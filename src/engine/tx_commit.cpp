@@ -11,52 +11,81 @@ namespace pmemstream::detail {
 
 namespace {
 
-// A region the transaction writes to, with what the commit plans for it.
+// A region the transaction writes to (or frees), with what the commit plans for it.
 struct tx_region {
 	region_runtime *rt;
 	uint64_t id;
+	bool allocated = false; // by this transaction: not live before the commit
+	bool freed = false;
 	uint64_t need = 0; // bytes of its members
 	uint64_t pos = 0;  // where its next member goes
 };
 
+error failed_after(const tx_units &u)
+{
+	u.gate.fail(errc::media_failed);
+	return error(errc::media_failed, "the medium failed after a transaction was persisted (it stands)");
+}
+
 } // namespace
 
-result<uint64_t> commit_transaction(media &m, commit_tracker &tracker, write_gate &gate, state_record &state, bool windowed,
-				    std::span<const tx_member> members, const std::byte *buf, bool async)
+result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member> members, const std::byte *buf,
+				    std::span<const region_catalog::tx_span> allocs, std::span<const tx_free> frees, bool async)
 {
-	const uint64_t n = members.size();
-	if (n == 0)
+	media &m = u.m;
+	commit_tracker &tracker = u.tracker;
+	const bool layout = !allocs.empty() || !frees.empty();
+	if (members.empty() && !layout)
 		return tracker.committed(); // nothing to write: the empty transaction is trivially durable
 
 	std::vector<tx_region> regions;
-	std::vector<size_t> region_of(n);
-	for (uint64_t i = 0; i < n; ++i) {
+	auto find = [&](region_runtime *rt) {
+		return std::find_if(regions.begin(), regions.end(), [&](const tx_region &r) { return r.rt == rt; });
+	};
+	for (const auto &a : allocs)
+		regions.push_back({a.rt, a.counter, true, false});
+	for (const auto &f : frees)
+		regions.push_back({f.rt, f.id, false, true});
+	std::vector<size_t> region_of(members.size());
+	for (size_t i = 0; i < members.size(); ++i) {
 		const tx_member &mb = members[i];
-		auto it = std::find_if(regions.begin(), regions.end(), [&](const tx_region &r) { return r.rt == mb.rt; });
+		auto it = find(mb.rt);
 		if (it == regions.end()) {
 			regions.push_back({mb.rt, mb.id});
 			it = regions.end() - 1;
-		} else if (it->id != mb.id) {
-			return error(errc::invalid_handle, "region " + hex(mb.rt->offset) + " was freed and allocated again during the transaction");
+		} else if (it->id != mb.id || it->freed) {
+			return error(errc::invalid_handle, "region " + hex(mb.rt->offset) + " was freed during the transaction");
 		}
 		it->need += format::entry_footprint(mb.size);
+		region_of[i] = static_cast<size_t>(it - regions.begin());
 	}
-	// Offset order: two commits that share regions lock them in the same order.
+	// A transaction without entries still needs one to commit by: a padding entry (shown to
+	// nobody) ending the block, in an allocated region or else a freed one with room.
+	constexpr uint64_t record_size = sizeof(format::entry_header);
+	const bool needs_record = members.empty();
+
+	std::unique_lock<std::mutex> catalog_lock;
+	if (layout)
+		catalog_lock = u.catalog.tx_lock(); // before any region lock, as free() does
 	std::vector<size_t> order(regions.size());
 	for (size_t k = 0; k < order.size(); ++k)
 		order[k] = k;
+	// Offset order: two commits that share regions lock them in the same order.
 	std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return regions[a].rt->offset < regions[b].rt->offset; });
-	for (uint64_t i = 0; i < n; ++i)
-		region_of[i] = static_cast<size_t>(
-			std::find_if(regions.begin(), regions.end(), [&](const tx_region &r) { return r.rt == members[i].rt; }) - regions.begin());
-
 	std::vector<std::unique_lock<std::mutex>> locks;
 	locks.reserve(order.size());
 	for (size_t k : order)
 		locks.emplace_back(regions[k].rt->lock);
 
-	for (auto &r : regions) {
+	size_t record_region = regions.size();
+	for (size_t k = 0; k < regions.size(); ++k) {
+		tx_region &r = regions[k];
 		region_runtime &rt = *r.rt;
+		if (r.allocated) {
+			if (needs_record && record_region == regions.size())
+				record_region = k;
+			continue; // room checked against its size when the members were added
+		}
 		const uint64_t cur = rt.id.load(std::memory_order_relaxed);
 		if (cur == 0 || cur != r.id)
 			return error(errc::invalid_handle, "no live region at offset " + hex(rt.offset) + " with id " + std::to_string(r.id));
@@ -67,73 +96,116 @@ result<uint64_t> commit_transaction(media &m, commit_tracker &tracker, write_gat
 		if (r.need > left)
 			return error(errc::region_full, "region " + hex(rt.offset) + " has " + std::to_string(left) +
 								" bytes left; the transaction's entries need " + std::to_string(r.need));
+		if (r.freed && needs_record && record_region == regions.size() && left >= record_size)
+			record_region = k;
 	}
+	if (needs_record && record_region == regions.size())
+		return error(errc::region_full, "no region of the transaction has the 16 bytes of its commit record");
+	if (needs_record)
+		regions[record_region].need += record_size;
 	// Rule R3's premise, for W = 1 and any W: the members of a region are written together,
 	// so everything before them must be persisted first (a torn member may then be followed
-	// by others of its transaction only; rule R2's exception).
+	// by others of its transaction only; rule R2's exception). A freed region's entries are
+	// persisted before the floor covers them.
 	for (auto &r : regions)
-		if (r.rt->last_ts > tracker.persisted() && !tracker.ensure_persisted(r.rt->last_ts))
+		if (!r.allocated && r.rt->last_ts > tracker.persisted() && !tracker.ensure_persisted(r.rt->last_ts))
 			return error(errc::media_failed, "the medium failed while persisting earlier entries of region " + hex(r.rt->offset));
-	if (!windowed)
-		tracker.enable_leases(&state);
+	if (!u.windowed)
+		tracker.enable_leases(&u.state);
 
+	const uint64_t n = members.size() + (needs_record ? 1 : 0);
 	const uint64_t first = tracker.acquire_block(n);
 	const uint64_t last = first + n - 1;
 	std::vector<uint64_t> off(n), len(n);
 	if (last > format::max_timestamp) {
 		tracker.complete_block(first, n, off.data(), len.data(), true);
-		gate.fail(errc::timestamps_exhausted);
-		return gate.refusal();
+		u.gate.fail(errc::timestamps_exhausted);
+		return u.gate.refusal();
 	}
+	auto failed = [&](const char *what) -> error {
+		tracker.complete_block(first, n, off.data(), len.data(), true); // nothing readable: no tail moved
+		u.gate.fail(errc::media_failed);
+		return error(errc::media_failed, std::string("the medium failed while ") + what);
+	};
+
+	// The markers name the block's last timestamp: recovery keeps the allocations and
+	// completes the frees exactly when it shows the block (docs/format.md 8.3).
+	for (auto &a : allocs)
+		if (!u.catalog.tx_write_allocation(a, last))
+			return failed("allocating a transaction's region");
+	for (auto &r : regions)
+		if (r.allocated)
+			r.pos = r.rt->tail.load(std::memory_order_relaxed);
+	for (auto &f : frees)
+		if (!u.catalog.tx_mark_free(f.rt, last))
+			return failed("freeing a transaction's region");
 
 	// On persistent memory a synchronous commit writes every member with non-temporal stores
 	// and flushes and drains once; otherwise the members are stored and a sweep persists them
 	// (msync media: one msync for all; asynchronous: whoever waits).
-	const bool drains = !m.flush_syncs() && !async;
+	const bool drains = !m.flush_syncs() && (!async || layout);
 	for (uint64_t i = 0; i < n; ++i) {
-		const tx_member &mb = members[i];
-		tx_region &r = regions[region_of[i]];
-		const uint64_t word = (first + i) | format::flag_tx | (i + 1 == n ? format::flag_tx_end : 0);
-		write_entry_nodrain(m, m.base(), r.pos, r.rt->epoch.load(std::memory_order_relaxed), word, buf + mb.data, mb.size,
-				    r.rt->line, !drains);
-		const uint64_t fp = format::entry_footprint(mb.size);
+		const bool record = i == members.size();
+		tx_region &r = regions[record ? record_region : region_of[i]];
+		const uint64_t word = (first + i) | format::flag_tx | (i + 1 == n ? format::flag_tx_end : 0) |
+				      (record ? format::flag_padding : 0);
+		const uint32_t size = record ? 0 : members[i].size;
+		write_entry_nodrain(m, m.base(), r.pos, r.rt->epoch.load(std::memory_order_relaxed), word,
+				    record ? nullptr : buf + members[i].data, size, r.rt->line, !drains);
+		const uint64_t fp = format::entry_footprint(size);
 		off[i] = r.pos;
 		len[i] = format::align_up(r.pos + fp, format::cache_line) - r.pos;
 		r.pos += fp;
 	}
 	if (drains)
-		m.drain(); // the one fence of the transaction
-	const bool ok = m.healthy();
-	if (ok) {
-		for (uint64_t i = 0; i < n; ++i) {
-			region_runtime &rt = *regions[region_of[i]].rt;
+		m.drain(); // the one fence of the transaction's entries
+	if (!m.healthy())
+		return failed("writing a transaction");
+	for (uint64_t i = 0; i < n; ++i) {
+		const bool record = i == members.size();
+		region_runtime &rt = *regions[record ? record_region : region_of[i]].rt;
+		if (!record)
 			rt.count.store(rt.count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-			++rt.walked;
-			rt.last_ts = first + i;
-			if (rt.max_in_flight > 1) {
-				if (!rt.window)
-					rt.window.reset(new uint64_t[rt.max_in_flight]());
-				rt.window[rt.appended % rt.max_in_flight] = first + i;
-			}
-			++rt.appended;
+		++rt.walked;
+		rt.last_ts = first + i;
+		if (rt.max_in_flight > 1) {
+			if (!rt.window)
+				rt.window.reset(new uint64_t[rt.max_in_flight]());
+			rt.window[rt.appended % rt.max_in_flight] = first + i;
 		}
-		for (auto &r : regions)
-			r.rt->tail.store(r.pos, std::memory_order_release);
-	} else {
-		gate.fail(errc::media_failed);
+		++rt.appended;
 	}
-	tracker.complete_block(first, n, off.data(), len.data(), drains && ok);
+	for (auto &r : regions)
+		r.rt->tail.store(r.pos, std::memory_order_release);
+	if (layout) {
+		std::vector<region_runtime *> freed;
+		for (auto &f : frees)
+			freed.push_back(f.rt);
+		u.catalog.tx_publish(allocs.data(), allocs.size(), freed.data(), freed.size());
+	}
+	tracker.complete_block(first, n, off.data(), len.data(), drains);
 	locks.clear();
-	if (!ok)
-		return error(errc::media_failed, "the medium failed while writing a transaction");
 
-	if (async) {
+	if (async && !layout) {
 		tracker.wait_committed(last);
 		return last;
 	}
 	if (!tracker.ensure_persisted(last) || !m.healthy()) {
-		gate.fail(errc::media_failed);
+		u.gate.fail(errc::media_failed);
 		return error(errc::media_failed, "the medium failed while persisting a transaction");
+	}
+	if (layout) {
+		// The block is persisted: the markers are resolved already (committed), and what is
+		// left only tidies up. The floor first covers the freed regions' timestamps (their
+		// entries are about to go), as free() does.
+		if (!frees.empty())
+			u.state.raise_floor(tracker.persisted());
+		for (auto &f : frees)
+			if (!u.catalog.tx_complete_free(f.rt->offset))
+				return failed_after(u);
+		for (auto &a : allocs)
+			if (!u.catalog.tx_settle_allocation(a.off))
+				return failed_after(u);
 	}
 	return last;
 }

@@ -124,11 +124,30 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 				std::to_string(acknowledged) + " were acknowledged" +
 				(where.empty() ? std::string() : " (damaged entries at " + where + ")"));
 	}
+	// Transaction markers: a transaction committed iff its last timestamp is at or below the
+	// floor or inside the prefix (rule R1 shows all of its block or none). A committed
+	// allocation stands and a committed free completes; otherwise they are undone.
+	std::set<size_t> gone;
+	for (size_t i : usable) {
+		const auto &v = scan.spans[scan.regions[i].span_index].v();
+		tx_marker mk;
+		mk.kind = v.reserved[format::span_tx_kind];
+		if (mk.kind == 0)
+			continue;
+		mk.span_index = scan.regions[i].span_index;
+		mk.end_ts = v.reserved[format::span_tx_end];
+		mk.committed = mk.end_ts <= floor || mk.end_ts <= prefix;
+		if (mk.gone())
+			gone.insert(i);
+		p.tx_markers.push_back(mk);
+	}
 	if (salvage)
 		prefix = max_seen;
 
 	// Each region's visible tail is its first entry above the prefix.
 	for (size_t i : usable) {
+		if (gone.count(i))
+			continue;
 		const auto &sc = scan.regions[i];
 		region_outcome o;
 		o.scan_index = i;
