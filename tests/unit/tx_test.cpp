@@ -4,6 +4,8 @@
 // refused and nothing is written, readers in other threads never see part of a transaction,
 // and a synchronous commit on persistent memory fences once for the whole group (counted on
 // the simulated medium).
+#include "crc32c.hpp"
+#include "format.hpp"
 #include "sim_media.hpp"
 #include "stream_factory.hpp"
 #include "test_util.hpp"
@@ -317,4 +319,151 @@ TEST(tx, synchronous_commit_fences_once_for_the_group)
 		ASSERT_TRUE(r.has_value());
 		EXPECT_EQ((*r)->committed_timestamp(), *last);
 	}
+}
+
+// ---- region allocations and frees in transactions ----
+
+TEST(tx, allocation_appends_and_frees_commit_together)
+{
+	temp_file f;
+	auto s = create(f.path);
+	region old1 = s->region_allocate(4096).value(), old2 = s->region_allocate(4096).value(), keep = s->region_allocate(4096).value();
+	ASSERT_TRUE(s->append(old1, bytes("k1=v1")).has_value());
+	ASSERT_TRUE(s->append(old2, bytes("k2=v2")).has_value());
+	auto tx = s->begin_transaction().value();
+	auto fresh = tx.region_allocate(8000);
+	ASSERT_TRUE(fresh.has_value()) << fresh.err().message();
+	// Not a region for anyone else before the commit.
+	EXPECT_EQ(s->append(*fresh, bytes("x")).code(), errc::invalid_handle);
+	EXPECT_EQ(regions_of(*s).size(), 3u);
+	ASSERT_TRUE(tx.append(*fresh, bytes("k1=v1")));
+	ASSERT_TRUE(tx.append(*fresh, bytes("k2=v2")));
+	ASSERT_TRUE(tx.append(keep, bytes("checkpoint")));
+	ASSERT_TRUE(tx.region_free(old1));
+	ASSERT_TRUE(tx.region_free(old2));
+	EXPECT_EQ(s->region_entry_count(old1).value(), 1u); // still there until the commit
+	auto last = tx.commit();
+	ASSERT_TRUE(last.has_value()) << last.err().message();
+	std::vector<std::vector<std::byte>> in_fresh{bytes("k1=v1"), bytes("k2=v2")};
+	auto check = [&](const stream &st) {
+		EXPECT_EQ(st.region_size(old1).code(), errc::invalid_handle);
+		EXPECT_EQ(st.region_size(old2).code(), errc::invalid_handle);
+		EXPECT_EQ(contents(st, *fresh), in_fresh);
+		EXPECT_EQ(contents(st, keep), (std::vector<std::vector<std::byte>>{bytes("checkpoint")}));
+		EXPECT_GE(st.region_size(*fresh).value(), 8000u);
+		auto rs = regions_of(st);
+		ASSERT_EQ(rs.size(), 2u);
+		EXPECT_EQ(rs[0], keep);
+		EXPECT_EQ(rs[1], *fresh);
+	};
+	check(*s);
+	// The new region takes plain appends; the space of the freed ones is free again.
+	ASSERT_TRUE(s->append(*fresh, bytes("k3=v3")).has_value());
+	in_fresh.push_back(bytes("k3=v3"));
+	const uint64_t free_before = s->info().free_bytes;
+	s.reset();
+	s = reopen(f.path);
+	EXPECT_EQ(s->recovery().trimmed_entries, 0u);
+	EXPECT_EQ(s->info().free_bytes, free_before);
+	EXPECT_EQ(s->region_entry_count(*fresh).value(), 3u);
+	check(*s);
+}
+
+TEST(tx, aborted_allocation_and_free_leave_no_trace)
+{
+	temp_file f;
+	auto s = create(f.path, 1 << 20);
+	region a = s->region_allocate(4096).value();
+	ASSERT_TRUE(s->append(a, bytes("stays")).has_value());
+	const auto before = s->info();
+	{
+		auto tx = s->begin_transaction().value();
+		region big = tx.region_allocate(before.largest_free).value();
+		ASSERT_TRUE(tx.append(big, bytes("never")));
+		ASSERT_TRUE(tx.region_free(a));
+		// The span is set aside: a plain allocation cannot have it meanwhile.
+		EXPECT_EQ(s->region_allocate(before.largest_free).code(), errc::out_of_space);
+	} // destroyed: aborted
+	EXPECT_EQ(s->info().free_bytes, before.free_bytes);
+	EXPECT_EQ(s->info().largest_free, before.largest_free);
+	EXPECT_EQ(contents(*s, a), (std::vector<std::vector<std::byte>>{bytes("stays")}));
+	s.reset();
+	s = reopen(f.path);
+	EXPECT_EQ(s->info().region_count, 1u);
+	EXPECT_EQ(s->info().free_bytes, before.free_bytes);
+	EXPECT_EQ(contents(*s, a), (std::vector<std::vector<std::byte>>{bytes("stays")}));
+	EXPECT_TRUE(s->region_allocate(before.largest_free).has_value());
+}
+
+TEST(tx, frees_alone_commit_by_a_padding_entry)
+{
+	temp_file f;
+	auto s = create(f.path);
+	region a = s->region_allocate(4096).value(), b = s->region_allocate(4096).value();
+	ASSERT_TRUE(s->append(a, bytes("a")).has_value());
+	auto tx = s->begin_transaction().value();
+	ASSERT_TRUE(tx.region_free(a));
+	ASSERT_TRUE(tx.region_free(b));
+	auto last = tx.commit();
+	ASSERT_TRUE(last.has_value()) << last.err().message();
+	EXPECT_EQ(*last, 2u); // the commit record's timestamp
+	EXPECT_EQ(s->info().region_count, 0u);
+	s.reset();
+	s = reopen(f.path);
+	EXPECT_EQ(s->info().region_count, 0u);
+	EXPECT_EQ(s->recovery().entries, 0u);
+	// An allocation alone commits by a padding entry in its own region, which shows nothing.
+	auto t2 = s->begin_transaction().value();
+	region n = t2.region_allocate(100).value();
+	ASSERT_TRUE(t2.commit().has_value());
+	EXPECT_EQ(s->region_entry_count(n).value(), 0u);
+	EXPECT_TRUE(entries_of(*s, n).empty());
+	s.reset();
+	s = reopen(f.path);
+	EXPECT_EQ(s->region_entry_count(n).value(), 0u);
+	EXPECT_TRUE(s->append(n, bytes("first")).has_value());
+}
+
+TEST(tx, region_operations_refuse_misuse)
+{
+	temp_file f;
+	auto s = create(f.path, 1 << 20);
+	region a = s->region_allocate(4096).value(), b = s->region_allocate(4096).value();
+	auto tx = s->begin_transaction().value();
+	EXPECT_EQ(tx.region_allocate(0).code(), errc::invalid_argument);
+	EXPECT_EQ(tx.region_allocate(64 << 20).code(), errc::out_of_space);
+	region n = tx.region_allocate(1000).value(); // one 4 KiB block: 3840 usable bytes
+	EXPECT_EQ(tx.append(n, member(1, 0, 1, 3840 - 16 + 8)).code(), errc::region_full);
+	EXPECT_EQ(tx.append(n, member(1, 0, 1, 3840 - 16)).code(), errc::ok);
+	EXPECT_EQ(tx.region_free(n).code(), errc::invalid_argument);
+	ASSERT_TRUE(tx.append(a, bytes("x")));
+	EXPECT_EQ(tx.region_free(a).code(), errc::invalid_argument); // holds a member
+	ASSERT_TRUE(tx.region_free(b));
+	EXPECT_EQ(tx.region_free(b).code(), errc::invalid_argument);
+	EXPECT_EQ(tx.append(b, bytes("y")).code(), errc::invalid_argument);
+	EXPECT_EQ(tx.region_free(region{a.offset + 4096 * 7, 0}).code(), errc::invalid_handle);
+	ASSERT_TRUE(tx.commit().has_value());
+	EXPECT_EQ(s->region_entry_count(n).value(), 1u);
+	EXPECT_EQ(s->region_size(b).code(), errc::invalid_handle);
+	EXPECT_EQ(tx.region_allocate(10).code(), errc::tx_finished);
+	EXPECT_EQ(tx.region_free(a).code(), errc::tx_finished);
+}
+
+TEST(tx, stream_without_the_transaction_feature_refuses_transactions)
+{
+	// A stream as libraries before transactions created it: feature bit 1 clear.
+	auto sm = std::make_unique<sim_media>(1 << 20);
+	sim_media *m = sm.get();
+	auto img = std::make_shared<std::vector<std::byte>>();
+	m->keep_on_destroy(img);
+	detail::open_on_media(std::move(sm), 4096, {}).value().reset();
+	format::stream_header h;
+	std::memcpy(&h, img->data(), sizeof(h));
+	ASSERT_TRUE(h.incompat_features & format::incompat_tx);
+	h.incompat_features &= ~format::incompat_tx;
+	h.checksum = detail::crc32c(reinterpret_cast<const std::byte *>(&h) + 8, offsetof(format::stream_header, checksum) - 8);
+	std::memcpy(img->data(), &h, sizeof(h));
+	auto s = detail::open_on_media(std::make_unique<sim_media>(*img), 0, {});
+	ASSERT_TRUE(s.has_value()) << s.err().message();
+	EXPECT_EQ((*s)->begin_transaction().code(), errc::version_mismatch);
 }
