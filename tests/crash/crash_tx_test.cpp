@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Crash exploration of transactions (issue 13). One thread runs a random mix of transactions
-// (1-16 members over 1-4 regions, synchronous or asynchronous commits, some aborted) and plain
-// appends on the simulated medium. At every fence and flush the hook draws crash images (lines
-// lost, kept as flushed, kept as written, or torn at 8 bytes), recovers each with the real
-// writable open path and checks it against the model:
-//  - every entry shown is a member the workload wrote, with its exact bytes, in its region;
-//  - of every transaction either all members are shown or none; an acknowledged one (its
-//    commit returned, or wait_persisted after an async commit) in full; an aborted one never;
-//  - what is shown is a prefix of the operations in program order (one thread);
+// (1-16 members over 1-4 regions, with region allocations and frees, appends into the regions
+// they allocate, synchronous or asynchronous commits, some aborted) and plain appends on the
+// simulated medium. At every fence and flush the hook draws crash images (lines lost, kept as
+// flushed, kept as written, or torn at 8 bytes), recovers each with the real writable open
+// path and checks it against the model:
+//  - the recovered stream (its regions by id, and each region's entries with their exact
+//    bytes, in order) equals the model's state after some prefix of the operations: so of
+//    every transaction either everything (members, allocations, frees) is there or nothing;
+//  - that prefix holds every acknowledged operation (a commit returned, or wait_persisted
+//    after an async commit); aborted transactions are never seen;
 //  - the recovered stream takes a new transaction, and after its commit a reopen shows the
-//    same old operations plus the new one whole (nothing trimmed comes back).
+//    same state plus the new one whole (nothing trimmed or undone comes back).
 // Every nested_every-th image is recovered on a medium that is itself crashed at each of the
 // recovery's fences, and each of those images is checked the same way.
 //
@@ -40,10 +42,12 @@ uint64_t env_u64(const char *name, uint64_t dflt)
 }
 
 constexpr uint64_t region_bytes = 12 * 1024;
-constexpr uint32_t after_crash_unit = 1000000; // unit ids of the transaction written after recovery
+constexpr uint64_t stream_bytes = 256 * 1024;
+constexpr uint32_t after_crash_unit = 1000000; // unit id of the transaction written after recovery
 
 struct config {
-	int regions = 4;
+	int regions = 4; // at the start
+	bool region_ops = true;
 	uint64_t ops = env_u64("PMEMSTREAM_CRASH_TX_OPS", 40);
 	uint64_t images_per_drain = std::max<uint64_t>(1, env_u64("PMEMSTREAM_CRASH_IMAGES", 6));
 	uint64_t images_per_flush = std::max<uint64_t>(1, images_per_drain / 3);
@@ -54,32 +58,40 @@ struct config {
 	uint64_t seed = env_u64("PMEMSTREAM_CRASH_SEED", 1);
 };
 
-// One operation of the workload: a transaction, or a plain append (one member, not a
-// transaction).
+// A stream's state as the checks compare it: per region id, its entries as (unit, member).
+using entry_key = std::pair<uint32_t, uint32_t>;
+using stream_state = std::map<uint64_t, std::vector<entry_key>>;
+
+// One operation of the workload: a transaction, or a plain append (one member).
 struct unit {
 	bool tx = false;
 	bool aborted = false;
 	bool acked = false; // durable by contract
-	std::vector<std::pair<int, std::vector<std::byte>>> members; // region index, payload
+	std::vector<std::pair<uint64_t, std::vector<std::byte>>> members; // region id, payload
+	std::vector<uint64_t> allocated, freed;				   // region ids
 };
 
 struct figures {
-	uint64_t points = 0, images = 0, nested_images = 0, partial_shown = 0, violations = 0;
+	uint64_t points = 0, images = 0, nested_images = 0, violations = 0;
 };
 
 class workload {
 public:
 	explicit workload(const config &c) : cfg_(c), rng_(c.seed)
 	{
-		auto sm = std::make_unique<sim_media>(4096 + static_cast<uint64_t>(cfg_.regions) * (region_bytes + 4096));
+		auto sm = std::make_unique<sim_media>(stream_bytes);
 		media_ = sm.get();
 		open_options o = options();
 		o.max_in_flight = cfg_.max_in_flight;
 		auto s = detail::open_on_media(std::move(sm), 4096, o);
 		EXPECT_TRUE(s.has_value());
 		s_ = std::move(*s);
-		for (int k = 0; k < cfg_.regions; ++k)
-			regs_.push_back(s_->region_allocate(region_bytes).value());
+		for (int k = 0; k < cfg_.regions; ++k) {
+			region r = s_->region_allocate(region_bytes).value();
+			handles_[r.id] = r;
+			initial_[r.id];
+		}
+		live_ = initial_;
 	}
 
 	figures run()
@@ -88,8 +100,9 @@ public:
 		for (uint64_t i = 0; i < cfg_.ops; ++i)
 			step();
 		media_->set_hook({});
-		// The live stream itself agrees with the model.
-		check_stream(*s_, "live stream", false);
+		auto st = read_state(*s_, "live stream");
+		if (st != live_)
+			report("live stream", "differs from the model");
 		return fig_;
 	}
 
@@ -101,65 +114,123 @@ private:
 		return o;
 	}
 
-	std::vector<std::byte> payload(uint32_t id, uint16_t k)
+	std::vector<std::byte> payload(uint32_t id, uint32_t k)
 	{
 		std::vector<std::byte> v(8 + rng_() % 180);
 		for (auto &b : v)
 			b = static_cast<std::byte>(rng_());
 		std::memcpy(v.data(), &id, 4);
-		std::memcpy(v.data() + 4, &k, 2);
+		std::memcpy(v.data() + 4, &k, 4);
 		return v;
+	}
+
+	// Applies a committed unit to a state.
+	static void apply(stream_state &st, const unit &u, uint32_t id)
+	{
+		if (u.aborted)
+			return;
+		for (uint64_t r : u.allocated)
+			st[r];
+		for (uint32_t k = 0; k < u.members.size(); ++k)
+			st[u.members[k].first].emplace_back(id, k);
+		for (uint64_t r : u.freed)
+			st.erase(r);
+	}
+
+	uint64_t pick_live()
+	{
+		auto it = live_.begin();
+		std::advance(it, static_cast<long>(rng_() % live_.size()));
+		return it->first;
 	}
 
 	void step()
 	{
 		const uint32_t id = static_cast<uint32_t>(units_.size());
-		unit u;
+		units_.emplace_back();
+		unit &u = units_.back();
 		const unsigned dice = static_cast<unsigned>(rng_() % 100);
-		if (dice < 30) {
-			u.members.emplace_back(static_cast<int>(rng_() % regs_.size()), payload(id, 0));
-			units_.push_back(u);
-			auto e = s_->append(regs_[static_cast<size_t>(units_.back().members[0].first)], units_.back().members[0].second);
+		if (dice < 25) {
+			const uint64_t r = pick_live();
+			u.members.emplace_back(r, payload(id, 0));
+			auto e = s_->append(handles_[r], u.members[0].second);
 			if (!e) {
-				units_.back().aborted = true; // region full: nothing written
+				u.aborted = true; // region full: nothing written
 				EXPECT_EQ(e.code(), errc::region_full);
 				return;
 			}
-			units_.back().acked = true;
+			u.acked = true;
+			apply(live_, u, id);
 			media_->crash_point();
 			return;
 		}
 		u.tx = true;
-		const int spread = 1 + static_cast<int>(rng_() % regs_.size());
-		const int n = 1 + static_cast<int>(rng_() % 16);
-		units_.push_back(u);
 		auto tx = s_->begin_transaction().value();
+		std::vector<uint64_t> targets;
+		const size_t spread = 1 + rng_() % std::min<size_t>(4, live_.size());
+		while (targets.size() < spread) {
+			const uint64_t r = pick_live();
+			if (std::find(targets.begin(), targets.end(), r) == targets.end())
+				targets.push_back(r);
+		}
+		if (cfg_.region_ops && rng_() % 3 == 0) {
+			auto r = tx.region_allocate(1000 + rng_() % 6000);
+			if (r) {
+				handles_[r->id] = *r;
+				u.allocated.push_back(r->id);
+				targets.push_back(r->id);
+			} else {
+				EXPECT_EQ(r.code(), errc::out_of_space);
+			}
+		}
+		const bool frees = cfg_.region_ops && live_.size() > 2 && rng_() % 3 == 0;
+		int n = 1 + static_cast<int>(rng_() % 16);
+		if ((frees || !u.allocated.empty()) && rng_() % 4 == 0)
+			n = 0; // region operations alone
 		for (int k = 0; k < n; ++k) {
-			const int r = static_cast<int>(rng_() % static_cast<uint64_t>(spread));
-			auto p = payload(id, static_cast<uint16_t>(units_.back().members.size()));
-			auto st = tx.append(regs_[static_cast<size_t>(r)], p);
+			const uint64_t r = targets[rng_() % targets.size()];
+			auto p = payload(id, static_cast<uint32_t>(u.members.size()));
+			auto st = tx.append(handles_[r], p);
 			if (!st) {
 				EXPECT_EQ(st.code(), errc::region_full);
 				continue; // refused members are not part of it
 			}
-			units_.back().members.emplace_back(r, std::move(p));
+			u.members.emplace_back(r, std::move(p));
 		}
-		if (dice < 38) {
+		if (frees) {
+			// A live region the transaction does not append to (the checkpoint pattern).
+			for (auto &[r, entries] : live_) {
+				(void)entries;
+				if (std::find(targets.begin(), targets.end(), r) != targets.end())
+					continue;
+				EXPECT_TRUE(tx.region_free(handles_[r]));
+				u.freed.push_back(r);
+				if (rng_() % 2)
+					break;
+			}
+		}
+		if (dice < 33) {
 			tx.abort();
-			units_.back().aborted = true;
+			u.aborted = true;
 			media_->crash_point();
 			return;
 		}
-		if (dice < 70) {
+		if (dice < 60) {
 			auto last = tx.async_commit();
 			ASSERT_TRUE(last.has_value()) << last.err().message();
-			media_->crash_point(); // committed, perhaps not persisted
+			apply(live_, u, id); // visible now: a reader could see it
+			media_->crash_point();
 			ASSERT_TRUE(s_->wait_persisted(*last));
 		} else {
 			auto last = tx.commit();
+			if (!last && last.code() == errc::region_full) {
+				u.aborted = true; // only for a commit record with no room: nothing written
+				return;
+			}
 			ASSERT_TRUE(last.has_value()) << last.err().message();
+			apply(live_, u, id);
 		}
-		units_.back().acked = true;
+		u.acked = true;
 		media_->crash_point();
 	}
 
@@ -183,70 +254,67 @@ private:
 			ADD_FAILURE() << where << ": " << what;
 	}
 
-	// Checks the visible entries of `s` against the model; returns how many members of each
-	// unit are shown (after_crash_unit's under its own key).
-	std::map<uint32_t, size_t> check_stream(const stream &s, const std::string &where, bool crashed)
+	// The state of `s`, every entry checked against the payload the workload wrote.
+	stream_state read_state(const stream &s, const std::string &where)
 	{
-		std::map<uint32_t, size_t> shown;
-		std::vector<region> rs;
-		for (auto r : s.regions())
-			rs.push_back(r);
-		if (rs.size() != regs_.size()) {
-			report(where, "regions: " + std::to_string(rs.size()));
-			return shown;
-		}
-		for (size_t ri = 0; ri < rs.size(); ++ri) {
-			auto it = s.entries(rs[ri]).value();
-			std::map<uint32_t, int> last_k; // members of one unit in one region come in order
-			for (auto e : it) {
+		stream_state st;
+		for (auto r : s.regions()) {
+			auto &list = st[r.id];
+			if (!handles_.count(r.id) || !(handles_[r.id] == r))
+				report(where, "a region nobody allocated: id " + std::to_string(r.id));
+			for (auto e : s.entries(r).value()) {
 				auto d = s.entry_data(e).value();
-				uint32_t id = 0;
-				uint16_t k = 0;
+				uint32_t id = 0, k = 0;
 				if (d.size() >= 8) {
 					std::memcpy(&id, d.data(), 4);
-					std::memcpy(&k, d.data() + 4, 2);
+					std::memcpy(&k, d.data() + 4, 4);
 				}
-				if (id == after_crash_unit) {
-					++shown[id];
+				if (id != after_crash_unit &&
+				    (d.size() < 8 || id >= units_.size() || k >= units_[id].members.size() ||
+				     units_[id].members[k].first != r.id || d.size() != units_[id].members[k].second.size() ||
+				     std::memcmp(d.data(), units_[id].members[k].second.data(), d.size()) != 0)) {
+					report(where, "an entry nobody wrote (or not there) in region " + std::to_string(r.id));
 					continue;
 				}
-				if (d.size() < 8 || id >= units_.size() || k >= units_[id].members.size()) {
-					report(where, "an entry nobody wrote in region " + std::to_string(ri));
-					continue;
-				}
-				const auto &[mr, bytes] = units_[id].members[k];
-				if (static_cast<size_t>(mr) != ri || d.size() != bytes.size() || std::memcmp(d.data(), bytes.data(), d.size()) != 0) {
-					report(where, "member " + std::to_string(k) + " of unit " + std::to_string(id) + " differs");
-					continue;
-				}
-				if (last_k.count(id) && last_k[id] >= k)
-					report(where, "members of unit " + std::to_string(id) + " out of order");
-				last_k[id] = k;
-				++shown[id];
+				list.emplace_back(id, k);
 			}
 		}
-		bool gap = false;
-		for (uint32_t id = 0; id < units_.size(); ++id) {
-			const unit &u = units_[id];
-			const size_t c = shown.count(id) ? shown[id] : 0;
-			const std::string name = (u.tx ? "transaction " : "append ") + std::to_string(id);
-			if (u.aborted && c != 0)
-				report(where, name + " was aborted (or refused) and is shown");
-			if (c != 0 && c != u.members.size()) {
-				++fig_.partial_shown;
-				report(where, name + ": " + std::to_string(c) + " of " + std::to_string(u.members.size()) + " members shown");
+		return st;
+	}
+
+	// Which prefix of the operations `st` is; reports when it is none, or misses an
+	// acknowledged one.
+	void check_prefix(const stream_state &st, const std::string &where)
+	{
+		stream_state model = initial_;
+		size_t acked_end = 0;
+		for (size_t i = 0; i < units_.size(); ++i)
+			if (units_[i].acked)
+				acked_end = i + 1;
+		for (size_t k = 0;; ++k) {
+			if (model == st) {
+				if (k < acked_end) {
+					// A later prefix may look the same (aborted units change nothing).
+					bool same_later = false;
+					stream_state m2 = model;
+					for (size_t j = k; j < units_.size() && !same_later; ++j) {
+						apply(m2, units_[j], static_cast<uint32_t>(j));
+						same_later = j + 1 >= acked_end && m2 == st;
+					}
+					if (!same_later)
+						report(where, "shows the first " + std::to_string(k) + " operations; " +
+								      std::to_string(acked_end) + " were acknowledged");
+				}
+				return;
 			}
-			if (u.acked && c != u.members.size())
-				report(where, name + " was acknowledged and is " + (c ? "partly" : "not") + " shown");
-			if (!crashed && !u.aborted && c != u.members.size())
-				report(where, name + " is missing from the live stream");
-			if (u.aborted || u.members.empty())
-				continue;
-			if (c != 0 && gap)
-				report(where, name + " is shown after an operation before it is not (not a prefix)");
-			gap = gap || c == 0;
+			if (k == units_.size())
+				break;
+			apply(model, units_[k], static_cast<uint32_t>(k));
 		}
-		return shown;
+		std::string what = "not the state after any prefix of the operations:";
+		for (auto &[r, list] : st)
+			what += " region " + std::to_string(r) + ": " + std::to_string(list.size()) + " entries;";
+		report(where, what);
 	}
 
 	void check_image(const std::vector<std::byte> &img, const std::string &where, int depth)
@@ -275,23 +343,19 @@ private:
 			return;
 		}
 		auto &s = **r;
-		auto before = check_stream(s, where, true);
+		const auto before = read_state(s, where);
+		check_prefix(before, where);
 		if (depth > 0)
 			return;
 		// A transaction after recovery: whole after a reopen, and nothing old comes back.
 		auto tx = s.begin_transaction().value();
 		std::vector<std::byte> p(40, std::byte{7});
 		std::memcpy(p.data(), &after_crash_unit, 4);
+		std::memset(p.data() + 4, 0, 4); // member 0
 		size_t added = 0;
-		for (size_t ri = 0; ri < regs_.size(); ++ri) {
-			region rr{};
-			size_t k = 0;
-			for (auto x : s.regions())
-				if (k++ == ri)
-					rr = x;
+		for (auto rr : s.regions())
 			if (tx.append(rr, p))
 				++added;
-		}
 		auto last = tx.commit();
 		if (!last) {
 			report(where, "a transaction after recovery failed: " + last.err().message());
@@ -304,20 +368,25 @@ private:
 			report(where, "reopen after recovery and a new transaction failed: " + r2.err().message());
 			return;
 		}
-		auto after = check_stream(**r2, where + ", reopened after a new transaction", true);
-		const size_t got = after.count(after_crash_unit) ? after[after_crash_unit] : 0;
-		after.erase(after_crash_unit);
+		auto after = read_state(**r2, where + ", reopened after a new transaction");
+		size_t got = 0;
+		for (auto &[reg, list] : after) {
+			(void)reg;
+			got += static_cast<size_t>(std::count(list.begin(), list.end(), entry_key{after_crash_unit, 0}));
+			list.erase(std::remove(list.begin(), list.end(), entry_key{after_crash_unit, 0}), list.end());
+		}
 		if (got != added)
 			report(where, "the transaction after recovery shows " + std::to_string(got) + " of " + std::to_string(added) + " members");
 		if (after != before)
-			report(where, "the reopen shows other old entries than the recovery did");
+			report(where, "the reopen shows another state than the recovery did");
 	}
 
 	config cfg_;
 	std::mt19937_64 rng_;
 	sim_media *media_ = nullptr;
 	std::unique_ptr<stream> s_;
-	std::vector<region> regs_;
+	std::map<uint64_t, region> handles_; // every region ever allocated (or set aside), by id
+	stream_state initial_, live_;
 	std::vector<unit> units_;
 	figures fig_;
 };
@@ -335,25 +404,35 @@ void run(const config &c)
 
 } // namespace
 
-TEST(crash_tx, one_region)
+TEST(crash_tx, appends_one_region)
 {
 	config c;
 	c.regions = 1;
+	c.region_ops = false;
 	run(c);
 }
 
-TEST(crash_tx, four_regions)
+TEST(crash_tx, appends_four_regions_one_in_flight)
 {
 	config c;
 	c.seed += 100;
+	c.region_ops = false;
 	c.max_in_flight = 1;
 	run(c);
 }
 
-TEST(crash_tx, two_regions_other_seed)
+TEST(crash_tx, allocations_and_frees)
 {
 	config c;
-	c.regions = 2;
 	c.seed += 200;
+	c.regions = 3;
+	run(c);
+}
+
+TEST(crash_tx, allocations_and_frees_one_in_flight)
+{
+	config c;
+	c.seed += 300;
+	c.max_in_flight = 1;
 	run(c);
 }
