@@ -39,6 +39,8 @@ constexpr expected table[] = {
 	{PMEMSTREAM_E_TIMESTAMPS_EXHAUSTED, EOVERFLOW},
 	{PMEMSTREAM_E_WRONG_PROCESS, EBADF},
 	{PMEMSTREAM_E_TIMED_OUT, ETIMEDOUT},
+	{PMEMSTREAM_E_TX_TOO_LARGE, E2BIG},
+	{PMEMSTREAM_E_TX_FINISHED, EINVAL},
 };
 static_assert(std::size(table) == static_cast<size_t>(errc::last_) - 1,
 	      "a pmemstream::errc has no PMEMSTREAM_E_* constant in libpmemstream.h (or this table is stale)");
