@@ -12,7 +12,7 @@
 
 namespace pmemstream {
 
-struct transaction::state {
+struct detail::tx_state {
 	stream::impl *s = nullptr;
 	bool active = true;
 	std::vector<detail::tx_member> members;
@@ -67,9 +67,19 @@ transaction &transaction::operator=(transaction &&o) noexcept
 	return *this;
 }
 
+namespace {
+
+// One finished transaction's state per thread, for the next begin_transaction(): a
+// transaction then allocates nothing once its buffers have grown.
+thread_local std::unique_ptr<detail::tx_state> spare;
+
+} // namespace
+
 transaction::~transaction()
 {
 	abort();
+	if (st_ && !spare)
+		spare = std::move(st_);
 }
 
 status transaction::append(region r, std::span<const std::byte> data)
@@ -218,8 +228,9 @@ result<transaction> stream::begin_transaction()
 	if (!(impl_->header_.incompat_features & format::incompat_tx))
 		return error(errc::version_mismatch, "the stream was created by a library without transactions (format feature "
 						     "bit 1 absent); its readers could misread one");
-	auto st = std::make_unique<transaction::state>();
+	auto st = spare ? std::move(spare) : std::make_unique<detail::tx_state>();
 	st->s = impl_.get();
+	st->active = true;
 	return transaction(std::move(st));
 }
 

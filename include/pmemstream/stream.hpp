@@ -341,6 +341,9 @@ private:
 // ---- transactions (issue 13, docs/design.md 2.4) ----
 // Members a transaction holds at most (appends, and region allocations and frees).
 inline constexpr uint64_t max_tx_members = 4096;
+namespace detail {
+struct tx_state;
+}
 
 // A group of appends to any regions of one stream that becomes visible and durable all at
 // once: after commit() returns, every member is persisted; after a crash at any moment, either
@@ -401,7 +404,7 @@ public:
 
 private:
 	friend class stream;
-	struct state;
+	using state = detail::tx_state;
 	explicit transaction(std::unique_ptr<state> st);
 	result<uint64_t> finish(bool async);
 	std::unique_ptr<state> st_;

@@ -4,6 +4,7 @@
 #include "util/hex.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -19,6 +20,14 @@ struct tx_region {
 	bool freed = false;
 	uint64_t need = 0; // bytes of its members
 	uint64_t pos = 0;  // where its next member goes
+};
+
+struct scratch {
+	std::vector<tx_region> regions;
+	std::vector<size_t> region_of, order;
+	std::vector<uint64_t> off, len;
+	std::vector<std::byte> stage;
+	bool busy = false;
 };
 
 error failed_after(const tx_units &u)
@@ -38,7 +47,26 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 	if (members.empty() && !layout)
 		return tracker.committed(); // nothing to write: the empty transaction is trivially durable
 
-	std::vector<tx_region> regions;
+	// Scratch kept by the thread, so that a commit allocates nothing in the steady state; a
+	// commit inside a commit (a media hook of a test) gets its own.
+	thread_local scratch kept;
+	scratch own;
+	scratch &sc = kept.busy ? own : kept;
+	sc.busy = true;
+	struct release {
+		scratch &s;
+		~release()
+		{
+			s.busy = false;
+		}
+	} release_scratch{sc};
+	auto &regions = sc.regions;
+	auto &region_of = sc.region_of;
+	auto &order = sc.order;
+	auto &off = sc.off;
+	auto &len = sc.len;
+	auto &stage = sc.stage;
+	regions.clear();
 	auto find = [&](region_runtime *rt) {
 		return std::find_if(regions.begin(), regions.end(), [&](const tx_region &r) { return r.rt == rt; });
 	};
@@ -46,7 +74,7 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 		regions.push_back({a.rt, a.counter, true, false});
 	for (const auto &f : frees)
 		regions.push_back({f.rt, f.id, false, true});
-	std::vector<size_t> region_of(members.size());
+	region_of.assign(members.size(), 0);
 	for (size_t i = 0; i < members.size(); ++i) {
 		const tx_member &mb = members[i];
 		auto it = find(mb.rt);
@@ -67,7 +95,7 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 	std::unique_lock<std::mutex> catalog_lock;
 	if (layout)
 		catalog_lock = u.catalog.tx_lock(); // before any region lock, as free() does
-	std::vector<size_t> order(regions.size());
+	order.resize(regions.size());
 	for (size_t k = 0; k < order.size(); ++k)
 		order[k] = k;
 	// Offset order: two commits that share regions lock them in the same order.
@@ -116,7 +144,8 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 	const uint64_t n = members.size() + (needs_record ? 1 : 0);
 	const uint64_t first = tracker.acquire_block(n);
 	const uint64_t last = first + n - 1;
-	std::vector<uint64_t> off(n), len(n);
+	off.assign(n, 0);
+	len.assign(n, 0);
 	if (last > format::max_timestamp) {
 		tracker.complete_block(first, n, off.data(), len.data(), true);
 		u.gate.fail(errc::timestamps_exhausted);
@@ -144,18 +173,48 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 	// and flushes and drains once; otherwise the members are stored and a sweep persists them
 	// (msync media: one msync for all; asynchronous: whoever waits).
 	const bool drains = !m.flush_syncs() && (!async || layout);
-	for (uint64_t i = 0; i < n; ++i) {
-		const bool record = i == members.size();
-		tx_region &r = regions[record ? record_region : region_of[i]];
-		const uint64_t word = (first + i) | format::flag_tx | (i + 1 == n ? format::flag_tx_end : 0) |
-				      (record ? format::flag_padding : 0);
-		const uint32_t size = record ? 0 : members[i].size;
-		write_entry_nodrain(m, m.base(), r.pos, r.rt->epoch.load(std::memory_order_relaxed), word,
-				    record ? nullptr : buf + members[i].data, size, r.rt->line, !drains);
-		const uint64_t fp = format::entry_footprint(size);
-		off[i] = r.pos;
-		len[i] = format::align_up(r.pos + fp, format::cache_line) - r.pos;
-		r.pos += fp;
+	// The members of each region lie one after another: they are built in one buffer (from
+	// the region's tail line on, to the end of the last one's line) and written as whole lines
+	// with one call, so a line two members share is written once.
+	constexpr uint64_t cl = format::cache_line;
+	for (size_t k = 0; k < regions.size(); ++k) {
+		tx_region &r = regions[k];
+		if (r.need == 0)
+			continue;
+		const uint64_t start = r.pos, line0 = start & ~(cl - 1);
+		const uint64_t total = format::align_up(r.pos + r.need, cl) - line0;
+		stage.assign(total, std::byte{0});
+		std::memcpy(stage.data(), r.rt->line.bytes, r.pos - line0);
+		const uint64_t epoch = r.rt->epoch.load(std::memory_order_relaxed);
+		for (uint64_t i = 0; i < n; ++i) {
+			const bool record = i == members.size();
+			if ((record ? record_region : region_of[i]) != k)
+				continue;
+			const uint64_t word = (first + i) | format::flag_tx | (i + 1 == n ? format::flag_tx_end : 0) |
+					      (record ? format::flag_padding : 0);
+			const uint32_t size = record ? 0 : members[i].size;
+			const std::byte *payload = record ? nullptr : buf + members[i].data;
+			std::byte *at = stage.data() + (r.pos - line0);
+			const format::entry_header h{word, size, entry_checksum(epoch, word, size, payload)};
+			std::memcpy(at, &h, sizeof(h));
+			if (size)
+				std::memcpy(at + sizeof(h), payload, size);
+			const uint64_t fp = format::entry_footprint(size);
+			off[i] = r.pos;
+			len[i] = format::align_up(r.pos + fp, cl) - r.pos;
+			r.pos += fp;
+		}
+		const media::piece all{stage.data(), total};
+		if (drains)
+			m.write_lines_nodrain(m.base() + line0, &all, 1, start - line0);
+		else
+			m.store_lines(m.base() + line0, &all, 1, start - line0);
+		// Keep the new tail's line for the next append (zero when the tail starts a line).
+		const uint64_t tail_line = r.pos & ~(cl - 1);
+		if (tail_line - line0 < total)
+			std::memcpy(r.rt->line.bytes, stage.data() + (tail_line - line0), cl);
+		else
+			std::memset(r.rt->line.bytes, 0, cl);
 	}
 	if (drains)
 		m.drain(); // the one fence of the transaction's entries
