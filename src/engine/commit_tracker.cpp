@@ -64,11 +64,14 @@ void commit_tracker::complete_block(uint64_t first, uint64_t n, const uint64_t *
 	}
 	if (bytes)
 		pending_bytes_.fetch_add(bytes, std::memory_order_relaxed);
-	// Last to first, and no fast path: a scan of advance_committed that finds the first
-	// member committed finds every other one committed too (stored before it, seq_cst), so
-	// the watermark moves from below the block to its end or beyond in one step.
-	for (uint64_t i = n; i-- > 0;)
-		at(first + i).committed.store(first + i, std::memory_order_seq_cst);
+	// The first member last, and no fast path: a scan of advance_committed that finds the
+	// first member committed (its seq_cst store releases the others, its seq_cst loads
+	// acquire) finds every other one committed too, so the watermark moves from below the
+	// block to its end or beyond in one step. The first member's store is the one that takes
+	// part in complete()'s protocol with later timestamps.
+	for (uint64_t i = n; i-- > 1;)
+		at(first + i).committed.store(first + i, std::memory_order_release);
+	at(first).committed.store(first, std::memory_order_seq_cst);
 	advance_committed(vis_.committed.load(std::memory_order_seq_cst));
 	advance_persisted();
 	notify();
