@@ -234,4 +234,16 @@ result<transaction> stream::begin_transaction()
 	return transaction(std::move(st));
 }
 
+result<tx_membership> stream::entry_tx(const entry &e) const
+{
+	auto h = impl_->committed_entry(e);
+	if (!h)
+		return std::move(h).err();
+	// committed_entry() strips the flags; the word on media still has them (a committed
+	// entry's bytes never change while its region lives).
+	uint64_t word;
+	std::memcpy(&word, impl_->base_ + e.offset, sizeof(word));
+	return tx_membership{(word & format::flag_tx) != 0, (word & format::flag_tx_end) != 0};
+}
+
 } // namespace pmemstream

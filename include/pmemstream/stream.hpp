@@ -344,6 +344,13 @@ inline constexpr uint64_t max_tx_members = 4096;
 namespace detail {
 struct tx_state;
 }
+// What an entry's header says about transactions (stream::entry_tx): whether it is a member
+// of one, and whether the last. The members of a transaction have consecutive timestamps, the
+// last one ending the block.
+struct tx_membership {
+	bool member = false;
+	bool last = false;
+};
 
 // A group of appends to any regions of one stream that becomes visible and durable all at
 // once: after commit() returns, every member is persisted; after a crash at any moment, either
@@ -548,6 +555,9 @@ public:
 	// version_mismatch (a stream created by a library without transactions: its format lacks
 	// the feature bit that keeps such libraries from misreading one).
 	[[nodiscard]] result<transaction> begin_transaction();
+	// Transaction membership of a committed entry. Errors: invalid_handle (as entry_data()).
+	// Lock-free.
+	[[nodiscard]] result<tx_membership> entry_tx(const entry &e) const;
 
 	stream_info info() const;
 	const recovery_report &recovery() const noexcept;

@@ -467,3 +467,51 @@ TEST(tx, stream_without_the_transaction_feature_refuses_transactions)
 	ASSERT_TRUE(s.has_value()) << s.err().message();
 	EXPECT_EQ((*s)->begin_transaction().code(), errc::version_mismatch);
 }
+
+TEST(tx, entry_tx_tells_members_and_the_last)
+{
+	temp_file f;
+	auto s = create(f.path);
+	region a = s->region_allocate(4096).value(), b = s->region_allocate(4096).value();
+	auto plain = s->append(a, bytes("plain")).value();
+	auto tx = s->begin_transaction().value();
+	ASSERT_TRUE(tx.append(a, bytes("m0")));
+	ASSERT_TRUE(tx.append(b, bytes("m1")));
+	ASSERT_TRUE(tx.commit().has_value());
+	auto ea = entries_of(*s, a), eb = entries_of(*s, b);
+	ASSERT_EQ(ea.size(), 2u);
+	ASSERT_EQ(eb.size(), 1u);
+	auto p = s->entry_tx(plain).value();
+	EXPECT_FALSE(p.member);
+	auto m0 = s->entry_tx(ea[1]).value(), m1 = s->entry_tx(eb[0]).value();
+	EXPECT_TRUE(m0.member);
+	EXPECT_FALSE(m0.last);
+	EXPECT_TRUE(m1.member);
+	EXPECT_TRUE(m1.last);
+	EXPECT_EQ(s->entry_tx(entry{ea[1].offset + 8, 0}).code(), errc::invalid_handle);
+#ifdef PMEMSTREAM_CLI_PATH
+	// The tool shows the membership: dump names each member's transaction by its first
+	// timestamp, cat --json marks members and the last one.
+	s.reset();
+	auto run = [](const std::string &cmd) {
+		std::string out;
+		FILE *pipe = ::popen(cmd.c_str(), "r");
+		EXPECT_NE(pipe, nullptr);
+		char buf[4096];
+		size_t n;
+		while (pipe && (n = std::fread(buf, 1, sizeof(buf), pipe)) > 0)
+			out.append(buf, n);
+		if (pipe)
+			::pclose(pipe);
+		return out;
+	};
+	const std::string dump = run(std::string(PMEMSTREAM_CLI_PATH) + " dump " + f.path);
+	EXPECT_NE(dump.find("ts 2      6d 30 tx@2"), std::string::npos) << dump;
+	EXPECT_NE(dump.find("tx@2 end"), std::string::npos) << dump;
+	const std::string json = run(std::string(PMEMSTREAM_CLI_PATH) + " dump --json " + f.path);
+	EXPECT_NE(json.find("\"tx\":2,\"tx_end\":false"), std::string::npos) << json;
+	EXPECT_NE(json.find("\"tx\":2,\"tx_end\":true"), std::string::npos) << json;
+	const std::string cat = run(std::string(PMEMSTREAM_CLI_PATH) + " cat --json " + f.path + " " + std::to_string(b.offset));
+	EXPECT_NE(cat.find("\"tx\":\"end\""), std::string::npos) << cat;
+#endif
+}
