@@ -21,6 +21,9 @@ struct detail::tx_state {
 	std::vector<std::pair<region_runtime *, uint64_t>> need;
 	std::vector<detail::region_catalog::tx_span> allocs;
 	std::vector<detail::tx_free> frees;
+	// The live region of the last append (not allocated or freed by this transaction).
+	region_runtime *last_rt = nullptr;
+	uint64_t last_id = 0;
 
 	uint64_t count() const noexcept
 	{
@@ -35,6 +38,7 @@ struct detail::tx_state {
 		members.clear();
 		buf.clear();
 		need.clear();
+		last_rt = nullptr;
 	}
 };
 
@@ -98,15 +102,24 @@ status transaction::append(region r, std::span<const std::byte> data)
 			capacity = a.capacity();
 		}
 	if (!target) {
-		auto rt = t.s->writable(r, nullptr);
-		if (!rt)
-			return rt.err();
-		target = *rt;
-		target_id = target->id.load(std::memory_order_acquire);
+		if (t.last_rt && t.last_rt->offset == r.offset && (r.id == 0 || r.id == t.last_id) &&
+		    t.last_rt->id.load(std::memory_order_acquire) == t.last_id) {
+			target = t.last_rt; // the region of the previous member: no lookup
+			target_id = t.last_id;
+		} else {
+			auto rt = t.s->writable(r, nullptr);
+			if (!rt)
+				return rt.err();
+			target = *rt;
+			target_id = target->id.load(std::memory_order_acquire);
+			for (const auto &f : t.frees)
+				if (f.rt == target)
+					return error(errc::invalid_argument,
+						     "region " + detail::hex(r.offset) + " is freed by this transaction");
+			t.last_rt = target;
+			t.last_id = target_id;
+		}
 		capacity = target->data_end.load(std::memory_order_relaxed) - target->tail.load(std::memory_order_acquire);
-		for (const auto &f : t.frees)
-			if (f.rt == target)
-				return error(errc::invalid_argument, "region " + detail::hex(r.offset) + " is freed by this transaction");
 	}
 	if (data.size() > format::max_payload)
 		return error(errc::entry_too_large,
@@ -200,6 +213,8 @@ status transaction::region_free(region r)
 	if (t.count() >= max_tx_members)
 		return too_large();
 	t.frees.push_back({*rt, (*rt)->id.load(std::memory_order_acquire)});
+	if (t.last_rt == *rt)
+		t.last_rt = nullptr;
 	return {};
 }
 
