@@ -389,8 +389,8 @@ public:
 	// Writes every member and returns the timestamp of the last one once all are committed and
 	// persisted (with one fence on persistent memory). The transaction is finished afterwards,
 	// whatever the outcome. An empty transaction writes nothing and returns the committed
-	// watermark. Errors: those of append() checked again (the room of a region may have gone
-	// to other appends since: region_full), busy (a reservation is outstanding in a member's
+	// watermark once it is persisted. Errors: those of append() checked again (the room of a
+	// region may have gone to other appends since: region_full), busy (a reservation is outstanding in a member's
 	// region), media_failed, timestamps_exhausted, tx_finished; on an error nothing of the
 	// transaction is visible, now or after a reopen.
 	[[nodiscard]] result<uint64_t> commit();
