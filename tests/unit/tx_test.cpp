@@ -244,7 +244,11 @@ TEST(tx, readers_in_other_threads_never_see_part_of_a_transaction)
 	region r[3];
 	for (auto &x : r)
 		x = s->region_allocate(2 << 20).value();
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	constexpr uint32_t txs = 150, n = 8; // make test runs this under both sanitizers
+#else
 	constexpr uint32_t txs = 600, n = 8;
+#endif
 	std::atomic<bool> done{false};
 	std::atomic<uint64_t> partial{0}, seen_tx{0};
 	auto reader = [&] {
