@@ -163,7 +163,13 @@ result<uint64_t> transaction::finish(bool async)
 		s.kick_worker();
 	if (!r && r.code() == errc::media_failed)
 		s.gate_.fail(errc::media_failed);
-	t.clear(); // spans of allocations a refused commit did not write go back
+	// The spans of allocations go back only when the commit was refused before writing them:
+	// once written (or after a media failure) they are not this transaction's to release, and
+	// the free remainder of one may be set aside by another transaction already (found by
+	// tx.concurrent_transactions_with_region_operations).
+	if (r || r.code() == errc::media_failed)
+		t.allocs.clear();
+	t.clear();
 	return r;
 }
 
