@@ -193,8 +193,11 @@ result<region> transaction::region_allocate(uint64_t size)
 	if (t.count() >= max_tx_members)
 		return too_large();
 	auto sp = t.s->catalog_.tx_reserve(size);
-	if (!sp)
+	if (!sp) {
+		if (sp.code() == errc::media_failed)
+			t.s->gate_.fail(errc::media_failed);
 		return std::move(sp).err();
+	}
 	t.allocs.push_back(*sp);
 	return region{sp->off, sp->counter};
 }

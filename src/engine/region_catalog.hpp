@@ -78,10 +78,11 @@ public:
 	catalog_stats stats() const;
 
 	// ---- transactions (issue 13; region_catalog_tx.cpp) ----
-	// A free span set aside for a transaction's allocation: nothing on media until the commit
-	// writes it; until then no allocation, free or coalescing touches it.
+	// A free span set aside for a transaction's allocation, split to the region's size at once
+	// (on media a free span; the rest stays free for others); until the commit no allocation,
+	// free or coalescing touches it.
 	struct tx_span {
-		uint64_t free_off = 0;	// the free span it is cut from
+		uint64_t free_off = 0;	// where the span set aside is (its own free span: = off)
 		uint64_t off = 0;	// the region's span
 		uint64_t size = 0;	// its bytes, header included
 		uint64_t counter = 0;	// its id and epoch
@@ -124,6 +125,9 @@ private:
 	using span_map = std::map<uint64_t, span>;
 
 	region_runtime *runtime_for(uint64_t off);
+	// Transactions: merges the free span `it` (not indexed) with free neighbours, indexes the
+	// result (region_catalog_tx.cpp).
+	void coalesce_tx(span_map::iterator it);
 	void activate(region_runtime *rt, const format::span_slot &v, uint64_t tail, uint64_t count, uint64_t walked, uint64_t last_ts);
 	span_map::iterator choose_free(uint64_t need);
 	bool recently_freed(uint64_t off, uint64_t size) const noexcept;

@@ -40,16 +40,44 @@ result<region_catalog::tx_span> region_catalog::tx_reserve(uint64_t size)
 	if (next_counter_ >= format::max_generation)
 		return error(errc::out_of_space, "region ids exhausted (2^62 allocations)");
 	tx_span t;
-	t.free_off = it->first;
-	const uint64_t fsize = it->second.size();
+	const uint64_t free_off = it->first;
+	const span old = it->second;
+	const uint64_t fsize = old.size();
 	const bool split = fsize - need >= format::min_span(block_size_);
-	const bool from_end = split && recently_freed(t.free_off, fsize);
+	const bool from_end = split && recently_freed(free_off, fsize);
 	t.size = split ? need : fsize;
-	t.off = from_end ? t.free_off + fsize - need : t.free_off;
+	t.off = from_end ? free_off + fsize - need : free_off;
+	t.free_off = t.off;
 	t.counter = next_counter_++;
 	t.rt = runtime_for(t.off);
 	unindex_free(it);
-	it->second.state = span_tx_reserved;
+	if (split) {
+		// Split now, as a free span of exactly the region's size, so that the rest stays free
+		// for everyone else (other transactions, plain allocations) until the commit. On media
+		// this is allocate()'s split with a free span where the region will be: the spans
+		// still tile the arena at every step, and nothing visible changes.
+		const uint64_t epoch = old.rec.value.epoch;
+		slot_read<format::span_slot> set_aside, rest;
+		uint64_t rest_off;
+		if (from_end) {
+			set_aside = write_fresh_nodrain(m_, t.off, t.off + format::span_slot_size, free_record(t.size, epoch));
+			m_.drain();
+			rest = write_span(free_off, free_record(fsize - t.size, epoch), old.rec);
+			rest_off = free_off;
+		} else {
+			rest_off = t.off + t.size;
+			rest = write_fresh_nodrain(m_, rest_off, rest_off + format::span_slot_size, free_record(fsize - t.size, epoch));
+			m_.drain();
+			set_aside = write_span(free_off, free_record(t.size, epoch), old.rec);
+		}
+		if (!m_.healthy())
+			return error(errc::media_failed, "the medium failed while setting a region aside");
+		spans_.erase(it);
+		spans_[t.off] = span{span_tx_reserved, set_aside};
+		index_free(spans_.emplace(rest_off, span{format::span_free, rest}).first);
+	} else {
+		it->second.state = span_tx_reserved;
+	}
 	return t;
 }
 
@@ -59,18 +87,17 @@ void region_catalog::tx_release(const tx_span &t)
 	auto it = spans_.find(t.free_off);
 	if (it == spans_.end() || it->second.state != span_tx_reserved)
 		return; // written by a commit that failed afterwards (the stream refuses writes now)
+	// Free on media all along: it only merges with free neighbours again (as a free does),
+	// so that aborted transactions do not cut the free space into pieces.
 	it->second.state = format::span_free;
-	index_free(it);
+	coalesce_tx(it);
 }
 
 status region_catalog::tx_write_allocation(const tx_span &t, uint64_t end_ts)
 {
-	auto it = spans_.find(t.free_off);
-	assert(it != spans_.end() && it->second.state == span_tx_reserved);
-	const span old = it->second;
-	const bool split = t.size != old.size();
-	const bool from_end = t.off != t.free_off;
-
+	// tx_reserve() split the span already: it is exactly the region's, free on media.
+	auto it = spans_.find(t.off);
+	assert(it != spans_.end() && it->second.state == span_tx_reserved && it->second.size() == t.size);
 	format::span_slot reg{};
 	reg.span_size = t.size;
 	reg.state = format::span_region;
@@ -79,31 +106,15 @@ status region_catalog::tx_write_allocation(const tx_span &t, uint64_t end_ts)
 	reg.max_in_flight = max_in_flight_;
 	reg.reserved[format::span_tx_end] = end_ts;
 	reg.reserved[format::span_tx_kind] = format::tx_allocating;
-
-	// As allocate(): the first entry header zeroed, the new header unreachable until one
-	// atomic record update links it in.
+	// As allocate(): the first entry header zeroed (fenced) before the one atomic record
+	// update that makes the span a region.
 	m_.set_nodrain(m_.base() + t.off + format::span_header_size, 0,
 		       std::min<uint64_t>(sizeof(format::entry_header), t.size - format::span_header_size));
-	slot_read<format::span_slot> reg_rec, rest_rec;
-	if (from_end) {
-		reg_rec = write_fresh_nodrain(m_, t.off, t.off + format::span_slot_size, reg);
-		m_.drain();
-		rest_rec = write_span(t.free_off, free_record(old.size() - t.size, old.rec.value.epoch), old.rec);
-	} else {
-		if (split)
-			rest_rec = write_fresh_nodrain(m_, t.off + t.size, t.off + t.size + format::span_slot_size,
-						       free_record(old.size() - t.size, old.rec.value.epoch));
-		m_.drain();
-		reg_rec = write_span(t.off, reg, old.rec);
-	}
+	m_.drain();
+	auto reg_rec = write_span(t.off, reg, it->second.rec);
 	if (!m_.healthy())
 		return error(errc::media_failed, "the medium failed while allocating a region");
-	spans_.erase(it);
-	spans_[t.off] = span{format::span_region, reg_rec};
-	if (split) {
-		const uint64_t rest_off = from_end ? t.free_off : t.off + t.size;
-		index_free(spans_.emplace(rest_off, span{format::span_free, rest_rec}).first);
-	}
+	it->second = span{format::span_region, reg_rec};
 	activate(t.rt, reg_rec.value, t.off + format::span_header_size, 0, 0, 0);
 	return {};
 }
@@ -151,22 +162,34 @@ status region_catalog::tx_settle_allocation(uint64_t off)
 
 status region_catalog::tx_complete_free(uint64_t off)
 {
-	// The same steps as the end of free(): the span becomes free, then coalesces with free
-	// neighbours, each step one atomic header write.
+	// As free(): the span becomes free, then merges with free neighbours, each step one
+	// atomic header write.
 	auto it = spans_.find(off);
 	assert(it != spans_.end());
+	it->second = span{format::span_free, write_span(off, free_record(it->second.size(), it->second.rec.value.epoch), it->second.rec)};
+	coalesce_tx(it);
+	recently_freed_.push_back(off);
+	if (recently_freed_.size() > 16)
+		recently_freed_.pop_front();
+	bump_layout();
+	if (!m_.healthy())
+		return error(errc::media_failed, "the medium failed while freeing a region");
+	return {};
+}
+
+void region_catalog::coalesce_tx(span_map::iterator it)
+{
+	// `it` is free on media and not indexed. The same steps as the end of free().
 	uint64_t size = it->second.size();
 	uint64_t epoch = it->second.rec.value.epoch;
-	auto rec = write_span(off, free_record(size, epoch), it->second.rec);
 	auto next = std::next(it);
 	if (next != spans_.end() && next->second.state == format::span_free) {
 		size += next->second.size();
 		epoch = std::max(epoch, next->second.rec.value.epoch);
-		rec = write_span(off, free_record(size, epoch), rec);
+		it->second.rec = write_span(it->first, free_record(size, epoch), it->second.rec);
 		unindex_free(next);
 		spans_.erase(next);
 	}
-	it->second = span{format::span_free, rec};
 	if (it != spans_.begin()) {
 		auto prev = std::prev(it);
 		if (prev->second.state == format::span_free) {
@@ -179,13 +202,6 @@ status region_catalog::tx_complete_free(uint64_t off)
 		}
 	}
 	index_free(it);
-	recently_freed_.push_back(off);
-	if (recently_freed_.size() > 16)
-		recently_freed_.pop_front();
-	bump_layout();
-	if (!m_.healthy())
-		return error(errc::media_failed, "the medium failed while freeing a region");
-	return {};
 }
 
 } // namespace pmemstream::detail

@@ -578,9 +578,17 @@ TEST(tx, concurrent_transactions_with_region_operations)
 		start.arrive_and_wait();
 		for (int i = 0; i < rounds; ++i) {
 			auto r = s->region_allocate(3000);
-			if (!r || !s->append(*r, bytes("p")).has_value() || !s->region_free(*r))
+			if (!r) {
 				if (failures++ < 5)
-					ADD_FAILURE() << "plain allocate/append/free failed";
+					ADD_FAILURE() << "plain allocate: " << r.err().message() << "; regions "
+						      << s->info().region_count << ", free bytes " << s->info().free_bytes
+						      << ", largest " << s->info().largest_free;
+				continue;
+			}
+			auto a = s->append(*r, bytes("p"));
+			auto st = s->region_free(*r);
+			if ((!a || !st) && failures++ < 5)
+				ADD_FAILURE() << "plain append/free: " << (a ? st.err().message() : a.err().message());
 		}
 	});
 	std::vector<std::thread> pool;
