@@ -107,6 +107,10 @@ extern "C" {
 #define PMEMSTREAM_E_WRONG_PROCESS (-1016)
 /* A wait with a timeout ended first (errno ETIMEDOUT). */
 #define PMEMSTREAM_E_TIMED_OUT (-1017)
+/* Transactions: more members than PMEMSTREAM_TX_MAX_MEMBERS (errno E2BIG). */
+#define PMEMSTREAM_E_TX_TOO_LARGE (-1018)
+/* Transactions: the transaction was already committed or aborted (errno EINVAL). */
+#define PMEMSTREAM_E_TX_FINISHED (-1019)
 /* A clear or truncation of the region removed the iterator's position (errno ESPIPE); seek
  * the iterator again. (issue 14: truncation) */
 #define PMEMSTREAM_E_TRUNCATED (-1020)
@@ -114,10 +118,10 @@ extern "C" {
 /* Live readers (issue 12): */
 /* A read-only stream's region was freed by the writer process since the reader last stepped
  * (errno ENOENT); the reader's position in it is gone. */
-#define PMEMSTREAM_E_REGION_FREED (-1024)
+#define PMEMSTREAM_E_REGION_FREED (-1021)
 /* The writer process a read-only stream followed closed the stream, died, or was replaced by
  * a new writer that recovered the stream (errno EPIPE); open the stream again to go on. */
-#define PMEMSTREAM_E_WRITER_GONE (-1025)
+#define PMEMSTREAM_E_WRITER_GONE (-1022)
 /* An unexpected failure inside the library (a bug); see pmemstream_errormsg(). */
 #define PMEMSTREAM_E_INTERNAL (-1999)
 
@@ -892,6 +896,101 @@ int pmemstream_stream_reader_wait(struct pmemstream_stream_reader *reader, uint6
  * Thread safety: any thread.
  */
 int pmemstream_writer_state(struct pmemstream *stream);
+
+/* ---- transactions (issue 13) ---- */
+
+/*
+ * A group of appends to any regions, region allocations and region frees that becomes
+ * visible and durable all at once: after a crash at any moment either all of it is there or
+ * none. The members are copied into the transaction and written only by its commit, all of
+ * them with one fence; readers never see part of a committed transaction (its entries get one
+ * block of consecutive timestamps). One thread at a time; it must not outlive its stream.
+ * pmemstream_tx_commit(), pmemstream_tx_async_commit() and pmemstream_tx_abort() delete it.
+ * Every function returning int comes with an _errc variant (see the end of this header).
+ */
+struct pmemstream_tx;
+
+/* Members (appends, allocations and frees) a transaction holds at most. */
+#define PMEMSTREAM_TX_MAX_MEMBERS 4096
+
+/*
+ * Starts a transaction in *tx.
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (tx or stream NULL),
+ * PMEMSTREAM_E_READ_ONLY, PMEMSTREAM_E_WRONG_PROCESS, PMEMSTREAM_E_MEDIA_FAILED,
+ * PMEMSTREAM_E_VERSION_MISMATCH (a stream created by a library without transactions), -ENOMEM.
+ */
+int pmemstream_tx_begin(struct pmemstream_tx **tx, struct pmemstream *stream);
+
+/*
+ * Adds an entry of `size` bytes copied from `data` (NULL only when size is 0) for `region`:
+ * a live region, or one this transaction allocates.
+ * Returns 0, or fails with (the transaction is unchanged)
+ *  PMEMSTREAM_E_INVALID_ARGUMENT  tx NULL, data NULL with size > 0, a region this
+ *                                 transaction frees
+ *  PMEMSTREAM_E_INVALID_HANDLE    not a live region
+ *  PMEMSTREAM_E_REGION_FULL       the region has no room for it after the transaction's
+ *                                 earlier entries for it
+ *  PMEMSTREAM_E_ENTRY_TOO_LARGE, PMEMSTREAM_E_TX_TOO_LARGE, PMEMSTREAM_E_TX_FINISHED,
+ *  PMEMSTREAM_E_READ_ONLY, -ENOMEM
+ */
+int pmemstream_tx_append(struct pmemstream_tx *tx, struct pmemstream_region region, const void *data, size_t size);
+
+/*
+ * Adds the allocation of a region of at least `size` usable bytes; *region names it for
+ * pmemstream_tx_append() of this transaction at once, and for everything else once the commit
+ * returned. The space is set aside until the transaction ends.
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (NULL pointer, size 0),
+ * PMEMSTREAM_E_OUT_OF_SPACE, PMEMSTREAM_E_TX_TOO_LARGE, PMEMSTREAM_E_TX_FINISHED,
+ * PMEMSTREAM_E_READ_ONLY, -ENOMEM.
+ */
+int pmemstream_tx_region_allocate(struct pmemstream_tx *tx, size_t size, struct pmemstream_region *region);
+
+/*
+ * Adds the free of a live region (gone with its entries once the commit returns).
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (tx NULL; the region holds entries
+ * of this transaction, is freed or allocated by it), PMEMSTREAM_E_INVALID_HANDLE,
+ * PMEMSTREAM_E_TX_TOO_LARGE, PMEMSTREAM_E_TX_FINISHED, PMEMSTREAM_E_READ_ONLY, -ENOMEM.
+ */
+int pmemstream_tx_region_free(struct pmemstream_tx *tx, struct pmemstream_region region);
+
+/*
+ * Writes the transaction and deletes it, whatever the outcome. On success *timestamp
+ * (optional) is the timestamp of its last entry (an empty transaction: the committed
+ * timestamp).
+ * Returns 0, or fails with the errors of pmemstream_tx_append() found again at the commit
+ * (PMEMSTREAM_E_REGION_FULL when other appends took the room, PMEMSTREAM_E_INVALID_HANDLE when
+ * a region was freed), PMEMSTREAM_E_BUSY (a reservation is outstanding in one of its regions),
+ * PMEMSTREAM_E_MEDIA_FAILED, PMEMSTREAM_E_TIMESTAMPS_EXHAUSTED; then nothing of it is visible,
+ * now or after a reopen. A NULL tx fails with PMEMSTREAM_E_INVALID_ARGUMENT.
+ * Durability: on return all of it is committed and persisted (one fence for the entries on
+ * persistent memory, plus two per region allocated or freed).
+ */
+int pmemstream_tx_commit(struct pmemstream_tx *tx, uint64_t *timestamp);
+
+/*
+ * As pmemstream_tx_commit(), but returns once the transaction is committed (visible), without
+ * waiting for it to be persisted (a transaction with allocations or frees waits anyway). The
+ * future is complete: output.error_code is 0 and output.timestamp the last entry's timestamp,
+ * for pmemstream_wait_persisted() or pmemstream_async_wait_persisted(), or output.error_code
+ * holds the failure (also recorded in the calling thread). Deletes the transaction.
+ */
+struct pmemstream_async_publish_fut pmemstream_tx_async_commit(struct pmemstream_tx *tx);
+
+/* Drops the transaction (nothing of it was written) and deletes it. NULL is ignored. */
+void pmemstream_tx_abort(struct pmemstream_tx *tx);
+
+int pmemstream_tx_begin_errc(struct pmemstream_tx **tx, struct pmemstream *stream);
+int pmemstream_tx_append_errc(struct pmemstream_tx *tx, struct pmemstream_region region, const void *data, size_t size);
+int pmemstream_tx_region_allocate_errc(struct pmemstream_tx *tx, size_t size, struct pmemstream_region *region);
+int pmemstream_tx_region_free_errc(struct pmemstream_tx *tx, struct pmemstream_region region);
+int pmemstream_tx_commit_errc(struct pmemstream_tx *tx, uint64_t *timestamp);
+#ifdef PMEMSTREAM_SPECIFIC_ERRORS
+#define pmemstream_tx_begin pmemstream_tx_begin_errc
+#define pmemstream_tx_append pmemstream_tx_append_errc
+#define pmemstream_tx_region_allocate pmemstream_tx_region_allocate_errc
+#define pmemstream_tx_region_free pmemstream_tx_region_free_errc
+#define pmemstream_tx_commit pmemstream_tx_commit_errc
+#endif /* PMEMSTREAM_SPECIFIC_ERRORS */
 
 /* ---- specific error codes as return values ---- */
 

@@ -45,6 +45,8 @@ const char *errc_name(errc e) noexcept
 	case errc::timestamps_exhausted: return "timestamps exhausted";
 	case errc::wrong_process: return "stream belongs to another process";
 	case errc::timed_out: return "timed out";
+	case errc::tx_too_large: return "transaction too large";
+	case errc::tx_finished: return "transaction already finished";
 	case errc::truncated: return "position removed by a truncation"; // issue 14
 	// live readers (issue 12)
 	case errc::region_freed: return "region freed";

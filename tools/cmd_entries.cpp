@@ -46,8 +46,10 @@ void json_entry(json &j, const entry_view &e, bool base64)
 		.field("offset", e.offset)
 		.field("size", static_cast<uint64_t>(e.data.size()))
 		.field("timestamp", e.timestamp)
-		.field(base64 ? "base64" : "hex", base64 ? to_base64(e.data) : to_hex(e.data))
-		.end_object();
+		.field(base64 ? "base64" : "hex", base64 ? to_base64(e.data) : to_hex(e.data));
+	if (e.tx.member) // transactions (issue 13): the last member ends its transaction
+		j.field("tx", e.tx.last ? "end" : "member");
+	j.end_object();
 }
 
 // Prints one entry in a per-entry format (everything but a JSON array).

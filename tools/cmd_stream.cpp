@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <map>
 
 namespace cli {
 
@@ -18,7 +19,7 @@ entry_view read_entry(const stream &s, pmemstream::entry e, const std::string &c
 	std::string ctx = context + ": entry " + hex(e.offset);
 	auto data = check(s.entry_data(e), ctx);
 	auto ts = check(s.entry_timestamp(e), ctx);
-	return {e.offset, ts, data};
+	return {e.offset, ts, data, check(s.entry_tx(e), ctx)};
 }
 
 std::vector<entry_view> read_entries(const stream &s, pmemstream::region r, const std::string &context)
@@ -159,6 +160,32 @@ int run_dump(const command_spec &, const parsed_args &a)
 	for (auto r : s->regions())
 		regions.push_back(r);
 
+	// Transactions (issue 13): each member is shown with the first timestamp of its
+	// transaction, found over the whole stream (members of one are consecutive timestamps).
+	std::map<uint64_t, pmemstream::tx_membership> by_ts;
+	for (auto r : regions)
+		for (auto &e : read_entries(*s, r, path))
+			by_ts[e.timestamp] = e.tx;
+	std::map<uint64_t, uint64_t> tx_of; // member timestamp -> its transaction's first timestamp
+	uint64_t open_tx = 0, prev = 0;
+	for (auto [ts, m] : by_ts) {
+		if (!m.member) {
+			open_tx = 0;
+		} else {
+			if (open_tx == 0 || ts != prev + 1)
+				open_tx = ts;
+			tx_of[ts] = open_tx;
+			if (m.last)
+				open_tx = 0;
+		}
+		prev = ts;
+	}
+	auto tx_label = [&](const entry_view &e) {
+		if (!e.tx.member)
+			return std::string();
+		return " tx@" + std::to_string(tx_of[e.timestamp]) + (e.tx.last ? " end" : "");
+	};
+
 	if (a.has("json")) {
 		json j;
 		j.begin_object();
@@ -172,13 +199,16 @@ int run_dump(const command_spec &, const parsed_args &a)
 				.field("entries", rv.entries)
 				.key("items")
 				.begin_array();
-			for (auto &e : read_entries(*s, r, path))
+			for (auto &e : read_entries(*s, r, path)) {
 				j.begin_object()
 					.field("offset", e.offset)
 					.field("size", static_cast<uint64_t>(e.data.size()))
 					.field("timestamp", e.timestamp)
-					.field("head", to_hex(e.data.first(std::min(nbytes, e.data.size()))))
-					.end_object();
+					.field("head", to_hex(e.data.first(std::min(nbytes, e.data.size()))));
+				if (e.tx.member)
+					j.field("tx", tx_of[e.timestamp]).field("tx_end", e.tx.last);
+				j.end_object();
+			}
 			j.end_array().end_object();
 		}
 		j.end_array().end_object();
@@ -201,7 +231,8 @@ int run_dump(const command_spec &, const parsed_args &a)
 			char buf[96];
 			std::snprintf(buf, sizeof(buf), "%-10s %6zu bytes  ts %-6" PRIu64 " ", hex(e.offset).c_str(), e.data.size(),
 				      e.timestamp);
-			std::string line = indent + (n + 1 == entries.size() ? "└── " : "├── ") + buf + leading_bytes(e.data, nbytes);
+			std::string line = indent + (n + 1 == entries.size() ? "└── " : "├── ") + buf + leading_bytes(e.data, nbytes) +
+					   tx_label(e);
 			while (line.back() == ' ')
 				line.pop_back();
 			out(line + "\n");

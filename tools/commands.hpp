@@ -29,6 +29,7 @@ struct entry_view {
 	uint64_t offset;
 	uint64_t timestamp;
 	std::span<const std::byte> data;
+	pmemstream::tx_membership tx{}; // transactions (issue 13)
 };
 entry_view read_entry(const pmemstream::stream &s, pmemstream::entry e, const std::string &context);
 std::vector<entry_view> read_entries(const pmemstream::stream &s, pmemstream::region r, const std::string &context);

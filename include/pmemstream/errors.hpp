@@ -35,13 +35,16 @@ enum class errc : int {
 	timestamps_exhausted = 15, // all 2^56 - 1 timestamps of the format are used; the stream takes no more writes
 	wrong_process = 16,	// a write through a stream opened by another process (the parent of a fork())
 	timed_out = 17,		// a wait with a timeout ended before the watermark reached the timestamp
+	// ---- transactions (issue 13) ----
+	tx_too_large = 18,	// a transaction would hold more members than max_tx_members
+	tx_finished = 19,	// a member or commit on a transaction already committed or aborted
 	// issue 14 (truncation): a clear or truncation removed the iterator's position
 	truncated = 20,
 	// ---- live readers (issue 12) ----
-	region_freed = 24,	// a reader's region was freed by the writer since the reader last stepped
-	writer_gone = 25,	// the writer a read-only stream followed closed, died or was replaced; reopen
+	region_freed = 21,	// a reader's region was freed by the writer since the reader last stepped
+	writer_gone = 22,	// the writer a read-only stream followed closed, died or was replaced; reopen
 	// One past the last code: tables of names and C constants are checked against it.
-	last_ = 26,
+	last_ = 23,
 };
 
 const std::error_category &error_category() noexcept;

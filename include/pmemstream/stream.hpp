@@ -418,6 +418,85 @@ private:
 	std::unique_ptr<state> st_;
 };
 
+// ---- transactions (issue 13, docs/design.md 2.4) ----
+// Members a transaction holds at most (appends, and region allocations and frees).
+inline constexpr uint64_t max_tx_members = 4096;
+namespace detail {
+struct tx_state;
+}
+// What an entry's header says about transactions (stream::entry_tx): whether it is a member
+// of one, and whether the last. The members of a transaction have consecutive timestamps, the
+// last one ending the block.
+struct tx_membership {
+	bool member = false;
+	bool last = false;
+};
+
+// A group of appends to any regions of one stream that becomes visible and durable all at
+// once: after commit() returns, every member is persisted; after a crash at any moment, either
+// every member is there or none is. Readers (iterators, stream_reader, reader processes) never
+// see part of a committed transaction: its entries get one block of consecutive timestamps
+// and the committed watermark passes the whole block in one step. The members are buffered
+// (copied) in the transaction and written only by commit(), all of them with one fence.
+// Obtained from stream::begin_transaction(). Movable, not copyable; not thread-safe (one thread
+// at a time); must not outlive its stream. Destroying an uncommitted transaction aborts it.
+class transaction {
+public:
+	transaction(transaction &&) noexcept;
+	transaction &operator=(transaction &&) noexcept; // aborts the transaction it replaces
+	~transaction();
+
+	// Adds an entry to append to region r (entries of one region keep the order of these
+	// calls). Checks what it can now: errors invalid_handle (r is not a live region of the
+	// stream), entry_too_large, region_full (r has no room left for this entry after the
+	// transaction's earlier entries for r), tx_too_large (max_tx_members), tx_finished,
+	// read_only, wrong_process. A refused member leaves the transaction as it was.
+	[[nodiscard]] status append(region r, std::span<const std::byte> data);
+	[[nodiscard]] status append(region r, const void *data, uint64_t size)
+	{
+		return append(r, std::span<const std::byte>(static_cast<const std::byte *>(data), size));
+	}
+	// Adds a region allocation: the region (at least `size` usable bytes) is set aside now and
+	// exists once the commit returns, or never. The handle returned names it for append() of
+	// this transaction at once, and for everything else after the commit. Errors:
+	// invalid_argument (0), out_of_space, tx_too_large, tx_finished, read_only, wrong_process.
+	[[nodiscard]] result<region> region_allocate(uint64_t size);
+	// Adds a region free: the region and its entries go when the commit returns, or stay.
+	// Errors: invalid_handle, invalid_argument (the region holds entries of this transaction,
+	// is freed by it already, or is allocated by it: abort instead), tx_too_large, tx_finished,
+	// read_only, wrong_process. Appends to it by this transaction are refused afterwards.
+	[[nodiscard]] status region_free(region r);
+	// Writes every member and returns the timestamp of the last one once all are committed and
+	// persisted (with one fence on persistent memory). The transaction is finished afterwards,
+	// whatever the outcome. An empty transaction writes nothing and returns the committed
+	// watermark once it is persisted. Errors: those of append() checked again (the room of a
+	// region may have gone to other appends since: region_full), busy (a reservation is outstanding in a member's
+	// region), media_failed, timestamps_exhausted, tx_finished; on an error nothing of the
+	// transaction is visible, now or after a reopen.
+	[[nodiscard]] result<uint64_t> commit();
+	// A transaction with allocations or frees writes their span headers too (two fences each,
+	// and their completion after the members are persisted). Without entries it appends a
+	// 16-byte padding entry (shown to nobody) to an allocated region, or to a freed one, to
+	// commit by: region_full if none has room.
+	// commit() that returns once the members are committed (visible), without waiting for them
+	// to be persisted: pass the timestamp to stream::wait_persisted() (or persist()). After a
+	// crash before that, the transaction is there whole or not at all. A transaction with
+	// allocations or frees waits for persistence anyway.
+	[[nodiscard]] result<uint64_t> async_commit();
+	// Drops every member; nothing was written. Idempotent; the transaction is finished.
+	void abort() noexcept;
+	// Members held; whether the transaction still takes members (neither committed nor aborted).
+	uint64_t size() const noexcept;
+	bool active() const noexcept;
+
+private:
+	friend class stream;
+	using state = detail::tx_state;
+	explicit transaction(std::unique_ptr<state> st);
+	result<uint64_t> finish(bool async);
+	std::unique_ptr<state> st_;
+};
+
 class stream {
 public:
 	// Creates the file `path` holding a stream of options.size bytes, preallocated (never
@@ -588,6 +667,16 @@ public:
 	// Thread-safe.
 	uint64_t wait_for_commit(uint64_t ts, uint64_t timeout_ns) const noexcept;
 
+	// ---- transactions (issue 13) ----
+	// Starts a transaction (see class transaction). Nothing is written until its commit.
+	// Errors: read_only, wrong_process, media_failed (the stream refuses writes),
+	// version_mismatch (a stream created by a library without transactions: its format lacks
+	// the feature bit that keeps such libraries from misreading one).
+	[[nodiscard]] result<transaction> begin_transaction();
+	// Transaction membership of a committed entry. Errors: invalid_handle (as entry_data()).
+	// Lock-free.
+	[[nodiscard]] result<tx_membership> entry_tx(const entry &e) const;
+
 	stream_info info() const;
 	const recovery_report &recovery() const noexcept;
 	bool read_only() const noexcept;
@@ -626,6 +715,7 @@ private:
 	friend class entry_iterator;
 	friend class region_iterator;
 	friend class stream_reader;
+	friend class transaction;
 	explicit stream(std::unique_ptr<impl> p);
 	std::unique_ptr<impl> impl_;
 };

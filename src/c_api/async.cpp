@@ -203,6 +203,14 @@ int wait_watermark(const char *name, handle *stream, uint64_t timestamp, uint64_
 
 } // namespace
 
+// Transactions (issue 13): pmemstream_tx_async_commit returns a publish future.
+pmemstream_async_publish_fut pmemstream::c_api::completed_publish_future(int code, uint64_t timestamp) noexcept
+{
+	auto f = completed<pmemstream_async_publish_fut>(kind_publish, code);
+	f.output.timestamp = code == 0 ? timestamp : 0;
+	return f;
+}
+
 extern "C" {
 
 uint64_t pmemstream_last_timestamp(handle *stream)

@@ -119,6 +119,10 @@ inline entry cpp(pmemstream_entry e) noexcept
 	return entry{e.offset};
 }
 
+// A complete publish future (async.cpp) with `code` and, on success, `timestamp`: also what
+// pmemstream_tx_async_commit returns (tx.cpp).
+pmemstream_async_publish_fut completed_publish_future(int code, uint64_t timestamp) noexcept;
+
 } // namespace pmemstream::c_api
 
 #endif // PMEMSTREAM_C_API_HPP

@@ -26,6 +26,8 @@ static_assert(c_code(errc::media_failed) == PMEMSTREAM_E_MEDIA_FAILED);
 static_assert(c_code(errc::timestamps_exhausted) == PMEMSTREAM_E_TIMESTAMPS_EXHAUSTED);
 static_assert(c_code(errc::wrong_process) == PMEMSTREAM_E_WRONG_PROCESS);
 static_assert(c_code(errc::timed_out) == PMEMSTREAM_E_TIMED_OUT);
+static_assert(c_code(errc::tx_too_large) == PMEMSTREAM_E_TX_TOO_LARGE);
+static_assert(c_code(errc::tx_finished) == PMEMSTREAM_E_TX_FINISHED);
 static_assert(c_code(errc::truncated) == PMEMSTREAM_E_TRUNCATED); // issue 14
 // live readers (issue 12)
 static_assert(c_code(errc::region_freed) == PMEMSTREAM_E_REGION_FREED);
@@ -90,6 +92,8 @@ int posix_errno(int code) noexcept
 	case errc::timestamps_exhausted: return EOVERFLOW;
 	case errc::wrong_process: return EBADF;
 	case errc::timed_out: return ETIMEDOUT;
+	case errc::tx_too_large: return E2BIG;
+	case errc::tx_finished: return EINVAL;
 	case errc::truncated: return ESPIPE; // issue 14: the position is gone; seek again
 	// live readers (issue 12)
 	case errc::region_freed: return ENOENT;

@@ -37,6 +37,56 @@ uint64_t commit_tracker::acquire() noexcept
 	return ts;
 }
 
+uint64_t commit_tracker::acquire_block(uint64_t n) noexcept
+{
+	const uint64_t first = next_.fetch_add(n, std::memory_order_seq_cst);
+	const uint64_t last = first + n - 1;
+	if (last > lease_.load(std::memory_order_acquire))
+		extend_lease(last);
+	while (last > persisted() + ring_size)
+		if (!ensure_persisted(last - ring_size) && !m_.healthy())
+			break;
+	return first;
+}
+
+void commit_tracker::complete_block(uint64_t first, uint64_t n, const uint64_t *off, const uint64_t *len, bool durable) noexcept
+{
+	uint64_t bytes = 0;
+	for (uint64_t i = 0; i < n; ++i) {
+		slot &s = at(first + i);
+		if (durable) {
+			s.durable.store(first + i, std::memory_order_relaxed);
+		} else {
+			s.off.store(off[i], std::memory_order_relaxed);
+			s.len.store(len[i], std::memory_order_relaxed);
+			bytes += len[i];
+		}
+	}
+	if (bytes)
+		pending_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+	// The first member last, and no fast path: a scan of advance_committed that finds the
+	// first member committed (its seq_cst store releases the others, its seq_cst loads
+	// acquire) finds every other one committed too, so the watermark moves from below the
+	// block to its end or beyond in one step. The first member's store is the one that takes
+	// part in complete()'s protocol with later timestamps.
+	for (uint64_t i = n; i-- > 1;)
+		at(first + i).committed.store(first + i, std::memory_order_release);
+	at(first).committed.store(first, std::memory_order_seq_cst);
+	advance_committed(vis_.committed.load(std::memory_order_seq_cst));
+	advance_persisted();
+	notify();
+}
+
+void commit_tracker::enable_leases(state_record *state) noexcept
+{
+	std::lock_guard lk(lease_mutex_);
+	if (state_ || !state)
+		return;
+	state_ = state;
+	// Timestamps handed out so far carry no transaction: nothing hides behind them.
+	lease_.store(last_issued(), std::memory_order_release);
+}
+
 void commit_tracker::extend_lease(uint64_t ts) noexcept
 {
 	std::lock_guard lk(lease_mutex_);

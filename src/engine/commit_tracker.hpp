@@ -49,6 +49,18 @@ public:
 	// Takes the next timestamp (leased, and its slot free).
 	uint64_t acquire() noexcept;
 
+	// ---- transactions (issue 13) ----
+	// Takes n consecutive timestamps (leased, their slots free); returns the first. n is at
+	// most ring_size / 4.
+	uint64_t acquire_block(uint64_t n) noexcept;
+	// The entries of a block (first .. first + n - 1) are written: marks them all committed so
+	// that the committed watermark passes the whole block at once, never part of it. Entry i is
+	// [off[i], off[i] + len[i]), persisted by the caller when `durable`.
+	void complete_block(uint64_t first, uint64_t n, const uint64_t *off, const uint64_t *len, bool durable) noexcept;
+	// Starts leasing timestamps (a stream without incompat_windowed, at its first
+	// transaction: a transaction's members may hide behind a torn one, like W > 1).
+	void enable_leases(state_record *state) noexcept;
+
 	// Marks ts committed: its entry [off, off + len) is written (and, if `durable`, already
 	// persisted by the caller's own drain). Advances the watermarks as far as slots allow.
 	void complete(uint64_t ts, uint64_t off, uint64_t len, bool durable) noexcept;

@@ -94,6 +94,42 @@ public:
 
 	catalog_stats stats() const;
 
+	// ---- transactions (issue 13; region_catalog_tx.cpp) ----
+	// A free span set aside for a transaction's allocation, split to the region's size at once
+	// (on media a free span; the rest stays free for others); until the commit no allocation,
+	// free or coalescing touches it.
+	struct tx_span {
+		uint64_t free_off = 0;	// where the span set aside is (its own free span: = off)
+		uint64_t off = 0;	// the region's span
+		uint64_t size = 0;	// its bytes, header included
+		uint64_t counter = 0;	// its id and epoch
+		region_runtime *rt = nullptr;
+		uint64_t capacity() const noexcept
+		{
+			return size - format::span_header_size;
+		}
+	};
+	result<tx_span> tx_reserve(uint64_t size);
+	// An aborted transaction's span goes back to the free spans (unless a commit wrote it).
+	void tx_release(const tx_span &t);
+	// Serialises a commit with region operations against allocation, free and checkpoints;
+	// the calls below need it held (and the regions' locks where they say so).
+	std::unique_lock<std::mutex> tx_lock()
+	{
+		return std::unique_lock(alloc_mutex_);
+	}
+	// Writes the region's header with the marker (end_ts, tx_allocating) and makes its runtime
+	// usable (t.rt's lock held); readers find it only after tx_publish.
+	status tx_write_allocation(const tx_span &t, uint64_t end_ts);
+	// Writes the marker (end_ts, tx_freeing) into the region's header.
+	status tx_mark_free(region_runtime *rt, uint64_t end_ts);
+	// The transaction is committed: its regions appear, its freed regions disappear.
+	void tx_publish(const tx_span *allocs, size_t na, region_runtime *const *frees, size_t nf);
+	// Once the transaction is persisted: clears an allocation's marker; completes a free (the
+	// floor already covers the region's timestamps), coalescing like free().
+	status tx_settle_allocation(uint64_t off);
+	status tx_complete_free(uint64_t off);
+
 private:
 	// A read-only stream's follower (follower.hpp) replays the writer's allocations and frees
 	// in this catalog from the span headers.
@@ -109,6 +145,9 @@ private:
 	using span_map = std::map<uint64_t, span>;
 
 	region_runtime *runtime_for(uint64_t off);
+	// Transactions: merges the free span `it` (not indexed) with free neighbours, indexes the
+	// result (region_catalog_tx.cpp).
+	void coalesce_tx(span_map::iterator it);
 	void activate(region_runtime *rt, const format::span_slot &v, uint64_t tail, uint64_t count, uint64_t walked, uint64_t last_ts,
 		      uint64_t last_entry);
 	span_map::iterator choose_free(uint64_t need);

@@ -53,7 +53,9 @@ constexpr bool valid_flags(uint64_t flags) noexcept
 		return false;
 	if ((flags & format::flag_tx_end) && !(flags & format::flag_tx))
 		return false;
-	return !((flags & format::flag_padding) && (flags & format::flag_tx));
+	// Padding belongs to no transaction, but for a transaction's commit record (issue 13: a
+	// transaction of region operations alone ends its block with padding | tx | tx_end).
+	return !((flags & format::flag_padding) && (flags & format::flag_tx) && !(flags & format::flag_tx_end));
 }
 
 // Applies the per-entry validity rules (docs/format.md, rules E1-E5) to the bytes at `pos`.

@@ -48,7 +48,13 @@ static_assert(sizeof(stream_header) == 128);
 // per region, so a torn entry may be followed by valid newer ones (rules R2, R3). Set at
 // creation by libraries with asynchronous appends; without it every region has W = 1.
 inline constexpr uint64_t incompat_windowed = 1;
-inline constexpr uint64_t known_incompat_features = incompat_windowed;
+// ---- transactions (issue 13) ----
+// Span headers may carry a transaction marker (span_slot reserved[0..1], below), and a torn
+// member of a transaction may be followed by other members of it in its region (rule R2's
+// exception). Set at creation by libraries with transactions, which refuse transactions on
+// streams without it.
+inline constexpr uint64_t incompat_tx = 2;
+inline constexpr uint64_t known_incompat_features = incompat_windowed | incompat_tx;
 inline constexpr uint32_t max_window = 4096; // largest W
 
 // A record that must change atomically although it is larger than 8 bytes is stored twice
@@ -105,8 +111,9 @@ struct span_slot {
 	uint64_t sealed_tail;
 	uint64_t sealed_count;
 	uint64_t sealed_last_ts;
-	// reserved[4] and [5]: the checkpoint's fast-reopen fields (span_sealed_shown,
-	// span_sealed_last below); reserved[0..3] zero.
+	// reserved[span_tx_end] and reserved[span_tx_kind] (0, 1): a transaction marker (streams with
+	// incompat_tx; docs/format.md 5.1), else zero; reserved[4] and [5]: the checkpoint's
+	// fast-reopen fields (span_sealed_shown, span_sealed_last below); reserved[2..3] zero.
 	uint64_t reserved[6];
 	uint32_t reserved32;
 	uint32_t checksum; // crc32c of bytes [0, 124) and the slot's own offset
@@ -119,6 +126,16 @@ static_assert(sizeof(span_slot) == span_slot_size);
 // timestamp sealed_last_ts and ends exactly at sealed_tail, which an open checks.
 inline constexpr size_t span_sealed_shown = 4;
 inline constexpr size_t span_sealed_last = 5;
+
+// ---- transactions (issue 13) ----
+// A region allocated or freed by a transaction whose last member has timestamp E carries
+// reserved[span_tx_end] = E and reserved[span_tx_kind] = tx_allocating or tx_freeing until the
+// transaction is resolved: it committed iff E <= ts_floor or E is inside recovery's visible
+// prefix; then an allocation stands and a free completes, else they are undone.
+inline constexpr size_t span_tx_end = 0;
+inline constexpr size_t span_tx_kind = 1;
+inline constexpr uint64_t tx_allocating = 1;
+inline constexpr uint64_t tx_freeing = 2;
 
 // Every entry: a 16-byte header, the payload, zero padding to 8 bytes. Entries start at the
 // region's data area (span offset + 256) and follow each other without gaps.

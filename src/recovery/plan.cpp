@@ -110,9 +110,13 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 		if (!verify)
 			continue;
 		// R2: a torn append is followed by at most W - 1 newer entries in its region (the
-		// appends in flight with it); with W = 1 by none.
+		// appends in flight with it); with W = 1 by none. A transaction's members of one
+		// region are written together before one fence: a torn one may be followed by others
+		// of its transaction (the first entry behind carries tx; its block is then unfinished
+		// and R1 hides it).
 		const uint64_t behind = std::max<uint64_t>(sc.valid_behind, sc.next_valid_ts != 0);
-		if (sc.stop_state == entry_state::invalid && sc.next_valid_ts > floor && (behind >= w || sc.settled_behind) &&
+		if (sc.stop_state == entry_state::invalid && sc.next_valid_ts > floor && !sc.tx_behind &&
+		    (behind >= w || sc.settled_behind) &&
 		    damaged.insert(i).second)
 			problem(sc.offset, sc.stop,
 				"region " + hex(sc.offset) + ": entry at " + hex(sc.stop) + " is damaged (" + sc.stop_why +
@@ -161,11 +165,30 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 				std::to_string(acknowledged) + " were acknowledged" +
 				(where.empty() ? std::string() : " (damaged entries at " + where + ")"));
 	}
+	// Transaction markers: a transaction committed iff its last timestamp is at or below the
+	// floor or inside the prefix (rule R1 shows all of its block or none). A committed
+	// allocation stands and a committed free completes; otherwise they are undone.
+	std::set<size_t> gone;
+	for (size_t i : usable) {
+		const auto &v = scan.spans[scan.regions[i].span_index].v();
+		tx_marker mk;
+		mk.kind = v.reserved[format::span_tx_kind];
+		if (mk.kind == 0)
+			continue;
+		mk.span_index = scan.regions[i].span_index;
+		mk.end_ts = v.reserved[format::span_tx_end];
+		mk.committed = mk.end_ts <= floor || mk.end_ts <= prefix;
+		if (mk.gone())
+			gone.insert(i);
+		p.tx_markers.push_back(mk);
+	}
 	if (salvage)
 		prefix = max_seen;
 
 	// Each region's visible tail is its first entry above the prefix.
 	for (size_t i : usable) {
+		if (gone.count(i))
+			continue;
 		const auto &sc = scan.regions[i];
 		region_outcome o;
 		o.scan_index = i;

@@ -71,6 +71,9 @@ struct region_scan {
 	uint64_t next_valid_ts = 0;
 	uint64_t valid_behind = 0;
 	bool settled_behind = false; // one of them carries flag_settled
+	// The first of them is a transaction's member (flag_tx): the torn entry may be an earlier
+	// member of the same transaction, written with it before one fence (rule R2's exception).
+	bool tx_behind = false;
 	// What the walk had accepted when it passed the checkpoint (data_begin + sealed_tail).
 	bool reached_sealed = false;
 	uint64_t count_at_sealed = 0;
@@ -123,6 +126,19 @@ struct region_outcome {
 	bool rewrite_checkpoint = false; // point-in-time repair: the checkpoint goes to the new tail
 };
 
+// A transaction marker of a span header (format.hpp span_tx_*), resolved by the plan.
+struct tx_marker {
+	size_t span_index = 0; // in stream_scan::spans
+	uint64_t end_ts = 0;
+	uint64_t kind = 0;	// format::tx_allocating or tx_freeing
+	bool committed = false; // end_ts <= floor or inside the visible prefix
+	// The region is not shown: an allocation undone or a free completed.
+	bool gone() const noexcept
+	{
+		return (kind == format::tx_allocating) != committed;
+	}
+};
+
 struct recovery_plan {
 	std::vector<scan_problem> problems; // corruption (R2-R4, S4, duplicates); strict fails on any
 	uint64_t prefix = 0;		    // R1: visible timestamps are exactly (floor, prefix]
@@ -132,6 +148,7 @@ struct recovery_plan {
 	uint64_t trimmed_entries = 0;
 	uint64_t entries = 0;
 	uint64_t last_issued = 0; // the tracker starts after this
+	std::vector<tx_marker> tx_markers; // of the regions reached (transactions, issue 13)
 };
 
 // Step 2. Pure. `salvage` shows every reachable entry instead of the prefix. `live_writer`

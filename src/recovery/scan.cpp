@@ -10,7 +10,8 @@ namespace pmemstream::detail {
 namespace {
 
 // Rules S2-S3 for one span header; null when it holds.
-const char *span_violation(const format::span_slot &v, uint64_t off, uint64_t arena_end, uint64_t block_size, bool windowed) noexcept
+const char *span_violation(const format::span_slot &v, uint64_t off, uint64_t arena_end, uint64_t block_size, bool windowed,
+			   bool tx) noexcept
 {
 	const uint64_t data = v.span_size - format::span_header_size;
 	if (v.span_size < format::min_span(block_size) || v.span_size % block_size != 0)
@@ -21,6 +22,12 @@ const char *span_violation(const format::span_slot &v, uint64_t off, uint64_t ar
 		return "unknown state";
 	if (v.epoch >= format::max_generation || v.id >= format::max_generation)
 		return "id or epoch out of range";
+	const uint64_t tx_kind = v.reserved[format::span_tx_kind], tx_end = v.reserved[format::span_tx_end];
+	if (tx_kind != 0 || tx_end != 0) {
+		if (!tx || v.state != format::span_region || (tx_kind != format::tx_allocating && tx_kind != format::tx_freeing) ||
+		    tx_end == 0 || tx_end > format::max_timestamp)
+			return "bad transaction marker";
+	}
 	if (v.state == format::span_free)
 		return v.id != 0 || v.max_in_flight != 0 || v.head != 0 || v.sealed_tail != 0 ? "free span with region fields" : nullptr;
 	if (v.id == 0 || v.epoch == 0 || v.epoch < v.id)
@@ -81,8 +88,10 @@ void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, c
 					auto n = check_entry(base, next, sc.data_end, v.epoch, prev_ts);
 					if (n.state != entry_state::valid)
 						break;
-					if (sc.valid_behind++ == 0)
+					if (sc.valid_behind++ == 0) {
 						sc.next_valid_ts = n.timestamp();
+						sc.tx_behind = n.flags() & format::flag_tx;
+					}
 					if (n.flags() & format::flag_settled)
 						sc.settled_behind = true;
 					prev_ts = n.timestamp();
@@ -130,7 +139,8 @@ bool scan_stream(const std::byte *base, const format::stream_header &h, stream_s
 			out.problems.push_back({0, 0, "span header at " + hex(off) + ": both copies damaged"});
 			break;
 		}
-		if (const char *why = span_violation(s->value, off, arena_end, h.block_size, h.incompat_features & format::incompat_windowed)) {
+		if (const char *why = span_violation(s->value, off, arena_end, h.block_size, h.incompat_features & format::incompat_windowed,
+						    h.incompat_features & format::incompat_tx)) {
 			out.problems.push_back({0, 0, "span header at " + hex(off) + ": " + why});
 			break;
 		}

@@ -82,6 +82,8 @@ static inline int c_test_errno_of(int code)
 	case PMEMSTREAM_E_TIMESTAMPS_EXHAUSTED: return EOVERFLOW;
 	case PMEMSTREAM_E_WRONG_PROCESS: return EBADF;
 	case PMEMSTREAM_E_TIMED_OUT: return ETIMEDOUT;
+	case PMEMSTREAM_E_TX_TOO_LARGE: return E2BIG;
+	case PMEMSTREAM_E_TX_FINISHED: return EINVAL;
 	case PMEMSTREAM_E_TRUNCATED: return ESPIPE; /* issue 14 */
 	case PMEMSTREAM_E_INTERNAL: return ENOTRECOVERABLE;
 	case -ENOMEM: return ENOMEM;

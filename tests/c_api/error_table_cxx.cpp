@@ -39,10 +39,9 @@ constexpr expected table[] = {
 	{PMEMSTREAM_E_TIMESTAMPS_EXHAUSTED, EOVERFLOW},
 	{PMEMSTREAM_E_WRONG_PROCESS, EBADF},
 	{PMEMSTREAM_E_TIMED_OUT, ETIMEDOUT},
-	// 18, 19: transactions (issue 13), merged next; 21-23: fast reopen and repair.
-	{0, 0}, {0, 0},
+	{PMEMSTREAM_E_TX_TOO_LARGE, E2BIG},
+	{PMEMSTREAM_E_TX_FINISHED, EINVAL},
 	{PMEMSTREAM_E_TRUNCATED, ESPIPE}, // 20, issue 14
-	{0, 0}, {0, 0}, {0, 0},
 	// live readers (issue 12)
 	{PMEMSTREAM_E_REGION_FREED, ENOENT},
 	{PMEMSTREAM_E_WRITER_GONE, EPIPE},

@@ -535,7 +535,8 @@ TEST(limits, lease_is_where_new_timestamps_start)
 	EXPECT_EQ(full.code(), errc::timestamps_exhausted);
 }
 
-// Entry flags (rule E3): tx, tx | tx_end and padding are the valid combinations.
+// Entry flags (rule E3): tx, tx | tx_end, padding and padding | tx | tx_end (a transaction's
+// commit record, issue 13) are the valid combinations.
 
 TEST(limits, entry_flag_combinations)
 {
@@ -551,7 +552,8 @@ TEST(limits, entry_flag_combinations)
 		{0x02, false, 4, 0, 0}, // tx_end without tx
 		{0x03, true, 5, 0, 5},  // a one-entry transaction
 		{0x04, true, 4, 0, 4},  // padding: walked over, never shown
-		{0x05, false, 4, 0, 0}, {0x06, false, 4, 0, 0}, {0x07, false, 4, 0, 0},
+		{0x05, false, 4, 0, 0}, {0x06, false, 4, 0, 0},
+		{0x07, true, 4, 0, 4}, // a commit record: ends its (one-entry) block, never shown
 		// settled combines with each valid combination and changes nothing for visibility
 		{0x08, true, 5, 0, 5}, {0x09, true, 4, 1, 5}, {0x0b, true, 5, 0, 5}, {0x0c, true, 4, 0, 4},
 		{0x0a, false, 4, 0, 0}, {0x0d, false, 4, 0, 0},
@@ -632,7 +634,7 @@ TEST(limits, interrupted_creation_with_block_size_two_to_the_63)
 
 TEST(limits, unknown_incompatible_features_are_refused)
 {
-	for (uint64_t bits : {uint64_t{2}, uint64_t{3}, uint64_t{1} << 31, uint64_t{1} << 32, two_63, all_ones}) {
+	for (uint64_t bits : {uint64_t{4}, uint64_t{7}, uint64_t{1} << 31, uint64_t{1} << 32, two_63, all_ones}) {
 		SCOPED_TRACE(bits);
 		auto img = seeds()[few_closed];
 		put64(img, offsetof(format::stream_header, incompat_features), bits);
