@@ -115,7 +115,7 @@ status region_catalog::tx_write_allocation(const tx_span &t, uint64_t end_ts)
 	if (!m_.healthy())
 		return error(errc::media_failed, "the medium failed while allocating a region");
 	it->second = span{format::span_region, reg_rec};
-	activate(t.rt, reg_rec.value, t.off + format::span_header_size, 0, 0, 0);
+	activate(t.rt, reg_rec.value, t.off + format::span_header_size, 0, 0, 0, 0);
 	return {};
 }
 

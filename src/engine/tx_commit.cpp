@@ -235,6 +235,7 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 			rt.count.store(rt.count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 		++rt.walked;
 		rt.last_ts = first + i;
+		rt.last_entry = off[i]; // the checkpoint round's last sealed entry (fast reopen)
 		if (rt.max_in_flight > 1) {
 			if (!rt.window)
 				rt.window.reset(new uint64_t[rt.max_in_flight]());

@@ -127,6 +127,18 @@ std::vector<std::byte> random_crash_image(uint64_t seed, uint64_t &checkpoint_by
 			} else {
 				(void)s->region_truncate_after(r, es[rng() % es.size()]);
 			}
+		} else if (k < 22) { // a transaction of 1-3 members (issue 13) over the live regions
+			auto tx = s->begin_transaction();
+			if (!tx)
+				continue;
+			const uint64_t members = 1 + rng() % 3;
+			for (uint64_t j = 0; j < members; ++j) {
+				std::vector<std::byte> data(rng() % 100);
+				for (auto &b : data)
+					b = std::byte(rng());
+				(void)tx->append(live[rng() % live.size()], data);
+			}
+			(void)tx->commit();
 		} else {
 			std::vector<std::byte> data(rng() % 150);
 			for (auto &b : data)
