@@ -7,8 +7,9 @@ CTEST_ARGS ?=
 # `make asan` and `make tsan`).
 ASAN_SHORT_LABELS ?= unit|format|property|c_api|cli|fuzz
 # Not again under ASan: the libFuzzer target builds with its own ASan+UBSan (the dev pass runs
-# it), and the file tests do not depend on the granularity (the dev pass runs both).
-ASAN_SHORT_EXCLUDE ?= ^fuzz_libfuzzer|^(unit_files|property_model|property_async|format_damage)_PAGE$$
+# it), and the file, model and random-image tests do not depend on the granularity (the dev
+# pass runs both).
+ASAN_SHORT_EXCLUDE ?= ^fuzz_libfuzzer|^(unit_files|property_model|property_async|property_tx|format_damage|reopen_checkpoint)_PAGE$$
 TSAN_SHORT_LABELS ?= concurrency
 # The short TSan pass runs the cache-line variant of tests built for both granularities (the
 # msync paths' threads are in crash_async's msync scenarios); `make tsan` runs everything.
@@ -28,6 +29,7 @@ build: deps
 demo: build
 	PMEM2_FORCE_GRANULARITY=CACHE_LINE ./build/demo/pmemstream_demo $(DEMO_FILE)
 	@if [ -x build/tools/pmemstream ]; then bash scripts/demo-cli.sh build/tools/pmemstream $(DEMO_FILE); fi
+	@if [ -x build/replication/pmemstream-node ]; then bash scripts/demo-raft.sh build; fi
 
 test: test-main test-sanitizers
 

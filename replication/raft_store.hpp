@@ -68,11 +68,10 @@ struct store_options {
 	uint64_t segment_size = 4ull << 20; // usable bytes of a log segment
 	uint64_t meta_size = 16ull << 10;   // usable bytes of each meta region
 	uint64_t snapshot_size = 1ull << 20; // usable bytes of each snapshot region
-	// Compaction inside a segment with region_truncate_before (true), or only by freeing
-	// whole segments, keeping the entries of the segment that holds the cut (false). False
-	// by default while `pmemstream check` counts the space before a prefix cut as damage
-	// (h-trunc, docs/replication.md "Open problems").
-	bool prefix_cut = false;
+	// Compaction inside a segment with region_truncate_before (true: the entries before the
+	// snapshot's trailing window go at once), or only by freeing whole segments, keeping the
+	// entries of the segment that holds the cut (false).
+	bool prefix_cut = true;
 };
 
 class raft_store {
