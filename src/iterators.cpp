@@ -394,18 +394,7 @@ status stream_reader::check()
 
 status stream_reader::wait_for(std::chrono::nanoseconds timeout)
 {
-	const stream::impl &s = *st_->s->impl_;
-	const auto deadline = detail::deadline_after(timeout);
-	for (;;) {
-		const uint64_t seen = s.vis_.committed.load(std::memory_order_acquire);
-		auto st = check();
-		if (st.code() != errc::invalid_handle)
-			return st;
-		if (timeout <= std::chrono::nanoseconds::zero())
-			return error(errc::timed_out, "the reader is past the last committed entry");
-		if (auto w = s.wait_beyond(seen, deadline); !w)
-			return w;
-	}
+	return st_->s->impl_->wait_until_valid([this] { return check(); }, timeout, "the reader is past the last committed entry");
 }
 
 } // namespace pmemstream

@@ -39,19 +39,7 @@ status entry_iterator::check() const
 
 status entry_iterator::wait_for(std::chrono::nanoseconds timeout)
 {
-	const stream::impl &s = *s_->impl_;
-	const auto deadline = detail::deadline_after(timeout);
-	for (;;) {
-		// The watermark before the look: an entry committed after it moves it.
-		const uint64_t seen = s.vis_.committed.load(std::memory_order_acquire);
-		auto st = check();
-		if (st.code() != errc::invalid_handle)
-			return st;
-		if (timeout <= std::chrono::nanoseconds::zero())
-			return error(errc::timed_out, "the iterator is past the last committed entry");
-		if (auto w = s.wait_beyond(seen, deadline); !w)
-			return w;
-	}
+	return s_->impl_->wait_until_valid([this] { return check(); }, timeout, "the iterator is past the last committed entry");
 }
 
 stream::writer_state stream::writer() const noexcept

@@ -14,15 +14,6 @@ namespace {
 // How many recent frees allocation steers away from.
 constexpr size_t quarantine = 16;
 
-format::span_slot free_slot(uint64_t size, uint64_t epoch)
-{
-	format::span_slot s{};
-	s.span_size = size;
-	s.state = format::span_free;
-	s.epoch = epoch;
-	return s;
-}
-
 } // namespace
 
 region_catalog::region_catalog(const void *owner, media &m, const format::stream_header &h, visibility_state &vis)
@@ -177,11 +168,11 @@ result<region_runtime *> region_catalog::allocate(uint64_t size)
 		// which is one atomic record update.
 		reg_rec = write_fresh_nodrain(m_, off, off + format::span_slot_size, reg);
 		m_.drain();
-		rest_rec = write_span(free_off, free_slot(old.size() - need, old.rec.value.epoch), old.rec);
+		rest_rec = write_span(free_off, free_span_slot(old.size() - need, old.rec.value.epoch), old.rec);
 	} else {
 		if (split) // the remainder's header is unreachable until the region's is in force
 			rest_rec = write_fresh_nodrain(m_, off + need, off + need + format::span_slot_size,
-						       free_slot(old.size() - need, old.rec.value.epoch));
+						       free_span_slot(old.size() - need, old.rec.value.epoch));
 		m_.drain();
 		reg_rec = write_span(off, reg, old.rec);
 	}
@@ -235,14 +226,14 @@ status region_catalog::free(region_runtime *rt, uint64_t id, state_record &state
 	assert(it != spans_.end());
 	uint64_t size = it->second.size();
 	uint64_t epoch = it->second.rec.value.epoch;
-	auto rec = write_span(rt->offset, free_slot(size, epoch), it->second.rec);
+	auto rec = write_span(rt->offset, free_span_slot(size, epoch), it->second.rec);
 
 	// Coalesce with free neighbours; each step is one atomic header write.
 	auto next = std::next(it);
 	if (next != spans_.end() && next->second.state == format::span_free) {
 		size += next->second.size();
 		epoch = std::max(epoch, next->second.rec.value.epoch);
-		rec = write_span(rt->offset, free_slot(size, epoch), rec);
+		rec = write_span(rt->offset, free_span_slot(size, epoch), rec);
 		unindex_free(next);
 		spans_.erase(next);
 	}
@@ -253,7 +244,7 @@ status region_catalog::free(region_runtime *rt, uint64_t id, state_record &state
 			unindex_free(prev);
 			const uint64_t psize = prev->second.size() + size;
 			const uint64_t pepoch = std::max(prev->second.rec.value.epoch, epoch);
-			prev->second.rec = write_span(prev->first, free_slot(psize, pepoch), prev->second.rec);
+			prev->second.rec = write_span(prev->first, free_span_slot(psize, pepoch), prev->second.rec);
 			spans_.erase(it);
 			it = prev;
 		}

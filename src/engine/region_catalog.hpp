@@ -27,6 +27,17 @@ namespace pmemstream::detail {
 class state_record;
 class follower;
 
+// The record of a free span of `size` bytes that keeps `epoch` (the largest id or epoch the
+// space ever held, so that none is used twice).
+inline format::span_slot free_span_slot(uint64_t size, uint64_t epoch) noexcept
+{
+	format::span_slot s{};
+	s.span_size = size;
+	s.state = format::span_free;
+	s.epoch = epoch;
+	return s;
+}
+
 struct catalog_stats {
 	uint64_t regions = 0;
 	uint64_t allocated_bytes = 0;

@@ -14,15 +14,6 @@ namespace {
 // The in-memory state of a span set aside for a transaction (never on media).
 constexpr uint32_t span_tx_reserved = 0;
 
-format::span_slot free_record(uint64_t size, uint64_t epoch)
-{
-	format::span_slot s{};
-	s.span_size = size;
-	s.state = format::span_free;
-	s.epoch = epoch;
-	return s;
-}
-
 } // namespace
 
 result<region_catalog::tx_span> region_catalog::tx_reserve(uint64_t size)
@@ -60,15 +51,15 @@ result<region_catalog::tx_span> region_catalog::tx_reserve(uint64_t size)
 		slot_read<format::span_slot> set_aside, rest;
 		uint64_t rest_off;
 		if (from_end) {
-			set_aside = write_fresh_nodrain(m_, t.off, t.off + format::span_slot_size, free_record(t.size, epoch));
+			set_aside = write_fresh_nodrain(m_, t.off, t.off + format::span_slot_size, free_span_slot(t.size, epoch));
 			m_.drain();
-			rest = write_span(free_off, free_record(fsize - t.size, epoch), old.rec);
+			rest = write_span(free_off, free_span_slot(fsize - t.size, epoch), old.rec);
 			rest_off = free_off;
 		} else {
 			rest_off = t.off + t.size;
-			rest = write_fresh_nodrain(m_, rest_off, rest_off + format::span_slot_size, free_record(fsize - t.size, epoch));
+			rest = write_fresh_nodrain(m_, rest_off, rest_off + format::span_slot_size, free_span_slot(fsize - t.size, epoch));
 			m_.drain();
-			set_aside = write_span(free_off, free_record(t.size, epoch), old.rec);
+			set_aside = write_span(free_off, free_span_slot(t.size, epoch), old.rec);
 		}
 		if (!m_.healthy())
 			return error(errc::media_failed, "the medium failed while setting a region aside");
@@ -166,7 +157,7 @@ status region_catalog::tx_complete_free(uint64_t off)
 	// atomic header write.
 	auto it = spans_.find(off);
 	assert(it != spans_.end());
-	it->second = span{format::span_free, write_span(off, free_record(it->second.size(), it->second.rec.value.epoch), it->second.rec)};
+	it->second = span{format::span_free, write_span(off, free_span_slot(it->second.size(), it->second.rec.value.epoch), it->second.rec)};
 	coalesce_tx(it);
 	recently_freed_.push_back(off);
 	if (recently_freed_.size() > 16)
@@ -186,7 +177,7 @@ void region_catalog::coalesce_tx(span_map::iterator it)
 	if (next != spans_.end() && next->second.state == format::span_free) {
 		size += next->second.size();
 		epoch = std::max(epoch, next->second.rec.value.epoch);
-		it->second.rec = write_span(it->first, free_record(size, epoch), it->second.rec);
+		it->second.rec = write_span(it->first, free_span_slot(size, epoch), it->second.rec);
 		unindex_free(next);
 		spans_.erase(next);
 	}
@@ -196,7 +187,7 @@ void region_catalog::coalesce_tx(span_map::iterator it)
 			unindex_free(prev);
 			const uint64_t psize = prev->second.size() + size;
 			const uint64_t pepoch = std::max(prev->second.rec.value.epoch, epoch);
-			prev->second.rec = write_span(prev->first, free_record(psize, pepoch), prev->second.rec);
+			prev->second.rec = write_span(prev->first, free_span_slot(psize, pepoch), prev->second.rec);
 			spans_.erase(it);
 			it = prev;
 		}

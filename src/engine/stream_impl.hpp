@@ -75,6 +75,25 @@ public:
 	// (for a follower: it has taken in entries above it). writer_gone (a read-only stream with
 	// no live writer, or one that went), wrong_process (a child of fork()), timed_out.
 	status wait_beyond(uint64_t seen, std::chrono::steady_clock::time_point deadline) const;
+	// The wait of an iterator or a stream reader: until `check()` says anything but
+	// invalid_handle (an entry is there, or an error), or the timeout; `past_end` is the
+	// timed_out message.
+	template <class Check>
+	status wait_until_valid(Check &&check, std::chrono::nanoseconds timeout, const char *past_end) const
+	{
+		const auto deadline = detail::deadline_after(timeout);
+		for (;;) {
+			// The watermark before the look: an entry committed after it moves it.
+			const uint64_t seen = vis_.committed.load(std::memory_order_acquire);
+			auto st = check();
+			if (st.code() != errc::invalid_handle)
+				return st;
+			if (timeout <= std::chrono::nanoseconds::zero())
+				return error(errc::timed_out, past_end);
+			if (auto w = wait_beyond(seen, deadline); !w)
+				return w;
+		}
+	}
 	// Why a read-only stream cannot follow: nullptr while it can.
 	const char *not_following() const noexcept;
 	// Fast reopen (docs/format.md 8.5): checkpoints while running, called by an append

@@ -21,6 +21,19 @@ format::span_slot free_span_slot(const format::span_slot &region)
 
 } // namespace
 
+void zero_tails(media &m, const recovery_plan &plan)
+{
+	bool zeroed = false;
+	for (const auto &o : plan.regions) {
+		if (o.zero_tail) {
+			m.set_nodrain(m.base() + o.tail, 0, sizeof(format::entry_header));
+			zeroed = true;
+		}
+	}
+	if (zeroed)
+		m.drain();
+}
+
 void apply_recovery(media &m, stream_scan &scan, const recovery_plan &plan, state_record &state)
 {
 	// R5: the slot not in force may hold pieces of an interrupted write; they must not meet
@@ -75,15 +88,7 @@ void apply_recovery(media &m, stream_scan &scan, const recovery_plan &plan, stat
 	if (zero_any)
 		state.raise_lease(plan.max_seen);
 
-	bool zeroed = false;
-	for (const auto &o : plan.regions) {
-		if (o.zero_tail) {
-			m.set_nodrain(m.base() + o.tail, 0, sizeof(format::entry_header));
-			zeroed = true;
-		}
-	}
-	if (zeroed)
-		m.drain();
+	zero_tails(m, plan);
 	// Timestamps found on media, and leased ones, are never handed out again: a trimmed entry
 	// stays unreachable behind its zeroed header, and rule E4 rejects it if a shorter new
 	// entry exposes it. The floor goes to the last timestamp burnt, so that the gap up to the

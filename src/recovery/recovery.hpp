@@ -165,6 +165,9 @@ bool recover_read_only(const media &m, const format::stream_header &h, bool salv
 
 // Step 3. Writable opens only: R5 repairs, zeroed tails, floor raised to max_seen. Each group
 // of writes is drained before the next.
+// Zeroes the header at every tail the plan marks (zero_tail) and drains once: the remains of
+// a torn or trimmed entry never read as a newer one (apply_recovery, apply_point_in_time).
+void zero_tails(media &m, const recovery_plan &plan);
 void apply_recovery(media &m, stream_scan &scan, const recovery_plan &plan, state_record &state);
 
 // Point-in-time repair (repair.cpp, docs/format.md 8.6), writable opens only.

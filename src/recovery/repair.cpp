@@ -183,15 +183,7 @@ void apply_point_in_time(media &m, stream_scan &scan, const recovery_plan &plan,
 	// and cut further). Then the lease over every timestamp found, as apply_recovery does.
 	state.begin_repair(rp.cut);
 	state.raise_lease(rp.burn);
-	bool zeroed = false;
-	for (const auto &o : plan.regions) {
-		if (o.zero_tail) {
-			m.set_nodrain(m.base() + o.tail, 0, sizeof(format::entry_header));
-			zeroed = true;
-		}
-	}
-	if (zeroed)
-		m.drain();
+	zero_tails(m, plan);
 	// The checkpoints of cut regions describe the new tails (R4 holds again).
 	for (const auto &o : plan.regions) {
 		if (!o.rewrite_checkpoint)
