@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 namespace pmemstream {
 
@@ -57,6 +59,27 @@ public:
 		std::atomic_thread_fence(std::memory_order_acquire);
 		return rewrites.load(std::memory_order_relaxed);
 #endif
+	}
+
+	// Skip-corrupt salvage (docs/format.md 8.7): the damaged ranges [first, second) between
+	// visible entries, in offset order; null in every other mode. Set once when the stream
+	// opens (before readers exist) and never changed: such a stream is read-only and follows
+	// no writer.
+	std::unique_ptr<const std::vector<std::pair<uint64_t, uint64_t>>> gaps;
+	// The position a walk that reached `off` continues at: the end of the gap that starts there.
+	uint64_t past_gap(uint64_t off) const noexcept
+	{
+		for (const auto &[b, e] : *gaps)
+			if (b == off)
+				return e;
+		return off;
+	}
+	bool in_gap(uint64_t off) const noexcept
+	{
+		for (const auto &[b, e] : *gaps)
+			if (off >= b && off < e)
+				return true;
+		return false;
 	}
 
 	bool live() const noexcept
