@@ -7,7 +7,9 @@
 
 #include "format/entry_codec.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -69,17 +71,13 @@ public:
 	// The position a walk that reached `off` continues at: the end of the gap that starts there.
 	uint64_t past_gap(uint64_t off) const noexcept
 	{
-		for (const auto &[b, e] : *gaps)
-			if (b == off)
-				return e;
-		return off;
+		auto it = std::lower_bound(gaps->begin(), gaps->end(), off, [](const auto &g, uint64_t o) { return g.first < o; });
+		return it != gaps->end() && it->first == off ? it->second : off;
 	}
 	bool in_gap(uint64_t off) const noexcept
 	{
-		for (const auto &[b, e] : *gaps)
-			if (off >= b && off < e)
-				return true;
-		return false;
+		auto it = std::upper_bound(gaps->begin(), gaps->end(), off, [](uint64_t o, const auto &g) { return o < g.first; });
+		return it != gaps->begin() && off < std::prev(it)->second;
 	}
 
 	bool live() const noexcept

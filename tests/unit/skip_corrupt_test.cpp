@@ -175,6 +175,18 @@ TEST(skip_corrupt, two_gaps_in_one_region_and_adjacent_damage_make_one_range)
 	EXPECT_EQ(rep.skipped[1].bytes, gap(img, img.ea, 4, 6));
 	EXPECT_EQ(s.region_entry_count(img.a).value(), 5u);
 	EXPECT_EQ(rep.entries, 13u);
+	// Handles inside either gap are refused, the ones around them read.
+	for (size_t k : {1, 4, 5})
+		EXPECT_EQ(s.entry_data(img.ea[k]).code(), errc::invalid_handle) << k;
+	for (size_t k : {0, 2, 3, 6, 7})
+		EXPECT_TRUE(s.entry_data(img.ea[k])) << k;
+	EXPECT_EQ(s.entry_data(entry{img.ea[4].offset + 8}).code(), errc::invalid_handle);
+	// Iteration steps over both gaps, also from a seek just before each.
+	auto it = s.entries(img.a).value();
+	ASSERT_TRUE(it.seek(img.ea[3]));
+	it.next();
+	ASSERT_TRUE(it.is_valid());
+	EXPECT_EQ(it.get().offset, img.ea[6].offset);
 }
 
 TEST(skip_corrupt, damaged_first_and_last_entries)
