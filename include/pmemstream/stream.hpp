@@ -222,7 +222,7 @@ struct recovery_report {
 	// the walk met appends in progress); if the stream kept changing, the checks that cannot
 	// tell appends from loss were left out (docs/format.md 8.4).
 	bool live_writer = false;
-	std::vector<recovery_problem> problems; // corruption (only non-empty in salvage mode)
+	std::vector<recovery_problem> problems; // corruption (only non-empty in salvage and skip_corrupt modes)
 	// --- fast reopen and repair (issue 14) ---
 	uint64_t checkpointed_regions = 0; // regions whose walk started at a trusted checkpoint
 	// point_in_time: what the repair removed, one element per region that lost entries.
