@@ -233,6 +233,10 @@ int pmemstream_create(struct pmemstream **stream, const char *path, uint64_t siz
 /* Walk and checksum every entry at open instead of trusting each region's checkpoint (the
  * fast reopen, docs/format.md 8.5). */
 #define PMEMSTREAM_OPEN_VERIFY_FULL (1u << 3)
+/* Skip-corrupt salvage (issue 14). With PMEMSTREAM_OPEN_READ_ONLY (not with FOLLOW, SALVAGE or
+ * POINT_IN_TIME): like SALVAGE, but a region's entries continue after a damaged one at the next
+ * valid entry behind it; each range stepped over is a recovery problem. */
+#define PMEMSTREAM_OPEN_SKIP_CORRUPT (1u << 5)
 
 /*
  * Opens the stream in the file `path`.
@@ -241,7 +245,8 @@ int pmemstream_create(struct pmemstream **stream, const char *path, uint64_t siz
  *  flags:      0 or a combination of PMEMSTREAM_OPEN_*
  * Returns 0, or fails with
  *  PMEMSTREAM_E_INVALID_ARGUMENT   NULL pointer, unknown flag, SALVAGE or FOLLOW without READ_ONLY,
- *                                  SALVAGE with POINT_IN_TIME
+ *                                  SALVAGE with POINT_IN_TIME, SKIP_CORRUPT without READ_ONLY or
+ *                                  with SALVAGE, POINT_IN_TIME or FOLLOW
  *  PMEMSTREAM_E_PARAMETER_MISMATCH block_size differs from the stream's
  *  PMEMSTREAM_E_IO                 missing file, no permission, mapping failed
  *  PMEMSTREAM_E_NOT_A_STREAM, PMEMSTREAM_E_VERSION_MISMATCH, PMEMSTREAM_E_CORRUPT, -ENOMEM

@@ -38,6 +38,8 @@ void entry_iterator::seek_first()
 	rewrites_ = rt_->rewrites.load(std::memory_order_acquire); // before the position they cover
 	epoch_ = rt_->epoch.load(std::memory_order_acquire);
 	offset_ = rt_->first.load(std::memory_order_acquire);
+	if (rt_->gaps) [[unlikely]] // skip-corrupt salvage (format.md 8.7)
+		offset_ = rt_->past_gap(offset_);
 	valid_size_ = 0;
 	min_ts_ = 0;
 }
@@ -72,6 +74,8 @@ uint64_t entry_iterator::head_timestamp() const
 			return ts;
 		}
 		offset_ += format::entry_footprint(h.size);
+		if (rt_->gaps) [[unlikely]]
+			offset_ = rt_->past_gap(offset_);
 	}
 }
 
@@ -118,6 +122,8 @@ void entry_iterator::next()
 		return;
 	offset_ += valid_size_;
 	valid_size_ = 0;
+	if (rt_->gaps) [[unlikely]] // skip-corrupt salvage (format.md 8.7)
+		offset_ = rt_->past_gap(offset_);
 	// The next position comes from the header just read, a chain of dependent loads the
 	// hardware prefetcher does not run ahead of: ask for the lines a few entries on. Within
 	// the mapping, and a prefetch never faults.

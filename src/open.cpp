@@ -119,6 +119,8 @@ result<std::unique_ptr<stream>> open_on_media(std::unique_ptr<media> m, uint64_t
 							     std::to_string(max_max_in_flight));
 	if (o.recovery == recovery_mode::salvage && !m->read_only())
 		return error(errc::invalid_argument, "salvage recovery needs a read-only stream");
+	if (o.recovery == recovery_mode::skip_corrupt && (!m->read_only() || o.follow)) // format.md 8.7
+		return error(errc::invalid_argument, "skip-corrupt recovery needs a read-only stream that follows no writer");
 	if (o.follow && !m->read_only()) // live readers (issue 12)
 		return error(errc::invalid_argument, "following a writer needs a read-only stream");
 	if (m->size() < sizeof(format::stream_header))

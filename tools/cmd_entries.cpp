@@ -338,7 +338,12 @@ int run_cat(const command_spec &, const parsed_args &a)
 	uint64_t offset = parse_offset(a.positional[1], "cat: REGION");
 	auto f = format_of(a, entry_format::raw, "cat");
 	bool base64 = a.has("base64");
-	auto s = open_stream(path, false, a.has("salvage") ? recovery_mode::salvage : recovery_mode::strict);
+	if (a.has("salvage") && a.has("skip-corrupt"))
+		fail(exit_usage, "--salvage and --skip-corrupt exclude each other");
+	auto s = open_stream(path, false,
+			     a.has("skip-corrupt") ? recovery_mode::skip_corrupt // issue 14
+			     : a.has("salvage")    ? recovery_mode::salvage
+						   : recovery_mode::strict);
 	auto r = find_region(*s, path, offset);
 	auto entries = read_entries(*s, r, path);
 	if (f == entry_format::json) {

@@ -74,6 +74,11 @@ uint64_t total_entries(const stream &s, const std::string &path)
 
 recovery_mode mode_of(const parsed_args &a)
 {
+	if (a.has("skip-corrupt")) { // issue 14, docs/format.md 8.7
+		if (a.has("salvage"))
+			fail(exit_usage, "--salvage and --skip-corrupt exclude each other");
+		return recovery_mode::skip_corrupt;
+	}
 	return a.has("salvage") ? recovery_mode::salvage : recovery_mode::strict;
 }
 
@@ -364,7 +369,7 @@ int run_check(const command_spec &spec, const parsed_args &a)
 		pmemstream::open_options o;
 		o.read_only = true;
 		o.verify = pmemstream::verify_mode::full; // check reads every entry (fast reopen trusts checkpoints)
-		o.recovery = recovery_mode::salvage;
+		o.recovery = a.has("skip-corrupt") ? recovery_mode::skip_corrupt : recovery_mode::salvage; // issue 14
 		auto salvaged = stream::open(path, o);
 		if (salvaged) {
 			s = std::move(salvaged).value();

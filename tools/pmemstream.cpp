@@ -15,6 +15,8 @@ namespace {
 
 const option_spec json_opt = {"json", 0, nullptr, "machine-readable output (JSON)"};
 const option_spec salvage_opt = {"salvage", 0, nullptr, "open in salvage mode: show what precedes damage"};
+// Skip-corrupt salvage (issue 14, docs/format.md 8.7).
+const option_spec skip_opt = {"skip-corrupt", 0, nullptr, "open in skip-corrupt mode: show every valid entry, behind damage too"};
 
 const std::vector<command_spec> &commands()
 {
@@ -26,7 +28,7 @@ const std::vector<command_spec> &commands()
 		 1, 1, run_create,
 		 "Fails if FILE exists and holds any non-zero byte (an all-zero file is initialised)."},
 		{"info", "FILE", "Show the format version, sizes, space use and timestamps of a stream.",
-		 {json_opt, salvage_opt}, 1, 1, run_info, nullptr, true},
+		 {json_opt, salvage_opt, skip_opt}, 1, 1, run_info, nullptr, true},
 		{"region add", "FILE --size SIZE", "Allocate a region of at least SIZE usable bytes; print its offset.",
 		 {{"size", 's', "SIZE", "usable bytes (rounded up to whole blocks) (required)"}, json_opt}, 1, 1, run_region_add,
 		 nullptr},
@@ -68,10 +70,11 @@ const std::vector<command_spec> &commands()
 		  {"hex", 'x', nullptr, "a header and a hexdump per entry"},
 		  {"json", 0, nullptr, "a JSON array of {offset, size, timestamp, hex}"},
 		  {"base64", 0, nullptr, "with --json: payload as base64 instead of hex"},
-		  salvage_opt},
+		  salvage_opt,
+		  skip_opt},
 		 2, 2, run_cat, "Without an option the payloads are written raw, one after another.", true},
 		{"dump", "FILE", "Show the whole stream as a tree: regions and their entries.",
-		 {{"bytes", 0, "N", "leading payload bytes shown per entry (default 8)"}, json_opt, salvage_opt}, 1, 1, run_dump,
+		 {{"bytes", 0, "N", "leading payload bytes shown per entry (default 8)"}, json_opt, salvage_opt, skip_opt}, 1, 1, run_dump,
 		 nullptr, true},
 		{"tail", "FILE [REGION]", "Print a region's entries (all regions merged in timestamp order without REGION); with -f keep printing new ones.",
 		 {{"follow", 'f', nullptr, "wait for new entries until interrupted (SIGINT/SIGTERM: exit 0)"},
@@ -90,12 +93,14 @@ const std::vector<command_spec> &commands()
 		{"check", "FILE", "Verify a stream: open strictly, then walk every region and entry in salvage mode.",
 		 {json_opt, {"quiet", 'q', nullptr, "print nothing; only the exit code tells"},
 		  {"repair", 0, nullptr, "point-in-time repair: cut the stream back to before its first damage"},
-		  {"yes", 'y', nullptr, "with --repair: do not ask for confirmation"}},
+		  {"yes", 'y', nullptr, "with --repair: do not ask for confirmation"},
+		  {"skip-corrupt", 0, nullptr, "walk in skip-corrupt mode: count every valid entry, behind damage too"}},
 		 1, 1, run_check,
 		 "Exit status 0 when clean, 3 when damage was found; every problem is reported with its\n"
 		 "region and entry offset. A progress bar is drawn on stderr when it is a terminal.\n"
 		 "--repair lists what a point-in-time repair drops (each region cut at its first damage,\n"
-		 "every entry above the last timestamp known to precede it), asks, repairs, and verifies.",
+		 "every entry above the last timestamp known to precede it), asks, repairs, and verifies.\n"
+		 "--skip-corrupt walks past each damaged range and reports it (region, offset, bytes).",
 		 true},
 		{"bench", "FILE", "Measure appends and iteration for a few entry sizes.",
 		 {{"count", 'c', "N", "entries per size (default 10000)"},

@@ -96,6 +96,12 @@ enum class recovery_mode {
 	// With read_only a dry run: the stream shows what the repair would keep, nothing is
 	// written.
 	point_in_time,
+	// --- skip-corrupt salvage (issue 14) ---
+	// Like salvage (read_only only, and not with follow), but a region's walk does not end at
+	// a damaged entry: it continues at the next valid entry behind it, newer than the last
+	// one shown (docs/format.md 8.7). Every range stepped over is in
+	// recovery_report::skipped (and problems); iterators, counts and the reader step over it.
+	skip_corrupt,
 };
 
 // --- fast reopen and repair (issue 14) ---
@@ -192,6 +198,16 @@ struct dropped_entries {
 	std::string why;
 };
 
+// --- skip-corrupt salvage (issue 14) ---
+// A damaged range of a region that a skip_corrupt open stepped over: [offset, offset + bytes);
+// the entry at offset + bytes is valid and shown.
+struct skipped_range {
+	uint64_t region_offset = 0;
+	uint64_t offset = 0;
+	uint64_t bytes = 0;
+	std::string why;
+};
+
 // What recovery found and did at open.
 struct recovery_report {
 	uint64_t regions = 0;
@@ -206,12 +222,14 @@ struct recovery_report {
 	// the walk met appends in progress); if the stream kept changing, the checks that cannot
 	// tell appends from loss were left out (docs/format.md 8.4).
 	bool live_writer = false;
-	std::vector<recovery_problem> problems; // corruption (only non-empty in salvage mode)
+	std::vector<recovery_problem> problems; // corruption (only non-empty in salvage and skip_corrupt modes)
 	// --- fast reopen and repair (issue 14) ---
 	uint64_t checkpointed_regions = 0; // regions whose walk started at a trusted checkpoint
 	// point_in_time: what the repair removed, one element per region that lost entries.
 	std::vector<dropped_entries> dropped;
 	uint64_t repair_cut = 0; // point_in_time: every entry kept has a timestamp <= this
+	// --- skip-corrupt salvage (issue 14) ---
+	std::vector<skipped_range> skipped; // skip_corrupt: the damaged ranges stepped over
 };
 
 // Facts about a stream, for tools.

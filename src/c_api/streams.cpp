@@ -65,8 +65,13 @@ int pmemstream_open_errc(handle **stream, const char *path, uint64_t block_size,
 	if (!path)
 		return invalid_argument("pmemstream_open: path is NULL");
 	if (flags & ~(PMEMSTREAM_OPEN_READ_ONLY | PMEMSTREAM_OPEN_SALVAGE | PMEMSTREAM_OPEN_FOLLOW | PMEMSTREAM_OPEN_POINT_IN_TIME |
-		      PMEMSTREAM_OPEN_VERIFY_FULL))
+		      PMEMSTREAM_OPEN_VERIFY_FULL | PMEMSTREAM_OPEN_SKIP_CORRUPT))
 		return invalid_argument("pmemstream_open: unknown flag");
+	if ((flags & PMEMSTREAM_OPEN_SKIP_CORRUPT) &&
+	    (flags & (PMEMSTREAM_OPEN_SALVAGE | PMEMSTREAM_OPEN_POINT_IN_TIME | PMEMSTREAM_OPEN_FOLLOW))) // issue 14
+		return invalid_argument("pmemstream_open: PMEMSTREAM_OPEN_SKIP_CORRUPT excludes SALVAGE, POINT_IN_TIME and FOLLOW");
+	if ((flags & PMEMSTREAM_OPEN_SKIP_CORRUPT) && !(flags & PMEMSTREAM_OPEN_READ_ONLY))
+		return invalid_argument("pmemstream_open: PMEMSTREAM_OPEN_SKIP_CORRUPT needs PMEMSTREAM_OPEN_READ_ONLY");
 	if ((flags & PMEMSTREAM_OPEN_SALVAGE) && (flags & PMEMSTREAM_OPEN_POINT_IN_TIME))
 		return invalid_argument("pmemstream_open: PMEMSTREAM_OPEN_SALVAGE and PMEMSTREAM_OPEN_POINT_IN_TIME exclude each other");
 	if ((flags & PMEMSTREAM_OPEN_SALVAGE) && !(flags & PMEMSTREAM_OPEN_READ_ONLY))
@@ -82,6 +87,8 @@ int pmemstream_open_errc(handle **stream, const char *path, uint64_t block_size,
 								     : pmemstream::recovery_mode::strict;
 		if (flags & PMEMSTREAM_OPEN_POINT_IN_TIME) // issue 14
 			options.recovery = pmemstream::recovery_mode::point_in_time;
+		if (flags & PMEMSTREAM_OPEN_SKIP_CORRUPT) // issue 14
+			options.recovery = pmemstream::recovery_mode::skip_corrupt;
 		if (flags & PMEMSTREAM_OPEN_VERIFY_FULL)
 			options.verify = pmemstream::verify_mode::full;
 		return adopt(stream, pmemstream::stream::open(path, options));

@@ -95,6 +95,12 @@ void region_catalog::load(const stream_scan &scan, const recovery_plan &plan)
 		region_runtime *rt = runtime_for(sc.offset);
 		{
 			std::lock_guard rl(rt->lock);
+			if (!sc.gaps.empty()) { // skip-corrupt salvage (format.md 8.7), before the id is stored
+				auto g = std::make_unique<std::vector<std::pair<uint64_t, uint64_t>>>();
+				for (const auto &x : sc.gaps)
+					g->emplace_back(x.offset, x.next);
+				rt->gaps = std::move(g);
+			}
 			activate(rt, v, o.tail, o.count, o.walked, o.last_ts, o.last_entry);
 		}
 		// Never under a region's lock: free() takes that first, then this one.

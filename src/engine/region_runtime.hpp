@@ -7,10 +7,14 @@
 
 #include "format/entry_codec.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 namespace pmemstream {
 
@@ -57,6 +61,23 @@ public:
 		std::atomic_thread_fence(std::memory_order_acquire);
 		return rewrites.load(std::memory_order_relaxed);
 #endif
+	}
+
+	// Skip-corrupt salvage (docs/format.md 8.7): the damaged ranges [first, second) between
+	// visible entries, in offset order; null in every other mode. Set once when the stream
+	// opens (before readers exist) and never changed: such a stream is read-only and follows
+	// no writer.
+	std::unique_ptr<const std::vector<std::pair<uint64_t, uint64_t>>> gaps;
+	// The position a walk that reached `off` continues at: the end of the gap that starts there.
+	uint64_t past_gap(uint64_t off) const noexcept
+	{
+		auto it = std::lower_bound(gaps->begin(), gaps->end(), off, [](const auto &g, uint64_t o) { return g.first < o; });
+		return it != gaps->end() && it->first == off ? it->second : off;
+	}
+	bool in_gap(uint64_t off) const noexcept
+	{
+		auto it = std::upper_bound(gaps->begin(), gaps->end(), off, [](uint64_t o, const auto &g) { return o < g.first; });
+		return it != gaps->begin() && off < std::prev(it)->second;
 	}
 
 	bool live() const noexcept

@@ -155,7 +155,8 @@ void stream::impl::worker_loop()
 
 status stream::impl::recover(const open_options &o)
 {
-	const bool salvage = o.recovery == recovery_mode::salvage;
+	const bool skip_corrupt = o.recovery == recovery_mode::skip_corrupt; // format.md 8.7
+	const bool salvage = o.recovery == recovery_mode::salvage || skip_corrupt;
 	const bool writable = !m_->read_only();
 	// Fast reopen (format.md 8.5): trusted checkpoints spare the walk of sealed entries. The
 	// modes that look for damage (salvage, repair) read everything.
@@ -177,7 +178,7 @@ status stream::impl::recover(const open_options &o)
 	}
 	// A read-only open may meet a writer appending in another process (format.md 8.4).
 	if (writable ? !detail::scan_stream(base_, header_, scan, why, depth)
-		     : !detail::recover_read_only(*m_, header_, salvage, scan, plan, live_writer, why, depth))
+		     : !detail::recover_read_only(*m_, header_, salvage, scan, plan, live_writer, why, depth, skip_corrupt))
 		return error(errc::corrupt, why);
 	// Point-in-time repair (format.md 8.6): a stream with problems, or whose last repair a
 	// crash interrupted, is cut back to the last moment before its first damage.
@@ -234,6 +235,18 @@ status stream::impl::recover(const open_options &o)
 	for (auto *list : {&scan.problems, &plan.problems})
 		for (auto &p : *list)
 			report_.problems.push_back({p.region_offset, p.entry_offset, p.what});
+	// Skip-corrupt salvage (format.md 8.7): every range stepped over, also as a problem.
+	for (const auto &ro : plan.regions) {
+		const auto &sc = scan.regions[ro.scan_index];
+		for (const auto &g : sc.gaps) {
+			const uint64_t bytes = g.next - g.offset;
+			report_.skipped.push_back({sc.offset, g.offset, bytes, g.why ? g.why : "invalid entry"});
+			report_.problems.push_back({sc.offset, g.offset,
+						    "region " + detail::hex(sc.offset) + ": skipped " + std::to_string(bytes) +
+							    " damaged bytes at " + detail::hex(g.offset) + " (" +
+							    (g.why ? g.why : "invalid entry") + ")"});
+		}
+	}
 	return {};
 }
 
@@ -292,7 +305,8 @@ result<entry_header> stream::impl::committed_entry(const entry &e, const region_
 		const uint64_t begin = rt->first.load(std::memory_order_relaxed);
 		const uint64_t tail = rt->tail.load(std::memory_order_acquire);
 		if (id != 0 && (e.region_id == 0 || e.region_id == id) && e.offset >= begin && e.offset < tail &&
-		    (e.offset - begin) % format::entry_alignment == 0 && tail - e.offset >= sizeof(entry_header)) {
+		    (e.offset - begin) % format::entry_alignment == 0 && tail - e.offset >= sizeof(entry_header) &&
+		    (!rt->gaps || !rt->in_gap(e.offset))) { // damage a skip-corrupt open stepped over
 			entry_header h;
 			std::memcpy(&h, base_ + e.offset, sizeof(h));
 			const uint64_t ts = h.timestamp & format::timestamp_mask;

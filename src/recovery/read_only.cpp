@@ -22,7 +22,8 @@ bool same_scan(const stream_scan &a, const stream_scan &b)
 	};
 	auto same_region = [](const region_scan &x, const region_scan &y) {
 		return x.offset == y.offset && x.stop == y.stop && x.stop_state == y.stop_state && x.valid_entries == y.valid_entries &&
-		       x.last_ts == y.last_ts && x.next_valid_ts == y.next_valid_ts && x.above_floor.size() == y.above_floor.size();
+		       x.last_ts == y.last_ts && x.next_valid_ts == y.next_valid_ts && x.above_floor.size() == y.above_floor.size() &&
+		       x.gaps.size() == y.gaps.size();
 	};
 	if (std::memcmp(&a.state.value, &b.state.value, sizeof(a.state.value)) != 0 || a.state.agree != b.state.agree ||
 	    a.spans.size() != b.spans.size() || a.regions.size() != b.regions.size() || a.problems.size() != b.problems.size())
@@ -59,7 +60,7 @@ bool layout_held(const std::byte *base, const stream_scan &scan)
 } // namespace
 
 bool recover_read_only(const media &m, const format::stream_header &h, bool salvage, stream_scan &scan, recovery_plan &plan,
-		       bool &live_writer, std::string &fatal, scan_depth depth)
+		       bool &live_writer, std::string &fatal, scan_depth depth, bool skip_corrupt)
 {
 	// The walk reads the regions one after another while a writer may append to all of them:
 	// an entry a later region got during the walk looks like proof of loss in an earlier one
@@ -75,7 +76,7 @@ bool recover_read_only(const media &m, const format::stream_header &h, bool salv
 	for (int a = 0;; ++a) {
 		scan = stream_scan{};
 		std::string why;
-		const bool readable = scan_stream(m.base(), h, scan, why, depth);
+		const bool readable = scan_stream(m.base(), h, scan, why, depth, skip_corrupt);
 		if (readable)
 			plan = plan_recovery(scan, salvage, false);
 		const bool held = readable && layout_held(m.base(), scan);

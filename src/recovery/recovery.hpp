@@ -46,6 +46,19 @@ struct scanned_entry {
 	uint64_t flags = 0;
 };
 
+// Skip-corrupt salvage (format.md 8.7): a damaged range [offset, next) of a region the walk
+// stepped over; `next` holds a valid entry.
+struct scan_gap {
+	uint64_t offset = 0;
+	uint64_t next = 0;
+	const char *why = nullptr;
+};
+
+// The first position p >= from, in steps of the entry alignment, that holds a valid entry
+// (prev_ts for rule E4); 0 when none. The search behind damage of point-in-time repair and of
+// skip-corrupt salvage.
+uint64_t next_valid_position(const std::byte *base, uint64_t from, uint64_t end, uint64_t epoch, uint64_t prev_ts) noexcept;
+
 // What the walk of one region's entries found.
 struct region_scan {
 	size_t span_index = 0; // in stream_scan::spans
@@ -78,6 +91,9 @@ struct region_scan {
 	bool reached_sealed = false;
 	uint64_t count_at_sealed = 0;
 	uint64_t last_ts_at_sealed = 0;
+	// Skip-corrupt salvage (format.md 8.7): the damaged ranges the walk stepped over, in offset
+	// order; empty in every other mode.
+	std::vector<scan_gap> gaps;
 };
 
 struct stream_scan {
@@ -111,8 +127,10 @@ enum class scan_depth {
 
 // Step 1. `floor` selects which timestamps are collected; the state record is read first and
 // fails the scan (with *problem) when both copies are damaged or the floor is out of range.
+// `skip_corrupt` (format.md 8.7): a region's walk continues behind an invalid entry at the
+// next valid one (scan_gap).
 bool scan_stream(const std::byte *base, const format::stream_header &h, stream_scan &out, std::string &problem,
-		 scan_depth depth = scan_depth::full);
+		 scan_depth depth = scan_depth::full, bool skip_corrupt = false);
 
 struct region_outcome {
 	size_t scan_index = 0; // in stream_scan::regions
@@ -161,7 +179,7 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 // a stream that keeps changing gets the plan without rules R2-R4 (`live_writer` set). False,
 // with *fatal, when the state record cannot be read.
 bool recover_read_only(const media &m, const format::stream_header &h, bool salvage, stream_scan &scan, recovery_plan &plan,
-		       bool &live_writer, std::string &fatal, scan_depth depth = scan_depth::full);
+		       bool &live_writer, std::string &fatal, scan_depth depth = scan_depth::full, bool skip_corrupt = false);
 
 // Step 3. Writable opens only: R5 repairs, zeroed tails, floor raised to max_seen. Each group
 // of writes is drained before the next.

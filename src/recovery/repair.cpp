@@ -142,12 +142,10 @@ bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery
 		uint64_t at = count_chain(base, pos, sc.data_end, v.epoch, chain_prev, d, out.burn);
 		const bool unclean = check_entry(base, at, sc.data_end, v.epoch, chain_prev).state == entry_state::invalid;
 		if (unclean && d.damaged) {
-			for (uint64_t p = at + format::entry_alignment; p + sizeof(format::entry_header) <= sc.data_end;
-			     p += format::entry_alignment) {
+			for (uint64_t p = next_valid_position(base, at + format::entry_alignment, sc.data_end, v.epoch, 0); p != 0;) {
 				uint64_t p_prev = 0;
-				if (check_entry(base, p, sc.data_end, v.epoch, 0).state != entry_state::valid)
-					continue;
-				p = count_chain(base, p, sc.data_end, v.epoch, p_prev, d, out.burn) - format::entry_alignment;
+				p = next_valid_position(base, count_chain(base, p, sc.data_end, v.epoch, p_prev, d, out.burn), sc.data_end,
+							v.epoch, 0);
 			}
 		}
 		o.torn = unclean && !d.damaged;

@@ -52,7 +52,8 @@ walk_start head_start(const span_record &s) noexcept
 	return w;
 }
 
-void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, const walk_start &start, region_scan &sc)
+void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, const walk_start &start, region_scan &sc,
+		  bool skip_corrupt)
 {
 	const auto &v = s.v();
 	sc.offset = s.offset;
@@ -77,6 +78,16 @@ void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, c
 		}
 		auto c = check_entry(base, pos, sc.data_end, v.epoch, sc.last_ts);
 		if (c.state != entry_state::valid) {
+			// Skip-corrupt salvage (format.md 8.7): behind an invalid entry, the next valid
+			// one newer than the last accepted (E4) continues the walk.
+			if (skip_corrupt && c.state == entry_state::invalid) {
+				const uint64_t n = next_valid_position(base, pos + format::entry_alignment, sc.data_end, v.epoch, sc.last_ts);
+				if (n != 0) {
+					sc.gaps.push_back({pos, n, c.why});
+					pos = n;
+					continue;
+				}
+			}
 			sc.stop_state = c.state;
 			sc.stop_why = c.why;
 			// Rule R2 evidence: valid newer entries behind the invalid one, up to W of them
@@ -118,7 +129,16 @@ void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, c
 
 } // namespace
 
-bool scan_stream(const std::byte *base, const format::stream_header &h, stream_scan &out, std::string &problem, scan_depth depth)
+uint64_t next_valid_position(const std::byte *base, uint64_t from, uint64_t end, uint64_t epoch, uint64_t prev_ts) noexcept
+{
+	for (uint64_t p = from; p + sizeof(format::entry_header) <= end; p += format::entry_alignment)
+		if (check_entry(base, p, end, epoch, prev_ts).state == entry_state::valid)
+			return p;
+	return 0;
+}
+
+bool scan_stream(const std::byte *base, const format::stream_header &h, stream_scan &out, std::string &problem, scan_depth depth,
+		 bool skip_corrupt)
 {
 	auto st = read_dual<format::state_slot>(base, format::state_slot_offset[0], format::state_slot_offset[1]);
 	if (!st) {
@@ -157,7 +177,7 @@ bool scan_stream(const std::byte *base, const format::stream_header &h, stream_s
 		walk_start start = head_start(out.spans[i]);
 		if (depth == scan_depth::checkpoint)
 			(void)checkpoint_start(base, out.spans[i].v(), out.spans[i].offset, floor, start);
-		walk_entries(base, out.spans[i], floor, start, sc);
+		walk_entries(base, out.spans[i], floor, start, sc, skip_corrupt);
 		out.regions.push_back(std::move(sc));
 	}
 	return true;

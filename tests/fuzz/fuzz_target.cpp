@@ -181,7 +181,7 @@ void check_image(const uint8_t *data, size_t size, fuzz_outcome &out)
 		std::memcpy(img.data(), data + 1, size - 1);
 	fix_checksums(img, flags);
 
-	for (auto mode : {recovery_mode::strict, recovery_mode::salvage}) {
+	for (auto mode : {recovery_mode::strict, recovery_mode::salvage, recovery_mode::skip_corrupt}) { // skip_corrupt: issue 14
 		open_options o;
 		o.read_only = true;
 		o.recovery = mode;
@@ -195,7 +195,8 @@ void check_image(const uint8_t *data, size_t size, fuzz_outcome &out)
 			continue;
 		}
 		out.opened_read_only = true;
-		walk(**r, mode == recovery_mode::strict ? "read-only" : "salvage", mode == recovery_mode::salvage);
+		walk(**r, mode == recovery_mode::strict ? "read-only" : mode == recovery_mode::salvage ? "salvage" : "skip-corrupt",
+		     mode != recovery_mode::strict);
 	}
 	// A fast open trusts checkpoints (docs/format.md 8.5), so on a damaged image it may show
 	// damaged sealed entries; it must still never crash nor read outside a region (the
