@@ -12,8 +12,10 @@ ASAN_SHORT_LABELS ?= unit|format|property|c_api|cli|fuzz
 ASAN_SHORT_EXCLUDE ?= ^fuzz_libfuzzer|^(unit_files|property_model|property_async|property_tx|format_damage|reopen_checkpoint)_PAGE$$
 TSAN_SHORT_LABELS ?= concurrency
 # The short TSan pass runs the cache-line variant of tests built for both granularities (the
-# msync paths' threads are in crash_async's msync scenarios); `make tsan` runs everything.
-TSAN_SHORT_EXCLUDE ?= _PAGE$$
+# msync paths' threads are in crash_async's msync scenarios), and of the crash explorations only
+# crash_async (crash_threads and crash_fences take minutes under TSan; the dev pass runs them);
+# `make tsan` runs everything.
+TSAN_SHORT_EXCLUDE ?= _PAGE$$|^crash_(threads|fences)$$
 
 .PHONY: all deps build demo test test-main test-sanitizers asan tsan bench bench-async package package-test clean
 
