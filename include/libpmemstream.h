@@ -373,8 +373,11 @@ int pmemstream_append_with_timestamp(struct pmemstream *stream, struct pmemstrea
 
 /*
  * Reserves `size` bytes at the end of the region for the caller to write at *data, then
- * publish with pmemstream_publish(). One reservation per region at a time: a second reserve
- * replaces the first. Nothing is visible or durable until published.
+ * publish with pmemstream_publish() or give up with pmemstream_cancel(). Several threads may
+ * hold reservations in one region at once, one each: a second reserve by the same thread in
+ * the same region replaces (cancels) its first. The entry takes its timestamp when published,
+ * after the entries claimed before it in the region; entries claimed after it wait for its
+ * publish or cancel. Nothing is visible or durable until published.
  *  runtime:        optional
  *  reserved_entry: out, required; pass it to pmemstream_publish()
  *  data:           out, required; where to write up to `size` bytes
@@ -396,6 +399,16 @@ int pmemstream_reserve(struct pmemstream *stream, struct pmemstream_region regio
  */
 int pmemstream_publish(struct pmemstream *stream, struct pmemstream_region region,
 		       struct pmemstream_region_runtime *runtime, struct pmemstream_entry entry, size_t size);
+
+/*
+ * Gives up a reservation made by pmemstream_reserve(): its space is given back, or becomes a
+ * padding entry (never shown) when something was claimed after it in the region.
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (NULL stream),
+ * PMEMSTREAM_E_INVALID_HANDLE (not an outstanding reservation), PMEMSTREAM_E_READ_ONLY,
+ * PMEMSTREAM_E_MEDIA_FAILED.
+ */
+int pmemstream_cancel(struct pmemstream *stream, struct pmemstream_region region,
+		      struct pmemstream_region_runtime *runtime, struct pmemstream_entry entry);
 
 /* ---- watermarks ---- */
 
@@ -1025,6 +1038,8 @@ int pmemstream_reserve_errc(struct pmemstream *stream, struct pmemstream_region 
 			    struct pmemstream_entry *reserved_entry, void **data);
 int pmemstream_publish_errc(struct pmemstream *stream, struct pmemstream_region region,
 			    struct pmemstream_region_runtime *runtime, struct pmemstream_entry entry, size_t size);
+int pmemstream_cancel_errc(struct pmemstream *stream, struct pmemstream_region region,
+			   struct pmemstream_region_runtime *runtime, struct pmemstream_entry entry);
 int pmemstream_persist_errc(struct pmemstream *stream, uint64_t *persisted_timestamp);
 int pmemstream_wait_committed_errc(struct pmemstream *stream, uint64_t timestamp, uint64_t timeout_ns);
 int pmemstream_wait_persisted_errc(struct pmemstream *stream, uint64_t timestamp, uint64_t timeout_ns);
@@ -1061,6 +1076,7 @@ int pmemstream_stream_reader_wait_errc(struct pmemstream_stream_reader *reader, 
 #define pmemstream_append_with_timestamp pmemstream_append_with_timestamp_errc
 #define pmemstream_reserve pmemstream_reserve_errc
 #define pmemstream_publish pmemstream_publish_errc
+#define pmemstream_cancel pmemstream_cancel_errc
 #define pmemstream_persist pmemstream_persist_errc
 #define pmemstream_wait_committed pmemstream_wait_committed_errc
 #define pmemstream_wait_persisted pmemstream_wait_persisted_errc

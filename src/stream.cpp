@@ -107,6 +107,15 @@ result<uint64_t> stream::publish(region r, const entry &e, uint64_t size, region
 	return s.writer_->publish(**rt, r.id, e, size, false);
 }
 
+status stream::cancel(region r, const entry &e, region_runtime *hint)
+{
+	impl &s = *impl_;
+	auto rt = s.writable(r, hint);
+	if (!rt)
+		return rt.err();
+	return s.writer_->cancel(**rt, r.id, e);
+}
+
 // ==================================================================== asynchronous appends
 
 result<appended> stream::async_append(region r, std::span<const std::byte> data, region_runtime *hint)

@@ -550,9 +550,10 @@ public:
 	// freed is handed out last, so an offset-only handle of a freed region does not name a
 	// new one at once (region ids never repeat).
 	[[nodiscard]] result<region> region_allocate(uint64_t size);
-	// Frees a region and all its entries. Waits for an append in progress in the region.
-	// Errors: invalid_handle, read_only, wrong_process, busy (a reservation is outstanding in
-	// the region: publish it first). Durability: persisted on return.
+	// Frees a region and all its entries. Waits for the appends in progress in the region;
+	// appends that come later fail with invalid_handle. Errors: invalid_handle, read_only,
+	// wrong_process, busy (a reservation is outstanding in the region: publish or cancel it
+	// first). Durability: persisted on return.
 	[[nodiscard]] status region_free(region r);
 	// Usable bytes of the region (what entries can occupy in all).
 	[[nodiscard]] result<uint64_t> region_size(region r) const;
@@ -600,27 +601,42 @@ public:
 	// ---- end of truncation ----
 
 	// ---- entries ----
+	// Any number of threads may append to one region at once (docs/design.md 2.3): each
+	// append claims its space and timestamp in a short critical section and writes in
+	// parallel with the others; entries of a region lie in timestamp order.
+	//
 	// Appends one entry; returns it with its timestamp once it is committed and persisted (and
 	// every entry with a smaller timestamp is too). Errors: invalid_handle (also for a runtime
-	// of another stream or region), region_full, entry_too_large, read_only, wrong_process (a
-	// child after fork()), busy (a reservation is outstanding in the region), media_failed,
-	// timestamps_exhausted.
+	// of another stream or region, or a region freed meanwhile), region_full, entry_too_large,
+	// read_only, wrong_process (a child after fork()), busy (this thread has an outstanding
+	// reservation in the region: publish or cancel it first), media_failed,
+	// timestamps_exhausted. An append behind another thread's outstanding reservation in the
+	// region waits until that one is published or cancelled.
 	[[nodiscard]] result<appended> append(region r, std::span<const std::byte> data, region_runtime *rt = nullptr);
 	[[nodiscard]] result<appended> append(region r, const void *data, uint64_t size, region_runtime *rt = nullptr)
 	{
 		return append(r, std::span<const std::byte>(static_cast<const std::byte *>(data), size), rt);
 	}
-	// Reserves `size` bytes at the end of the region for the caller to fill, then publish().
-	// One reservation per region at a time: a second reserve() replaces the first, whose
-	// handle publish() then refuses with invalid_handle (a C++ handle carries its ticket; an
-	// offset-only handle cannot be told from the new one). A reservation that is never
-	// published leaves no trace after a reopen.
+	// Reserves `size` bytes at the end of the region for the caller to fill, then publish()
+	// or cancel(). Several reservations may be outstanding in a region, one per thread: a
+	// second reserve() by the same thread in the same region cancels its first, whose handle
+	// publish() then refuses with invalid_handle (a C++ handle carries its ticket; an
+	// offset-only handle cannot be told from a new one at the same offset). The entry takes
+	// its timestamp when it is published, after every entry claimed before it in the region;
+	// entries claimed after it become visible only once it is published or cancelled, so
+	// publish promptly. A reservation that is never published leaves no trace after a reopen.
 	[[nodiscard]] result<reservation> reserve(region r, uint64_t size, region_runtime *rt = nullptr);
 	// Publishes a reserved entry with `size` (<= the reserved size) bytes. Returns its
-	// timestamp once it is committed and persisted. Errors: invalid_handle (not the
-	// outstanding reservation), invalid_argument (size above the reservation), and those of
-	// append().
+	// timestamp once it is committed and persisted. The unused rest of the reservation is
+	// given back when nothing was claimed after it, else it becomes a padding entry (never
+	// shown). Waits for reservations claimed before it in the region to be published or
+	// cancelled. Errors: invalid_handle (not an outstanding reservation), invalid_argument
+	// (size above the reservation), and those of append().
 	[[nodiscard]] result<uint64_t> publish(region r, const entry &e, uint64_t size, region_runtime *rt = nullptr);
+	// Gives up a reservation: its space is given back, or becomes a padding entry when
+	// something was claimed after it. Errors: invalid_handle (not an outstanding
+	// reservation), read_only, wrong_process, media_failed.
+	[[nodiscard]] status cancel(region r, const entry &e, region_runtime *rt = nullptr);
 
 	// ---- asynchronous appends (docs/design.md 2.2) ----
 	// Writes the entry and commits it (iterators and readers see it) without waiting for it

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Entries: append, reserve and publish, and the accessors of a committed entry.
+// Entries: append, reserve, publish and cancel, and the accessors of a committed entry.
 #include "c_api.hpp"
 
 #include <cstdio>
@@ -106,6 +106,23 @@ int pmemstream_publish(handle *stream, struct pmemstream_region region, struct p
 		       struct pmemstream_entry entry, size_t size)
 {
 	return drop_in(pmemstream_publish_errc(stream, region, runtime, entry, size));
+}
+
+int pmemstream_cancel_errc(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
+			   struct pmemstream_entry entry)
+{
+	if (!stream)
+		return invalid_argument("pmemstream_cancel: stream is NULL");
+	return guarded([&] {
+		auto s = cpp(stream)->cancel(cpp(region), cpp(entry), cpp(runtime));
+		return s ? 0 : fail(s.err());
+	});
+}
+
+int pmemstream_cancel(handle *stream, struct pmemstream_region region, struct pmemstream_region_runtime *runtime,
+		      struct pmemstream_entry entry)
+{
+	return drop_in(pmemstream_cancel_errc(stream, region, runtime, entry));
 }
 
 const void *pmemstream_entry_data(handle *stream, struct pmemstream_entry entry)

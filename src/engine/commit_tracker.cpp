@@ -24,17 +24,21 @@ commit_tracker::commit_tracker(visibility_state &vis, media &m, state_record *st
 		extend_lease(last + 1); // now, rather than in the first append
 }
 
-uint64_t commit_tracker::acquire() noexcept
+uint64_t commit_tracker::acquire_unchecked() noexcept
 {
 	const uint64_t ts = next_.fetch_add(1, std::memory_order_seq_cst);
 	if (ts > lease_.load(std::memory_order_acquire))
 		extend_lease(ts);
+	return ts;
+}
+
+void commit_tracker::wait_slot(uint64_t ts) noexcept
+{
 	// The slot is reused from ts - ring_size: a sweep may still read its range until that
 	// timestamp is persisted. Persisting it is what the owner of ts would wait for anyway.
 	while (ts > persisted() + ring_size)
 		if (!ensure_persisted(ts - ring_size) && !m_.healthy())
 			break; // nothing will become durable again; the caller's drain fails too
-	return ts;
 }
 
 uint64_t commit_tracker::acquire_block(uint64_t n) noexcept

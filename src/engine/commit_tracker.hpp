@@ -47,7 +47,18 @@ public:
 	commit_tracker(visibility_state &vis, media &m, state_record *state, uint64_t last);
 
 	// Takes the next timestamp (leased, and its slot free).
-	uint64_t acquire() noexcept;
+	uint64_t acquire() noexcept
+	{
+		const uint64_t ts = acquire_unchecked();
+		wait_slot(ts);
+		return ts;
+	}
+	// acquire() in two steps, for a caller that takes timestamps under a region's lock
+	// (region_writer): the timestamp, leased; then, outside the lock and before the
+	// timestamp completes, the wait until its ring slot is free (the back-pressure, which
+	// may wait for entries whose writers need that lock).
+	uint64_t acquire_unchecked() noexcept;
+	void wait_slot(uint64_t ts) noexcept;
 
 	// ---- transactions (issue 13) ----
 	// Takes n consecutive timestamps (leased, their slots free); returns the first. n is at

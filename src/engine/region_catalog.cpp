@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "engine/region_catalog.hpp"
+#include "engine/region_writer.hpp"
 #include "engine/state_record.hpp"
 #include "util/hex.hpp"
 
@@ -66,7 +67,9 @@ void region_catalog::activate(region_runtime *rt, const format::span_slot &v, ui
 	rt->count.store(count, std::memory_order_relaxed);
 	const uint64_t line = tail & ~(format::cache_line - 1);
 	std::memcpy(rt->line.bytes, m_.base() + line, tail - line);
-	rt->reserved = false;
+	rt->reset_claims();
+	rt->claim_end = tail;
+	rt->claim_last_ts = last_ts;
 	rt->walked = walked;
 	rt->last_ts = last_ts;
 	rt->last_entry = last_entry;
@@ -209,12 +212,15 @@ result<region_runtime *> region_catalog::allocate(uint64_t size)
 status region_catalog::free(region_runtime *rt, uint64_t id, state_record &state, commit_tracker &tracker)
 {
 	std::lock_guard al(alloc_mutex_);
-	std::lock_guard rl(rt->lock); // waits for an append in progress
+	std::unique_lock rl(rt->lock);
 	const uint64_t cur_id = rt->id.load(std::memory_order_relaxed);
 	if (cur_id == 0 || (id != 0 && id != cur_id))
 		return error(errc::invalid_handle, "no live region at offset " + hex(rt->offset));
-	if (rt->reserved)
-		return error(errc::busy, "region " + hex(rt->offset) + " has an outstanding reservation; publish it first");
+	if (rt->reservations != 0)
+		return error(errc::busy, "region " + hex(rt->offset) + " has an outstanding reservation; publish or cancel it first");
+	detail::quiesce(*rt, rl); // appends in flight finish; new ones wait, then find the region gone
+	if (rt->id.load(std::memory_order_relaxed) != cur_id || rt->reservations != 0)
+		return error(errc::busy, "region " + hex(rt->offset) + " changed while its appends finished; try again");
 	if (!tracker.ensure_persisted(rt->last_ts))
 		return error(errc::media_failed, "the medium failed while persisting the region's entries");
 	rt->id.store(0, std::memory_order_release);

@@ -167,7 +167,9 @@ private:
 	void unindex_free(span_map::iterator it);
 	slot_read<format::span_slot> write_span(uint64_t off, const format::span_slot &v, const slot_read<format::span_slot> &cur);
 	// Truncation helpers (region_truncate.cpp), with alloc_mutex_ and rt->lock held.
-	status prepare_cut(region_runtime *rt, uint64_t id, commit_tracker &tracker);
+	// Refuses a region with reservations outstanding, waits for its appends in flight (rl
+	// on rt->lock) and persists its entries.
+	status prepare_cut(region_runtime *rt, uint64_t id, commit_tracker &tracker, std::unique_lock<std::mutex> &rl);
 	result<uint64_t> clear_locked(region_runtime *rt, state_record &state, commit_tracker &tracker);
 	void bump_layout() noexcept
 	{

@@ -96,20 +96,72 @@ public:
 #endif
 	}
 
-	// Serialises writers of this region (appends, reserve/publish, free, close). Everything
-	// below is guarded by it.
+	// Guards everything below. Held only briefly by appends (to claim space and a timestamp,
+	// and to complete), and through their work by the operations that change a region's
+	// layout (free, clear, truncation, a transaction's commit), which first wait for the
+	// claims in flight (quiesce()).
 	std::mutex lock;
-	bool reserved = false;
-	uint64_t reserve_pos = 0;
-	uint64_t reserve_size = 0;
-	uint64_t reserve_ticket = 0; // tells a reservation from the one that replaced it
-	uint64_t last_ts = 0;	     // timestamp of the last committed entry (0: none)
-	// The region's in-flight bound W (span header max_in_flight) and, when W > 1, the
-	// timestamps of its last W entries (a ring indexed by `appended`): entry k may be written
-	// only once entry k - W is persisted (docs/format.md rule R3).
+
+	// ---- claims (issue 11: concurrent appends to one region, docs/design.md 2.3) ----
+	// Every append and reservation claims the region's space in order; claims are
+	// *sequenced* (given their timestamps) in the same order, so offsets and timestamps
+	// agree (rule E4); their writers fill them in parallel; the visible tail advances over
+	// the contiguous run of finished claims. At most max_in_flight claims are outstanding
+	// (the ring below has that many slots).
+	struct claim {
+		enum : uint8_t { claimed, sequenced, filled, failed };
+		uint64_t index = 0;  // claims_made when it was made: tells this use of the slot from the next
+		uint64_t pos = 0;    // first byte
+		uint64_t size = 0;   // bytes claimed (a reservation's may shrink at publish)
+		uint64_t ts = 0;     // its entry's timestamp (0 until sequenced)
+		uint64_t ts2 = 0;    // a padding entry's after it (a shortened publish), else 0
+		uint64_t pos2 = 0;   // where that padding entry starts
+		uint64_t owner = 0;  // a reservation: the reserving thread's token; 0: an append
+		uint64_t ticket = 0; // a reservation's ticket
+		uint64_t capacity = 0; // a reservation's payload bytes
+		uint8_t state = claimed;
+		bool exclusive = false; // written as whole lines with a zero fill (nothing else in flight)
+		bool shown = true;	// its entry is not padding (a cancelled reservation's is)
+		bool entries = true;	// it leaves an entry (false: a cancelled last reservation, shrunk to nothing)
+	};
+	std::unique_ptr<claim[]> claims; // max_in_flight slots, made on first use
+	uint64_t claims_made = 0;	 // since the region became live here
+	uint64_t claims_sequenced = 0;	 // claims [0, claims_sequenced) have their timestamps
+	uint64_t claims_done = 0;	 // claims [0, claims_done) are finished and inside `tail`
+	uint64_t claim_end = 0;		 // end of the last claim; `tail` while no claim is outstanding
+	uint64_t claim_last_ts = 0;	 // timestamp of the last sequenced claim; `last_ts` while none is outstanding
+	uint32_t reservations = 0;	 // reserved and neither published nor cancelled
+	uint32_t draining = 0;		 // quiesce() in progress: new claims wait
+	// The last exclusive claim in flight and the end of its zero fill: a claim starting
+	// before that end waits until it is done (the fill would overwrite it).
+	uint64_t exclusive_index = 0, exclusive_fill_end = 0;
+	// Bumped (release) whenever claims_sequenced or claims_done move or a quiesce ends;
+	// claimers waiting for their turn or for a free slot sleep on it (progress_waiters > 0).
+	std::atomic<uint64_t> progress{0};
+	std::atomic<uint32_t> progress_waiters{0}; // changed under the lock only
+	std::atomic<uint32_t> progress_sleepers{0}; // of those, in FUTEX_WAIT
+	bool broken = false; // a claim failed (the medium did): the tail moves no more
+	bool outstanding() const noexcept
+	{
+		return claims_made != claims_done;
+	}
+	// Forgets the claims (a region becomes live here; nothing is in flight).
+	void reset_claims() noexcept
+	{
+		claims.reset();
+		claims_made = claims_sequenced = claims_done = 0;
+		reservations = 0;
+		exclusive_index = exclusive_fill_end = 0;
+		broken = false;
+	}
+
+	uint64_t last_ts = 0;	     // timestamp of the last visible entry (0: none)
+	// The region's in-flight bound W (span header max_in_flight) and the timestamps of its
+	// last W sequenced entries (a ring indexed by `appended`, made on first use): entry k is
+	// written only once entry k - W is persisted (docs/format.md rule R3).
 	uint32_t max_in_flight = 1;
 	std::unique_ptr<uint64_t[]> window;
-	uint64_t appended = 0; // entries appended since the region became live here
+	uint64_t appended = 0; // entries sequenced since the region became live here
 	uint64_t walked = 0;	     // entries in the region, padding included (the checkpoint's count)
 	uint64_t last_entry = 0;     // offset of the last entry (0: none); the checkpoint's span_sealed_last
 	// The checkpoint persisted in the span header (format.hpp span_slot::sealed_*).

@@ -11,6 +11,7 @@
 //   3. makes the cut with one atomic span-header update (clear, prefix) or one zeroed entry
 //      header (suffix). A crash before 3 shows the region as before, after 3 as after.
 #include "engine/region_catalog.hpp"
+#include "engine/region_writer.hpp"
 #include "engine/state_record.hpp"
 #include "util/hex.hpp"
 
@@ -63,13 +64,16 @@ error not_an_entry(uint64_t pos, uint64_t region)
 
 } // namespace
 
-status region_catalog::prepare_cut(region_runtime *rt, uint64_t id, commit_tracker &tracker)
+status region_catalog::prepare_cut(region_runtime *rt, uint64_t id, commit_tracker &tracker, std::unique_lock<std::mutex> &rl)
 {
 	const uint64_t cur_id = rt->id.load(std::memory_order_relaxed);
 	if (cur_id == 0 || (id != 0 && id != cur_id))
 		return error(errc::invalid_handle, "no live region at offset " + hex(rt->offset));
-	if (rt->reserved)
-		return error(errc::busy, "region " + hex(rt->offset) + " has an outstanding reservation; publish it first");
+	if (rt->reservations != 0)
+		return error(errc::busy, "region " + hex(rt->offset) + " has an outstanding reservation; publish or cancel it first");
+	detail::quiesce(*rt, rl); // appends in flight finish; new ones wait for the cut
+	if (rt->id.load(std::memory_order_relaxed) != cur_id || rt->reservations != 0)
+		return error(errc::busy, "region " + hex(rt->offset) + " changed while its appends finished; try again");
 	// Every entry of the region persisted: the floor raised after this covers them all, and
 	// every entry an iterator or handle may still name is committed.
 	if (!tracker.ensure_persisted(rt->last_ts) || !m_.healthy())
@@ -128,8 +132,8 @@ result<uint64_t> region_catalog::clear_locked(region_runtime *rt, state_record &
 result<uint64_t> region_catalog::clear(region_runtime *rt, uint64_t id, state_record &state, commit_tracker &tracker)
 {
 	std::lock_guard al(alloc_mutex_);
-	std::lock_guard rl(rt->lock);
-	if (auto s = prepare_cut(rt, id, tracker); !s)
+	std::unique_lock rl(rt->lock);
+	if (auto s = prepare_cut(rt, id, tracker, rl); !s)
 		return s.err();
 	return clear_locked(rt, state, tracker);
 }
@@ -138,8 +142,8 @@ result<uint64_t> region_catalog::truncate_before(region_runtime *rt, uint64_t id
 						 state_record &state, commit_tracker &tracker)
 {
 	std::lock_guard al(alloc_mutex_);
-	std::lock_guard rl(rt->lock);
-	if (auto s = prepare_cut(rt, id, tracker); !s)
+	std::unique_lock rl(rt->lock);
+	if (auto s = prepare_cut(rt, id, tracker, rl); !s)
 		return s.err();
 	const walk_result w = walk(m_.base(), *rt, by_ts ? 0 : pos, by_ts ? std::max<uint64_t>(ts, 1) : 0);
 	if (!by_ts && !w.at_target)
@@ -201,8 +205,8 @@ result<uint64_t> region_catalog::truncate_after(region_runtime *rt, uint64_t id,
 						commit_tracker &tracker)
 {
 	std::lock_guard al(alloc_mutex_);
-	std::lock_guard rl(rt->lock);
-	if (auto s = prepare_cut(rt, id, tracker); !s)
+	std::unique_lock rl(rt->lock);
+	if (auto s = prepare_cut(rt, id, tracker, rl); !s)
 		return s.err();
 	const walk_result w = walk(m_.base(), *rt, pos, 0);
 	if (!w.at_target)

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "engine/region_writer.hpp"
+#include "util/futex.hpp"
 #include "util/hex.hpp"
+
+#include <cstring>
 
 namespace pmemstream::detail {
 
@@ -12,75 +15,251 @@ error too_large(uint64_t size)
 		     "entry of " + std::to_string(size) + " bytes; the limit is " + std::to_string(format::max_payload));
 }
 
+// Tells threads apart for "one reservation per thread per region" (unique among live threads).
+uint64_t thread_token() noexcept
+{
+	thread_local char token;
+	return reinterpret_cast<uintptr_t>(&token);
+}
+
+void pause() noexcept
+{
+#if defined(__x86_64__)
+	__builtin_ia32_pause();
+#endif
+}
+
 } // namespace
 
-status region_writer::check_region(const region_runtime &rt, uint64_t id, bool replace_reservation) const
+// ==================================================================== waiting on a region
+
+void wait_progress(region_runtime &rt, std::unique_lock<std::mutex> &lk)
+{
+	const uint64_t seen = rt.progress.load(std::memory_order_relaxed);
+	rt.progress_waiters.store(rt.progress_waiters.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+	lk.unlock();
+	// What is waited for is mostly another thread's claim a few hundred nanoseconds from its
+	// end (a zero fill, a turn): spin a little before sleeping.
+	for (int i = 0; i < 4096 && rt.progress.load(std::memory_order_acquire) == seen; ++i)
+		pause();
+	if (rt.progress.load(std::memory_order_acquire) == seen) {
+		rt.progress_sleepers.fetch_add(1, std::memory_order_seq_cst);
+		if (rt.progress.load(std::memory_order_seq_cst) == seen)
+			futex_wait(rt.progress, seen, std::chrono::steady_clock::time_point::max());
+		rt.progress_sleepers.fetch_sub(1, std::memory_order_seq_cst);
+	}
+	lk.lock();
+	rt.progress_waiters.store(rt.progress_waiters.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
+
+void bump_progress(region_runtime &rt) noexcept
+{
+	// Waiters register under the lock, which the caller holds: without any, nothing to do.
+	if (rt.progress_waiters.load(std::memory_order_relaxed) == 0)
+		return;
+	rt.progress.store(rt.progress.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+	if (rt.progress_sleepers.load(std::memory_order_seq_cst) != 0)
+		futex_wake_all(rt.progress);
+}
+
+void quiesce(region_runtime &rt, std::unique_lock<std::mutex> &lk)
+{
+	if (!rt.outstanding())
+		return;
+	++rt.draining;
+	while (rt.outstanding())
+		wait_progress(rt, lk);
+	--rt.draining;
+	bump_progress(rt); // claims that waited for the drain
+}
+
+// ==================================================================== claims
+
+status region_writer::check_region(const region_runtime &rt, uint64_t id) const
 {
 	const uint64_t cur = rt.id.load(std::memory_order_relaxed);
 	if (cur == 0 || (id != 0 && id != cur))
 		return error(errc::invalid_handle, "no live region at offset " + hex(rt.offset) +
 							   (cur != 0 ? " with id " + std::to_string(id) : std::string()));
-	if (rt.reserved && !replace_reservation)
-		return error(errc::busy, "region " + hex(rt.offset) + " has an outstanding reservation; publish it first");
 	return {};
 }
 
-status region_writer::check_space(const region_runtime &rt, uint64_t pos, uint64_t need) const
+result<uint64_t> region_writer::take_claim(region_runtime &rt, lock_type &lk, uint64_t id, uint64_t bytes, uint64_t exact,
+					   work &w)
 {
+	for (;;) {
+		if (auto s = check_region(rt, id); !s)
+			return s.err();
+		if (rt.draining == 0 && rt.claims_made - rt.claims_done < rt.max_in_flight)
+			break;
+		wait_progress(rt, lk); // a free, clear or truncation drains the region, or the ring is full
+	}
+	if (!rt.claims)
+		rt.claims.reset(new claim[rt.max_in_flight]());
+	const bool alone = !rt.outstanding();
+	if (alone) {
+		// Nothing in flight: the claim position and the last timestamp are the visible ones
+		// (which a truncation or a transaction may have moved).
+		rt.claim_end = rt.tail.load(std::memory_order_relaxed);
+		rt.claim_last_ts = rt.last_ts;
+	}
+	const uint64_t pos = rt.claim_end;
 	const uint64_t left = rt.data_end.load(std::memory_order_relaxed) - pos;
-	if (need > left)
+	uint64_t take = bytes;
+	if (take > left && exact != 0 && exact <= left)
+		take = exact;
+	if (take > left)
 		return error(errc::region_full, "region " + hex(rt.offset) + " has " + std::to_string(left) +
-							" bytes left; the entry needs " + std::to_string(need));
-	return {};
-}
-
-status region_writer::make_room(region_runtime &rt)
-{
-	uint64_t oldest = rt.last_ts; // W = 1: the previous entry
-	if (rt.max_in_flight > 1)
-		oldest = rt.window ? rt.window[rt.appended % rt.max_in_flight] : 0;
-	if (oldest > tracker_.persisted() && !tracker_.ensure_persisted(oldest))
-		return error(errc::media_failed, "the medium failed while persisting earlier entries of region " + hex(rt.offset));
-	return {};
-}
-
-result<uint64_t> region_writer::take_timestamp()
-{
-	const uint64_t ts = tracker_.acquire();
-	if (ts > format::max_timestamp) {
-		// The format has no more: complete it so waiters are not stuck, and stop writing.
-		tracker_.complete(ts, 0, 0, true);
-		gate_.fail(errc::timestamps_exhausted);
-		return gate_.refusal();
+							" bytes left; the entry needs " + std::to_string(exact ? exact : bytes));
+	const uint64_t index = rt.claims_made++;
+	claim &c = slot(rt, index);
+	c = claim{};
+	c.index = index;
+	c.pos = pos;
+	c.size = take;
+	rt.claim_end = pos + take;
+	w.index = index;
+	w.pos = pos;
+	w.size = take;
+	w.epoch = rt.epoch.load(std::memory_order_relaxed);
+	// An exclusive claim (nothing else in flight, not a reservation) writes whole lines with
+	// a zero fill to the end of its last line; claims that start before that end wait for it.
+	w.exclusive = alone && exact == 0;
+	c.exclusive = w.exclusive;
+	if (w.exclusive) {
+		rt.exclusive_index = index;
+		rt.exclusive_fill_end = format::align_up(pos + take, format::cache_line);
+	} else if (rt.claims_done <= rt.exclusive_index && rt.exclusive_index < index && pos < rt.exclusive_fill_end) {
+		w.fill_wait = rt.exclusive_index;
 	}
-	return ts;
+	return index;
 }
 
-status region_writer::commit(region_runtime &rt, uint64_t pos, uint64_t footprint, uint64_t ts, bool flushed)
+status region_writer::sequence(region_runtime &rt, lock_type &lk, work &w, bool pad)
 {
-	if (flushed)
-		m_.drain(); // the one fence of a synchronous append
-	const bool ok = m_.healthy();
-	if (ok) {
-		// Written under the region lock only; readers load tail (acquire) and count.
-		rt.count.store(rt.count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-		++rt.walked;
-		rt.last_ts = ts;
-		rt.last_entry = pos;
-		if (rt.max_in_flight > 1) {
-			if (!rt.window)
-				rt.window.reset(new uint64_t[rt.max_in_flight]());
-			rt.window[rt.appended % rt.max_in_flight] = ts;
+	while (rt.claims_sequenced != w.index)
+		wait_progress(rt, lk); // a reservation before it is not published yet
+	claim &c = slot(rt, w.index);
+	auto take = [&]() -> result<uint64_t> {
+		const uint64_t ts = tracker_.acquire_unchecked();
+		if (ts > format::max_timestamp) {
+			// The format has no more: complete it so waiters are not stuck, and stop writing.
+			tracker_.complete(ts, 0, 0, true);
+			gate_.fail(errc::timestamps_exhausted);
+			return gate_.refusal();
 		}
+		if (!rt.window)
+			rt.window.reset(new uint64_t[rt.max_in_flight]());
+		uint64_t &old = rt.window[rt.appended % rt.max_in_flight];
+		w.oldest = std::max(w.oldest, old); // entry k waits for entry k - W (rule R3's premise)
+		old = ts;
 		++rt.appended;
-		rt.tail.store(pos + footprint, std::memory_order_release);
+		return ts;
+	};
+	status st;
+	w.prev_ts = rt.claim_last_ts;
+	if (!gate_.open()) {
+		st = gate_.refusal();
+	} else if (auto t = take(); !t) {
+		st = std::move(t).err();
 	} else {
-		gate_.fail(errc::media_failed);
+		w.ts = c.ts = *t;
+		rt.claim_last_ts = *t;
+		if (pad) {
+			if (auto t2 = take(); !t2) {
+				st = std::move(t2).err();
+			} else {
+				w.ts2 = c.ts2 = *t2;
+				rt.claim_last_ts = *t2;
+			}
+		}
 	}
-	// A sweep flushes to the end of the entry's last line: the zero fill there gives the next
+	++rt.claims_sequenced;
+	bump_progress(rt);
+	// A claim that got no timestamp is abandoned (the caller finishes it as failed: the
+	// stream writes no more); the tail never moves over its bytes.
+	c.state = st ? claim::sequenced : claim::failed;
+	return st;
+}
+
+status region_writer::prepare_fill(region_runtime &rt, work &w)
+{
+	tracker_.wait_slot(w.ts2 ? w.ts2 : w.ts);
+	if (w.oldest > tracker_.persisted() && !tracker_.ensure_persisted(w.oldest))
+		return error(errc::media_failed, "the medium failed while persisting earlier entries of region " + hex(rt.offset));
+	if (w.fill_wait != ~uint64_t{0}) {
+		lock_type lk(rt.lock);
+		while (rt.claims_done <= w.fill_wait)
+			wait_progress(rt, lk);
+	}
+	return {};
+}
+
+status region_writer::finish_claim(region_runtime &rt, const work &w, bool ok, bool durable, bool &checkpoint)
+{
+	if (!ok)
+		gate_.fail(errc::media_failed);
+	{
+		lock_type lk(rt.lock);
+		claim &c = slot(rt, w.index);
+		c.state = ok ? claim::filled : claim::failed;
+		// The visible tail moves over the contiguous run of filled claims. A failed one
+		// (the medium failed; the stream writes no more) stops it for good: the bytes
+		// behind it are not known to be whole.
+		uint64_t tail = rt.tail.load(std::memory_order_relaxed);
+		uint64_t count = rt.count.load(std::memory_order_relaxed);
+		const uint64_t before = rt.claims_done;
+		bool last_exclusive = false;
+		while (rt.claims_done < rt.claims_made) {
+			claim &d = slot(rt, rt.claims_done);
+			if (d.index != rt.claims_done || (d.state != claim::filled && d.state != claim::failed))
+				break;
+			if (d.state == claim::failed)
+				rt.broken = true;
+			if (!rt.broken) {
+				if (d.entries) {
+					count += d.shown;
+					++rt.walked;
+					rt.last_ts = d.ts;
+					rt.last_entry = d.pos;
+					if (d.ts2) {
+						++rt.walked;
+						rt.last_ts = d.ts2;
+						rt.last_entry = d.pos2;
+					}
+				}
+				// A claim cancelled to nothing keeps no place: a claim before it may have
+				// shrunk since (it was the last then), so its position may lie past the end.
+				if (d.size != 0) {
+					tail = d.pos + d.size;
+					last_exclusive = d.exclusive;
+				}
+			}
+			++rt.claims_done;
+		}
+		if (rt.claims_done != before) {
+			rt.count.store(count, std::memory_order_relaxed);
+			rt.tail.store(tail, std::memory_order_release); // after the entries' bytes and count
+			if (!rt.outstanding() && !last_exclusive) {
+				// Keep the tail line for the next exclusive claim (an exclusive claim
+				// kept it itself).
+				const uint64_t line = tail & ~(format::cache_line - 1);
+				std::memcpy(rt.line.bytes, m_.base() + line, tail - line);
+			}
+			bump_progress(rt);
+		}
+		checkpoint = ok && checkpoint_due(rt);
+	}
+	// A sweep flushes the entry's lines; the zero fill of an exclusive claim gives the next
 	// header position its clean end.
-	const uint64_t line_end = format::align_up(pos + footprint, format::cache_line);
-	tracker_.complete(ts, pos, line_end - pos, flushed && ok);
+	auto done = [&](uint64_t ts, uint64_t pos, uint64_t end) {
+		if (ts == 0)
+			return;
+		const uint64_t line_end = format::align_up(end, format::cache_line);
+		tracker_.complete(ts, pos, line_end - pos, durable && ok);
+	};
+	done(w.ts, w.pos, w.ts2 ? w.pos2 : w.pos + w.size);
+	done(w.ts2, w.pos2, w.pos + w.size);
 	if (!ok)
 		return error(errc::media_failed, "the medium failed while persisting an entry");
 	return {};
@@ -102,116 +281,257 @@ status region_writer::finish(uint64_t ts, bool async)
 	return {};
 }
 
+void region_writer::write_padding(uint64_t pos, uint64_t bytes, uint64_t ts, uint64_t epoch, bool flush)
+{
+	const uint64_t word = ts | format::flag_padding;
+	const auto size = static_cast<uint32_t>(bytes - sizeof(format::entry_header));
+	// The checksum covers the padding's payload, whatever it holds (the caller's unused bytes).
+	std::byte *dst = m_.base() + pos;
+	const format::entry_header h{word, size, entry_checksum(epoch, word, size, dst + sizeof(format::entry_header))};
+	std::memcpy(dst, &h, sizeof(h));
+	if (flush)
+		m_.flush(dst, bytes);
+}
+
+// ==================================================================== appends
+
 result<appended> region_writer::append(region_runtime &rt, uint64_t id, std::span<const std::byte> data, bool async)
 {
 	if (data.size() > format::max_payload)
 		return too_large(data.size());
-	appended a;
-	bool due = false;
+	const uint64_t need = format::entry_footprint(data.size());
+	work w;
+	uint64_t region_id;
 	{
-		std::lock_guard lk(rt.lock);
-		if (auto s = check_region(rt, id, false); !s)
+		lock_type lk(rt.lock);
+		if (rt.reservations != 0 && find_reservation(rt, entry{}) != nullptr)
+			return error(errc::busy, "region " + hex(rt.offset) +
+							 " has an outstanding reservation of this thread; publish or cancel it first");
+		auto c = take_claim(rt, lk, id, need, 0, w);
+		if (!c)
+			return c.err();
+		region_id = rt.id.load(std::memory_order_relaxed);
+		if (auto s = sequence(rt, lk, w, false); !s) {
+			lk.unlock();
+			bool unused;
+			(void)finish_claim(rt, w, false, false, unused);
 			return s.err();
-		const uint64_t pos = rt.tail.load(std::memory_order_relaxed);
-		const uint64_t need = format::entry_footprint(data.size());
-		if (auto s = check_space(rt, pos, need); !s)
-			return s.err();
-		if (auto s = make_room(rt); !s)
-			return s.err();
-		auto ts = take_timestamp();
-		if (!ts)
-			return std::move(ts).err();
-		const uint64_t flags = settled_flag(rt);
-		const bool flushed = drains_itself(async, need);
-		write_entry_nodrain(m_, m_.base(), pos, rt.epoch.load(std::memory_order_relaxed), *ts | flags, data.data(),
-				    static_cast<uint32_t>(data.size()), rt.line, !flushed);
-		if (auto s = commit(rt, pos, need, *ts, flushed); !s)
-			return s.err();
-		a.offset = pos;
-		a.region_id = rt.id.load(std::memory_order_relaxed);
-		a.timestamp = *ts;
-		due = checkpoint_due(rt);
+		}
 	}
-	if (auto s = finish(a.timestamp, async); !s)
+	bool ok = true;
+	const bool flushed = drains_itself(async, need);
+	if (auto s = prepare_fill(rt, w); !s) {
+		ok = false;
+	} else {
+		const uint64_t word = w.ts | settled_flag(w);
+		const auto size = static_cast<uint32_t>(data.size());
+		if (w.exclusive)
+			write_entry_nodrain(m_, m_.base(), w.pos, w.epoch, word, data.data(), size, rt.line, !flushed);
+		else
+			write_entry_shared_nodrain(m_, m_.base(), w.pos, w.epoch, word, data.data(), size, !flushed);
+		if (flushed)
+			m_.drain(); // the one fence of a synchronous append
+		ok = m_.healthy();
+	}
+	bool due = false;
+	if (auto s = finish_claim(rt, w, ok, flushed, due); !s)
+		return s.err();
+	if (auto s = finish(w.ts, async); !s)
 		return s.err();
 	if (due)
 		checkpoint_hook_();
+	appended a;
+	a.offset = w.pos;
+	a.region_id = region_id;
+	a.timestamp = w.ts;
 	return a;
+}
+
+// ==================================================================== reservations
+
+region_writer::claim *region_writer::find_reservation(region_runtime &rt, const entry &e) const noexcept
+{
+	// e.offset 0: this thread's reservation, if any.
+	if (!rt.claims)
+		return nullptr;
+	for (uint64_t i = rt.claims_done; i < rt.claims_made; ++i) {
+		claim &c = slot(rt, i);
+		if (c.owner == 0 || c.state != claim::claimed)
+			continue;
+		if (e.offset == 0 ? c.owner == thread_token() : c.pos == e.offset && (e.ticket == 0 || e.ticket == c.ticket))
+			return &c;
+	}
+	return nullptr;
+}
+
+status region_writer::cancel_locked(region_runtime &rt, lock_type &lk, claim &c)
+{
+	c.owner = 0;
+	--rt.reservations;
+	work w;
+	w.index = c.index;
+	w.pos = c.pos;
+	w.epoch = rt.epoch.load(std::memory_order_relaxed);
+	// Decided now, as in publish().
+	const bool last = rt.claim_end == c.pos + c.size;
+	if (last) {
+		rt.claim_end = c.pos; // nothing claimed after it: give the space back, no entry
+		c.size = 0;
+		c.entries = false;
+	}
+	claim &d = c;
+	if (last) {
+		while (rt.claims_sequenced != w.index)
+			wait_progress(rt, lk);
+		++rt.claims_sequenced;
+		bump_progress(rt);
+		d.state = claim::sequenced;
+	} else if (auto s = sequence(rt, lk, w, false); !s) {
+		lk.unlock();
+		bool unused;
+		(void)finish_claim(rt, w, false, false, unused);
+		lk.lock();
+		return s;
+	} else {
+		d.shown = false;
+	}
+	w.size = d.size;
+	lk.unlock();
+	bool ok = true;
+	if (w.ts) {
+		// Later claims exist: the whole claim becomes a padding entry.
+		if (auto s = prepare_fill(rt, w); !s) {
+			ok = false;
+		} else {
+			write_padding(w.pos, w.size, w.ts, w.epoch, !m_.flush_syncs());
+			if (!m_.flush_syncs())
+				m_.drain();
+			ok = m_.healthy();
+		}
+	}
+	bool unused;
+	auto s = finish_claim(rt, w, ok, !m_.flush_syncs(), unused);
+	lk.lock();
+	return s;
 }
 
 result<reservation> region_writer::reserve(region_runtime &rt, uint64_t id, uint64_t size)
 {
 	if (size > format::max_payload)
 		return too_large(size);
-	std::lock_guard lk(rt.lock);
-	// A reservation replaces an outstanding one (whose ticket then stops working).
-	if (auto s = check_region(rt, id, true); !s)
-		return s.err();
-	rt.reserved = false;
-	const uint64_t pos = rt.tail.load(std::memory_order_relaxed);
-	if (auto s = check_space(rt, pos, format::entry_footprint(size)); !s)
-		return s.err();
-	rt.reserved = true;
-	rt.reserve_pos = pos;
-	rt.reserve_size = size;
-	rt.reserve_ticket = tickets_.fetch_add(1, std::memory_order_relaxed) + 1;
+	const uint64_t exact = format::entry_footprint(size);
+	work w;
 	reservation r;
-	r.ent.offset = pos;
-	r.ent.region_id = rt.id.load(std::memory_order_relaxed);
-	r.ent.ticket = rt.reserve_ticket;
-	r.data = m_.base() + pos + sizeof(format::entry_header);
+	{
+		lock_type lk(rt.lock);
+		if (auto s = check_region(rt, id); !s)
+			return s.err();
+		// One reservation per thread and region: a second replaces the first.
+		if (claim *old = rt.reservations != 0 ? find_reservation(rt, entry{}) : nullptr)
+			if (auto s = cancel_locked(rt, lk, *old); !s)
+				return s.err();
+		// The claim keeps 16 bytes more, so that a shorter publish or a cancel with claims
+		// after it leaves room for a padding entry (one that nothing follows shrinks instead).
+		auto c = take_claim(rt, lk, id, exact + sizeof(format::entry_header), exact, w);
+		if (!c)
+			return c.err();
+		claim &cl = slot(rt, w.index);
+		cl.owner = thread_token();
+		cl.ticket = tickets_.fetch_add(1, std::memory_order_relaxed) + 1;
+		cl.capacity = size;
+		++rt.reservations;
+		r.ent.offset = w.pos;
+		r.ent.region_id = rt.id.load(std::memory_order_relaxed);
+		r.ent.ticket = cl.ticket;
+		// The caller writes at once: an exclusive claim's zero fill must be done.
+		while (w.fill_wait != ~uint64_t{0} && rt.claims_done <= w.fill_wait)
+			wait_progress(rt, lk);
+	}
+	r.data = m_.base() + w.pos + sizeof(format::entry_header);
 	r.size = size;
 	return r;
 }
 
+status region_writer::cancel(region_runtime &rt, uint64_t id, const entry &e)
+{
+	lock_type lk(rt.lock);
+	const uint64_t cur = rt.id.load(std::memory_order_relaxed);
+	claim *c = cur != 0 && (id == 0 || id == cur) && (e.region_id == 0 || e.region_id == cur) && e.offset != 0
+			   ? find_reservation(rt, e)
+			   : nullptr;
+	if (!c)
+		return error(errc::invalid_handle, "entry " + hex(e.offset) + " is not an outstanding reservation of region " + hex(rt.offset));
+	return cancel_locked(rt, lk, *c);
+}
+
 result<uint64_t> region_writer::publish(region_runtime &rt, uint64_t id, const entry &e, uint64_t size, bool async)
 {
-	uint64_t ts;
-	bool due = false;
+	work w;
+	bool pad = false;
 	{
-		std::lock_guard lk(rt.lock);
+		lock_type lk(rt.lock);
 		const uint64_t cur = rt.id.load(std::memory_order_relaxed);
-		if (cur == 0 || (id != 0 && id != cur) || (e.region_id != 0 && e.region_id != cur) || !rt.reserved ||
-		    rt.reserve_pos != e.offset || (e.ticket != 0 && e.ticket != rt.reserve_ticket))
-			return error(errc::invalid_handle, "entry " + hex(e.offset) + " is not the outstanding reservation of region " +
+		claim *c = cur != 0 && (id == 0 || id == cur) && (e.region_id == 0 || e.region_id == cur) && e.offset != 0
+				   ? find_reservation(rt, e)
+				   : nullptr;
+		if (!c)
+			return error(errc::invalid_handle, "entry " + hex(e.offset) + " is not an outstanding reservation of region " +
 								   hex(rt.offset));
-		if (size > rt.reserve_size)
+		if (size > c->capacity)
 			return error(errc::invalid_argument, "publishing " + std::to_string(size) + " bytes of a " +
-								     std::to_string(rt.reserve_size) + "-byte reservation");
-		if (auto s = make_room(rt); !s)
-			return s.err();
-		auto t = take_timestamp();
-		if (!t)
-			return std::move(t).err();
-		ts = *t;
-		const uint64_t pos = e.offset;
-		const auto sz = static_cast<uint32_t>(size);
-		std::byte *dst = m_.base() + pos;
-		const uint64_t word = ts | settled_flag(rt);
-		format::entry_header h{word, sz, entry_checksum(rt.epoch.load(std::memory_order_relaxed), word, sz, dst + sizeof(format::entry_header))};
-		const bool flushed = drains_itself(async, format::entry_footprint(size));
-		if (flushed) {
-			std::memcpy(dst, &h, sizeof(h));
-			m_.flush(dst, sizeof(h) + size);
-		} else {
-			const media::piece header{&h, sizeof(h)};
-			m_.store_lines(dst, &header, 1, 0);
+								     std::to_string(c->capacity) + "-byte reservation");
+		c->owner = 0;
+		--rt.reservations;
+		w.index = c->index;
+		w.pos = c->pos;
+		w.epoch = rt.epoch.load(std::memory_order_relaxed);
+		// Decided now, not when its turn comes: what a claim made meanwhile finds does not
+		// depend on timing.
+		const uint64_t fp = format::entry_footprint(size);
+		if (c->size > fp) {
+			if (rt.claim_end == c->pos + c->size) {
+				rt.claim_end = c->pos + fp; // nothing after it: give the rest back
+				c->size = fp;
+			} else {
+				pad = true; // the rest (16 bytes or more) becomes a padding entry
+				c->pos2 = w.pos2 = c->pos + fp;
+			}
 		}
-		rt.reserved = false;
-		const uint64_t need = format::entry_footprint(size);
-		auto done = commit(rt, pos, need, ts, flushed);
-		// The caller wrote the tail line directly: keep the copy appends build lines from.
-		const uint64_t line = (pos + need) & ~(format::cache_line - 1);
-		std::memcpy(rt.line.bytes, m_.base() + line, pos + need - line);
-		if (!done)
-			return done.err();
-		due = checkpoint_due(rt);
+		w.size = c->size;
+		if (auto s = sequence(rt, lk, w, pad); !s) { // waits for its turn
+			lk.unlock();
+			bool unused;
+			(void)finish_claim(rt, w, false, false, unused);
+			return s.err();
+		}
 	}
-	if (auto s = finish(ts, async); !s)
+	const uint64_t fp = format::entry_footprint(size);
+	const bool flushed = drains_itself(async, fp);
+	bool ok = true;
+	if (auto s = prepare_fill(rt, w); !s) {
+		ok = false;
+	} else {
+		const auto sz = static_cast<uint32_t>(size);
+		std::byte *dst = m_.base() + w.pos;
+		const uint64_t word = w.ts | settled_flag(w);
+		const format::entry_header h{word, sz, entry_checksum(w.epoch, word, sz, dst + sizeof(format::entry_header))};
+		std::memcpy(dst, &h, sizeof(h));
+		if (flushed)
+			m_.flush(dst, sizeof(h) + size);
+		if (pad)
+			write_padding(w.pos2, w.size - fp, w.ts2, w.epoch, flushed);
+		if (flushed)
+			m_.drain();
+		ok = m_.healthy();
+	}
+	bool due = false;
+	if (auto s = finish_claim(rt, w, ok, flushed, due); !s)
+		return s.err();
+	if (auto s = finish(w.ts, async); !s)
 		return s.err();
 	if (due)
 		checkpoint_hook_();
-	return ts;
+	return w.ts;
 }
 
 } // namespace pmemstream::detail

@@ -1,13 +1,25 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The one path by which entries reach a region: claim (check the region and its in-flight
-// window, take space and a timestamp under the region's lock), fill (write the entry's
-// bytes), commit (advance the region's tail and complete the timestamp), and, for a
-// synchronous append, wait until every smaller timestamp is persisted (outside the lock).
-// append() and reserve()+publish() differ only in who fills; asynchronous ones only in not
-// waiting. On persistent memory a synchronous append flushes its lines and drains before it
-// commits (one fence); an asynchronous one stores its lines and leaves the flush to the sweep
-// that persists it (commit_tracker). On msync media both store and leave it to the sweep, so
-// that threads appending at once share one msync.
+// The one path by which entries reach a region, with any number of threads appending to it at
+// once (docs/design.md 2.3):
+//   claim     under the region's lock, briefly: check the region, take the next bytes of its
+//             space (a slot of its claim ring);
+//   sequence  under the same lock, in claim order: take the timestamp (so offsets and
+//             timestamps agree, rule E4); an append claimed behind a reservation that is not
+//             published yet waits for it here;
+//   fill      without the lock: wait for the region's in-flight window (entry k is written
+//             only once entry k - W is persisted), write the entry's bytes, and on persistent
+//             memory for a synchronous append flush and drain them (its one fence);
+//   finish    under the lock, briefly: mark the claim filled and advance the region's visible
+//             tail over the contiguous run of filled claims; then complete the timestamp;
+//   wait      without the lock, a synchronous append until every smaller timestamp is
+//             persisted (the prefix rule), an asynchronous one until it is committed.
+// An append that finds nothing else in flight in its region writes whole cache lines from the
+// region's cached tail line with a zero fill (the fast path of a single writer); one with
+// others in flight stores only its own bytes in the lines it shares with them. Reservations
+// are claims too: several may be outstanding, one per thread per region; publish() and
+// cancel() sequence them, and the unused rest of a claim that others follow becomes a padding
+// entry. On msync media everything is stored and left to a sweep, so that threads appending
+// at once share one msync.
 #ifndef PMEMSTREAM_ENGINE_REGION_WRITER_HPP
 #define PMEMSTREAM_ENGINE_REGION_WRITER_HPP
 
@@ -24,6 +36,16 @@
 
 namespace pmemstream::detail {
 
+// ---- what the layout-changing operations need of the claims (region_runtime::lock held) ----
+// Waits, releasing and retaking `lk` meanwhile, until no claim of the region is outstanding;
+// new claims wait until it returns. Callers first refuse a region with outstanding
+// reservations (busy): their publish may be far off.
+void quiesce(region_runtime &rt, std::unique_lock<std::mutex> &lk);
+// Sleeps until rt.progress moves (releasing `lk`), then retakes `lk`.
+void wait_progress(region_runtime &rt, std::unique_lock<std::mutex> &lk);
+// Wakes the waiters of rt.progress, if any (lock held).
+void bump_progress(region_runtime &rt) noexcept;
+
 class region_writer {
 public:
 	// `windowed`: the stream has format::incompat_windowed (entries may carry flag_settled).
@@ -36,6 +58,7 @@ public:
 	result<appended> append(region_runtime &rt, uint64_t id, std::span<const std::byte> data, bool async);
 	result<reservation> reserve(region_runtime &rt, uint64_t id, uint64_t size);
 	result<uint64_t> publish(region_runtime &rt, uint64_t id, const entry &e, uint64_t size, bool async);
+	status cancel(region_runtime &rt, uint64_t id, const entry &e);
 
 	// Fast reopen (docs/format.md 8.5): once a region has grown `bytes` past its checkpoint,
 	// the append that notices calls `hook` after it returns from its region's lock (the
@@ -47,25 +70,50 @@ public:
 	}
 
 private:
-	// Claim: with rt.lock held, the region checks; `pos` is where the entry goes.
-	status check_region(const region_runtime &rt, uint64_t id, bool replace_reservation) const;
-	status check_space(const region_runtime &rt, uint64_t pos, uint64_t need) const;
-	// Rule R3's premise: entry k of a region is written only once entry k - W is persisted.
-	status make_room(region_runtime &rt);
-	result<uint64_t> take_timestamp();
-	// The flags of the next entry of rt: flag_settled when every earlier one is persisted.
-	uint64_t settled_flag(const region_runtime &rt) const noexcept
+	using claim = region_runtime::claim;
+	using lock_type = std::unique_lock<std::mutex>;
+
+	// A claim being written: what the fill needs once the lock is released.
+	struct work {
+		uint64_t index = 0;
+		uint64_t pos = 0, size = 0; // the claim's bytes (size: the entry's footprint)
+		uint64_t ts = 0, ts2 = 0, pos2 = 0;
+		uint64_t oldest = 0;	    // the window: persisted before the entry is written
+		uint64_t prev_ts = 0;	    // the region's entry before it (flag_settled)
+		uint64_t fill_wait = ~uint64_t{0}; // an exclusive claim whose zero fill covers this one
+		uint64_t epoch = 0;
+		bool exclusive = false;
+	};
+
+	claim &slot(region_runtime &rt, uint64_t index) const noexcept
 	{
-		return windowed_ && rt.last_ts <= tracker_.persisted() ? format::flag_settled : 0;
+		return rt.claims[index % rt.max_in_flight];
 	}
-	// Commit, with rt.lock held and the entry's bytes written (and flushed, if `flushed`).
-	status commit(region_runtime &rt, uint64_t pos, uint64_t footprint, uint64_t ts, bool flushed);
+	status check_region(const region_runtime &rt, uint64_t id) const;
+	// With the lock: waits while the region drains or its ring is full, then checks the
+	// region again and claims `bytes` (region_full when they do not fit; with `exact` >
+	// 0, a reservation claims `exact` when `bytes` does not fit: nothing can follow then).
+	result<uint64_t> take_claim(region_runtime &rt, lock_type &lk, uint64_t id, uint64_t bytes, uint64_t exact, work &w);
+	// With the lock: waits until every earlier claim is sequenced, then takes the claim's
+	// timestamp (and `pad`'s, a padding entry after it). A failure marks the claim failed.
+	status sequence(region_runtime &rt, lock_type &lk, work &w, bool pad);
+	// Without the lock, before writing: the window and the zero fill of an exclusive claim.
+	status prepare_fill(region_runtime &rt, work &w);
+	uint64_t settled_flag(const work &w) const noexcept
+	{
+		return windowed_ && w.prev_ts <= tracker_.persisted() ? format::flag_settled : 0;
+	}
+	// Marks the claim filled (or failed), advances the region's tail, completes its
+	// timestamps. `durable`: the entry was flushed and drained by this thread.
+	status finish_claim(region_runtime &rt, const work &w, bool ok, bool durable, bool &checkpoint);
 	// Without the lock: an append returns once every timestamp <= ts is committed
 	// (asynchronous) or persisted (synchronous).
 	status finish(uint64_t ts, bool async);
-	// With rt.lock held after a commit: whether the region is due for a checkpoint. Asked
-	// again by every append until a round has written one (a round already running makes
-	// the hook return at once), so a region whose append met a running round is not missed.
+	// Writes a padding entry of `bytes` (>= 16) at `pos`.
+	void write_padding(uint64_t pos, uint64_t bytes, uint64_t ts, uint64_t epoch, bool flush);
+	// Whether the region (lock held) is due for a checkpoint. Asked again by every append
+	// until a round has written one (a round already running makes the hook return at
+	// once), so a region whose append met a running round is not missed.
 	bool checkpoint_due(const region_runtime &rt) const noexcept
 	{
 		if (checkpoint_bytes_ == 0)
@@ -85,6 +133,10 @@ private:
 	{
 		return !m_.flush_syncs() && (!async || footprint >= async_self_drain);
 	}
+	// Finds the outstanding reservation `e` (lock held); null when there is none.
+	claim *find_reservation(region_runtime &rt, const entry &e) const noexcept;
+	// Cancels the reservation in `c` (lock held; may wait for its turn).
+	status cancel_locked(region_runtime &rt, lock_type &lk, claim &c);
 
 	media &m_;
 	commit_tracker &tracker_;

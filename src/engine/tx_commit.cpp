@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "engine/tx_commit.hpp"
+#include "engine/region_writer.hpp"
 #include "engine/state_record.hpp"
 #include "util/hex.hpp"
 
@@ -110,8 +111,15 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 	std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return regions[a].rt->offset < regions[b].rt->offset; });
 	std::vector<std::unique_lock<std::mutex>> locks;
 	locks.reserve(order.size());
-	for (size_t k : order)
-		locks.emplace_back(regions[k].rt->lock);
+	for (size_t k : order) {
+		// Each region's appends in flight finish before the next region is locked: they may
+		// need the lock of a region not locked yet, never of one already drained.
+		region_runtime &rt = *regions[k].rt;
+		locks.emplace_back(rt.lock);
+		if (rt.reservations != 0)
+			return error(errc::busy, "region " + hex(rt.offset) + " has an outstanding reservation; publish or cancel it first");
+		quiesce(rt, locks.back());
+	}
 
 	size_t record_region = regions.size();
 	for (size_t k = 0; k < regions.size(); ++k) {
@@ -125,8 +133,6 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 		const uint64_t cur = rt.id.load(std::memory_order_relaxed);
 		if (cur == 0 || cur != r.id)
 			return error(errc::invalid_handle, "no live region at offset " + hex(rt.offset) + " with id " + std::to_string(r.id));
-		if (rt.reserved)
-			return error(errc::busy, "region " + hex(rt.offset) + " has an outstanding reservation; publish it first");
 		r.pos = rt.tail.load(std::memory_order_relaxed);
 		const uint64_t left = rt.data_end.load(std::memory_order_relaxed) - r.pos;
 		if (r.need > left)

@@ -179,6 +179,40 @@ inline format::entry_header write_entry_nodrain(media &m, std::byte *base, uint6
 	return h;
 }
 
+// Writes the entry that starts at `pos` (header and payload) with stores to its own bytes only,
+// for an append with others in flight in its region (region_writer, docs/design.md 2.3): the
+// cache lines it shares with its neighbours get ordinary stores of its bytes and a flush
+// (which writes back whatever the line holds: this thread's stores are in it), the lines it
+// fills whole get non-temporal stores where the medium has them; no zero fill. Not drained.
+// With `store_only` everything is stored and nothing flushed (a sweep persists it later).
+inline format::entry_header write_entry_shared_nodrain(media &m, std::byte *base, uint64_t pos, uint64_t epoch, uint64_t timestamp,
+						       const std::byte *payload, uint32_t size, bool store_only) noexcept
+{
+	constexpr uint64_t cl = format::cache_line;
+	constexpr uint64_t hs = sizeof(format::entry_header);
+	const format::entry_header h{timestamp, size, entry_checksum(epoch, timestamp, size, payload)};
+	std::byte *dst = base + pos;
+	if (store_only) {
+		std::memcpy(dst, &h, hs);
+		if (size)
+			std::memcpy(dst + hs, payload, size);
+		return h;
+	}
+	// [pos, split): the bytes up to the first line boundary at or after the header's end,
+	// assembled so that the header's line is written and flushed once; then the rest, which
+	// starts on a line boundary (the medium's copy writes whole lines non-temporally and
+	// stores and flushes a partial last line).
+	const uint64_t end = pos + hs + size;
+	const uint64_t split = std::min(end, format::align_up(pos + hs, cl));
+	alignas(64) std::byte front[2 * cl];
+	std::memcpy(front, &h, hs);
+	std::memcpy(front + hs, payload, split - pos - hs);
+	m.copy_nodrain(dst, front, split - pos);
+	if (end > split)
+		m.copy_nodrain(base + split, payload + (split - pos - hs), end - split);
+	return h;
+}
+
 } // namespace pmemstream::detail
 
 #endif
