@@ -63,6 +63,8 @@ explore_figures &explore_figures::operator+=(const explore_figures &o)
 	nested_images += o.nested_images;
 	crowded_points += o.crowded_points;
 	violations += o.violations;
+	fence_threads = std::max(fence_threads, o.fence_threads);
+	reopened += o.reopened;
 	return *this;
 }
 
@@ -156,6 +158,8 @@ void explorer::explore(sim_media &m, sim_event e, const expectation &x, int dept
 	(depth == 0 ? fig_.points : fig_.nested_points)++;
 	if (depth == 0 && x.in_flight.size() > 1)
 		++fig_.crowded_points;
+	if (depth == 0 && e == sim_event::drain && fence_threads_.insert(std::this_thread::get_id()).second)
+		fig_.fence_threads = fence_threads_.size();
 	// The seed names the moment: medium, fence and flush counts; a failure can be replayed
 	// (single-threaded workloads; with several threads the moments depend on the schedule).
 	const uint64_t seed = cfg_.seed ^ (media_generation_ << 48) ^ (m.drains() << 24) ^ m.flushes() ^
@@ -257,7 +261,19 @@ void explorer::check_image(const std::vector<std::byte> &img, const expectation 
 	for (auto &w : check_stream(**r, x2))
 		violation(where + " (live after recovery and appends)", w);
 	nested_phase_ = "close after recovery";
+	auto closed = std::make_shared<std::vector<std::byte>>();
+	raw->keep_on_destroy(closed);
 	r->reset(); // the close is crashed too
+	// And what the close left opens again with the same entries.
+	auto again = detail::open_on_media(std::make_unique<sim_media>(*closed, false, cfg_.fence), 0, cfg_.open);
+	if (!again) {
+		violation(where + " (reopen after recovery, appends and a clean close)",
+			  std::string("open failed: ") + errc_name(again.code()) + ": " + again.err().message());
+		return;
+	}
+	++fig_.reopened;
+	for (auto &w : check_stream(**again, x2))
+		violation(where + " (reopen after recovery, appends and a clean close)", w);
 }
 
 void explorer::create()

@@ -23,6 +23,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace pmemstream::test {
@@ -53,6 +54,8 @@ struct explore_figures {
 	uint64_t nested_images = 0;
 	uint64_t crowded_points = 0; // crash points with several operations in flight
 	uint64_t violations = 0;
+	uint64_t fence_threads = 0;  // distinct threads whose fences were crash points (+=: the larger)
+	uint64_t reopened = 0;	     // nested runs whose stream, after its appends and close, was opened again
 	explore_figures &operator+=(const explore_figures &o);
 };
 
@@ -157,6 +160,7 @@ private:
 	const std::vector<std::byte> *current_image_ = nullptr; // being checked
 	const std::vector<std::byte> *parent_image_ = nullptr;  // whose recovery produced it
 	uint64_t media_generation_ = 0;
+	std::set<std::thread::id> fence_threads_;
 };
 
 } // namespace pmemstream::test
