@@ -63,23 +63,28 @@ struct fill_result {
 	uint64_t refused_need = 0; // footprint of the append refused with region_full (0: none)
 };
 
-// One thread's appends to `r` until its first region_full: mixed sizes, a third of them aimed
-// at the bytes the region has left, so that the threads race for its end.
+// One thread's appends to `r` until its first region_full: mixed sizes, and near the end most
+// of them aimed at the bytes the region has left, so that the threads race for its end.
 fill_result fill(explorer &x, region r, int thread, uint64_t limit)
 {
 	fill_result out;
 	std::mt19937_64 rng(static_cast<uint64_t>(thread) * 7919 + 3);
 	for (uint64_t i = 0; i < limit; ++i) {
 		uint64_t size = rng() % 3 == 0 ? rng() % 300 : rng() % 48;
-		if (rng() % 3 == 0) {
+		if (rng() % 3 != 0) {
 			auto left = x.s().region_usable_size(r);
 			if (left && *left < 400)
-				size = *left >= 16 + 8 ? *left - 16 - (rng() % 2) * 8 : rng() % 8;
+				// What is left, 8 bytes less, or 8 or 16 bytes more (region_full).
+				size = *left + rng() % 4 * 8 >= 16 + 8 ? *left + rng() % 4 * 8 - 16 - 8 : rng() % 8;
 		}
 		auto e = x.append(r, size);
 		if (!e) {
 			EXPECT_EQ(e.code(), errc::region_full) << "thread " << thread << ": " << e.err().message();
 			out.refused_need = entry_footprint(size);
+			// Then one entry 8 bytes larger than what is left: region_full too (space only
+			// shrinks); if it is taken, the checks of the model find it past the region's end.
+			if (auto left = x.s().region_usable_size(r); left && *left <= shared_bytes)
+				(void)x.append(r, *left + 8 >= 16 ? *left + 8 - 16 : 0);
 			break;
 		}
 		++out.appended;
@@ -116,7 +121,7 @@ void shared_region_workload(explorer &x, int threads, uint64_t fills)
 				<< "thread " << t << " got region_full with room for its entry";
 		}
 		// The last bytes take an entry, to the byte.
-		if (*left >= 16) {
+		if (*left >= 16 && *left <= shared_bytes) {
 			EXPECT_TRUE(x.append(*shared, *left - 16).has_value());
 			EXPECT_EQ(x.s().region_usable_size(*shared).value(), 0u);
 		}

@@ -333,6 +333,18 @@ thread_result append_until_full(stream &s, region r, uint32_t thread, uint64_t s
 			if (e.code() == errc::region_full) {
 				out.region_full = true;
 				out.refused_need = entry_footprint(size);
+				// Space only shrinks: an entry 8 bytes larger than what is left now never fits.
+				auto now = s.region_usable_size(r);
+				if (now && *now + 8 >= entry_header_size) {
+					auto over = s.append(r, payload(thread, seq + 1, *now + 8 - entry_header_size));
+					EXPECT_FALSE(over.has_value()) << "thread " << thread << ": an entry of " << *now + 8
+								       << " bytes was taken with " << *now << " free";
+					if (!over) {
+						EXPECT_EQ(over.code(), errc::region_full);
+					} else {
+						out.entries.push_back({over->offset, over->timestamp, thread, seq + 1, *now + 8 - entry_header_size});
+					}
+				}
 			} else {
 				ADD_FAILURE() << "thread " << thread << ": append of " << size << " B: " << errc_name(e.code()) << ": "
 					      << e.err().message();
