@@ -182,6 +182,7 @@ struct stress_config {
 	uint32_t max_in_flight = default_max_in_flight;
 	int readers = 0;		     // threads iterating the region while it fills
 	bool tailing_reader = false;	     // and one with a single iterator following the tail
+	bool large = false;		     // most entries 1-3 KiB (longer copies for readers to meet)
 };
 
 // One region being filled, as readers see it.
@@ -321,8 +322,10 @@ thread_result append_until_full(stream &s, region r, uint32_t thread, uint64_t s
 			// Aim at the end: exactly what is left, or a little less or more.
 			const int64_t aim = static_cast<int64_t>(*left) - 16 + static_cast<int64_t>(rng() % 5) * 8 - 16;
 			size = static_cast<uint64_t>(std::max<int64_t>(0, aim)) + rng() % 3;
-		} else if (dice < 55) {
+		} else if (dice < 55 && !c.large) {
 			size = rng() % 64;
+		} else if (c.large) {
+			size = max_payload / 3 + rng() % (max_payload - max_payload / 3 + 1);
 		} else {
 			size = rng() % (max_payload + 1);
 		}
@@ -604,7 +607,8 @@ TEST(concurrent_region, readers_see_whole_entries_in_order_while_threads_append)
 	c.readers = 2;
 	c.tailing_reader = true;
 	c.async_percent = 30;
-	c.rounds = 8;
+	c.rounds = 40;
+	c.large = true;
 	const auto f = stress(c, "readers");
 	EXPECT_GT(f.reader_passes, 0u);
 	EXPECT_GT(f.reader_entries, 0u);
