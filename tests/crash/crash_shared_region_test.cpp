@@ -55,6 +55,8 @@ explore_config cfg()
 	c.flush_stride = 2;
 	c.nested_every = 70;
 	c.nested_images = 3;
+	c.open.max_in_flight = 3;
+	c.open.commit.worker = commit_policy::worker_mode::off;
 	return c;
 }
 
@@ -95,6 +97,8 @@ fill_result fill(explorer &x, region r, int thread, uint64_t limit)
 void shared_region_workload(explorer &x, int threads, uint64_t fills)
 {
 	x.create();
+	if (!x.live())
+		return;
 	auto shared = x.allocate(shared_bytes);
 	auto neighbour = x.allocate(neighbour_bytes);
 	auto open_region = x.allocate(open_bytes);
@@ -125,14 +129,32 @@ void shared_region_workload(explorer &x, int threads, uint64_t fills)
 			EXPECT_TRUE(x.append(*shared, *left - 16).has_value());
 			EXPECT_EQ(x.s().region_usable_size(*shared).value(), 0u);
 		}
-		// Then a region that stays open: a fixed number of appends from every thread.
+		// Then a region that stays open: a fixed number of appends from every thread, half of
+		// them asynchronous (up to max_in_flight of the region in flight), each thread waiting
+		// for its own now and then.
 		{
 			std::vector<std::thread> pool;
 			for (int t = 0; t < threads; ++t)
 				pool.emplace_back([&, t] {
-					for (uint64_t i = 0; i < 5; ++i) {
-						auto e = x.append(*open_region, (i * 53 + static_cast<uint64_t>(t) * 29) % 90);
-						EXPECT_TRUE(e.has_value()) << (e ? "" : e.err().message());
+					uint64_t last_async = 0;
+					for (uint64_t i = 0; i < 6; ++i) {
+						const uint64_t size = (i * 53 + static_cast<uint64_t>(t) * 29) % 90;
+						if ((i + static_cast<uint64_t>(t)) % 2 == 0) {
+							auto e = x.async_append(*open_region, size);
+							EXPECT_TRUE(e.has_value()) << (e ? "" : e.err().message());
+							if (e)
+								last_async = e->timestamp;
+						} else {
+							auto e = x.append(*open_region, size);
+							EXPECT_TRUE(e.has_value()) << (e ? "" : e.err().message());
+						}
+						if (last_async != 0 && i % 3 == 2) {
+							EXPECT_TRUE(x.wait_persisted(last_async).has_value());
+							last_async = 0;
+						}
+					}
+					if (last_async != 0) {
+						EXPECT_TRUE(x.wait_persisted(last_async).has_value());
 					}
 				});
 			for (auto &th : pool)
@@ -140,6 +162,8 @@ void shared_region_workload(explorer &x, int threads, uint64_t fills)
 		}
 		x.check_live();
 		x.reopen();
+		if (!x.live())
+			return; // the open failed: a violation already
 		x.check_live();
 		// After a reopen: the same threads once more (recovered runtime state), then the region
 		// freed and allocated again for the next fill.

@@ -378,6 +378,35 @@ result<entry> explorer::append(region r, uint64_t size)
 	return entry(*e);
 }
 
+result<appended> explorer::async_append(region r, uint64_t size)
+{
+	std::vector<std::byte> data;
+	{
+		std::lock_guard g(rng_mutex_);
+		data = make_payload(data_rng_, size);
+	}
+	const uint64_t id = hist_.submit_append(r, data);
+	auto e = stream_->async_append(r, data);
+	if (e) {
+		hist_.committed(id, *e, e->timestamp);
+		observe_watermarks("watermarks after an asynchronous append");
+		media_->crash_point();
+	} else {
+		hist_.failed(id);
+	}
+	return e;
+}
+
+status explorer::wait_persisted(uint64_t ts)
+{
+	auto st = stream_->wait_persisted(ts);
+	if (st) {
+		observe_watermarks("watermarks after wait_persisted");
+		media_->crash_point();
+	}
+	return st;
+}
+
 status explorer::reserve_publish(region r, uint64_t reserve_size, uint64_t publish_size)
 {
 	auto res = stream_->reserve(r, reserve_size);

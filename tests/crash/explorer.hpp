@@ -86,6 +86,11 @@ public:
 	result<region> allocate(uint64_t size);
 	status free(region r);
 	result<entry> append(region r, uint64_t size);
+	// An asynchronous append (any thread, like append()): committed on return, acknowledged
+	// once a persisted watermark at or above its timestamp is observed (wait_persisted()).
+	result<appended> async_append(region r, uint64_t size);
+	// stream::wait_persisted(ts), then the watermarks observed and a crash point.
+	status wait_persisted(uint64_t ts);
 	// reserve(reserve_size), fill publish_size bytes, crash point, publish(publish_size).
 	status reserve_publish(region r, uint64_t reserve_size, uint64_t publish_size);
 
@@ -106,6 +111,11 @@ public:
 	stream &s()
 	{
 		return *stream_;
+	}
+	// False after a create or reopen that failed (a violation): s() names nothing then.
+	bool live() const
+	{
+		return stream_ != nullptr;
 	}
 	stream_model model() const
 	{
