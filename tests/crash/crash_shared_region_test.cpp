@@ -202,10 +202,12 @@ void run(int threads)
 	explorer x(name, stream_bytes, block, cfg());
 	shared_region_workload(x, threads, fills);
 	const auto &f = x.figures();
-	std::printf("crash[%s]: %llu crash points (%llu with several operations in flight, fences of %llu threads), %llu images, "
+	std::printf("crash[%s]: %llu crash points (%llu with several operations in flight, %llu with committed appends not "
+		    "persisted, fences of %llu threads), %llu images, "
 		    "%llu nested points, %llu nested images, %llu reopened after recovery and appends, %llu violations, %.1f s\n",
 		    name.c_str(), static_cast<unsigned long long>(f.points), static_cast<unsigned long long>(f.crowded_points),
-		    static_cast<unsigned long long>(f.fence_threads), static_cast<unsigned long long>(f.images),
+		    static_cast<unsigned long long>(f.unpersisted_points), static_cast<unsigned long long>(f.fence_threads),
+		    static_cast<unsigned long long>(f.images),
 		    static_cast<unsigned long long>(f.nested_points), static_cast<unsigned long long>(f.nested_images),
 		    static_cast<unsigned long long>(f.reopened), static_cast<unsigned long long>(f.violations),
 		    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -214,6 +216,7 @@ void run(int threads)
 	EXPECT_EQ(f.violations, 0u);
 	EXPECT_GT(f.images, 0u);
 	EXPECT_GT(f.crowded_points, 0u) << "no crash point had two appends in flight";
+	EXPECT_GT(f.unpersisted_points, 0u) << "no crash point had an asynchronous append committed and not persisted";
 	// Fences of the main thread and of every appender were crash points.
 	EXPECT_GE(f.fence_threads, static_cast<uint64_t>(threads) + 1);
 	EXPECT_GT(f.nested_images, 0u);

@@ -65,6 +65,7 @@ explore_figures &explore_figures::operator+=(const explore_figures &o)
 	violations += o.violations;
 	fence_threads = std::max(fence_threads, o.fence_threads);
 	reopened += o.reopened;
+	unpersisted_points += o.unpersisted_points;
 	return *this;
 }
 
@@ -158,6 +159,9 @@ void explorer::explore(sim_media &m, sim_event e, const expectation &x, int dept
 	(depth == 0 ? fig_.points : fig_.nested_points)++;
 	if (depth == 0 && x.in_flight.size() > 1)
 		++fig_.crowded_points;
+	if (depth == 0 && std::any_of(x.in_flight.begin(), x.in_flight.end(),
+				      [](const pending_op &op) { return op.kind == op_kind::append && op.timestamp != 0; }))
+		++fig_.unpersisted_points;
 	if (depth == 0 && e == sim_event::drain && fence_threads_.insert(std::this_thread::get_id()).second)
 		fig_.fence_threads = fence_threads_.size();
 	// The seed names the moment: medium, fence and flush counts; a failure can be replayed

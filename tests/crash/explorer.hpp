@@ -56,6 +56,7 @@ struct explore_figures {
 	uint64_t violations = 0;
 	uint64_t fence_threads = 0;  // distinct threads whose fences were crash points (+=: the larger)
 	uint64_t reopened = 0;	     // nested runs whose stream, after its appends and close, was opened again
+	uint64_t unpersisted_points = 0; // crash points with an append committed and not known persisted
 	explore_figures &operator+=(const explore_figures &o);
 };
 
