@@ -126,7 +126,6 @@ void shared_region_workload(explorer &x, int threads, uint64_t fills)
 		}
 		auto left = x.s().region_usable_size(*shared);
 		ASSERT_TRUE(left.has_value());
-		EXPECT_LT(*left, 16u + 300u) << "the region was not filled";
 		for (int t = 0; t < threads; ++t) {
 			EXPECT_GT(res[static_cast<size_t>(t)].refused_need, *left)
 				<< "thread " << t << " got region_full with room for its entry";
