@@ -63,6 +63,9 @@ explore_figures &explore_figures::operator+=(const explore_figures &o)
 	nested_images += o.nested_images;
 	crowded_points += o.crowded_points;
 	violations += o.violations;
+	fence_threads = std::max(fence_threads, o.fence_threads);
+	reopened += o.reopened;
+	unpersisted_points += o.unpersisted_points;
 	return *this;
 }
 
@@ -156,6 +159,11 @@ void explorer::explore(sim_media &m, sim_event e, const expectation &x, int dept
 	(depth == 0 ? fig_.points : fig_.nested_points)++;
 	if (depth == 0 && x.in_flight.size() > 1)
 		++fig_.crowded_points;
+	if (depth == 0 && std::any_of(x.in_flight.begin(), x.in_flight.end(),
+				      [](const pending_op &op) { return op.kind == op_kind::append && op.timestamp != 0; }))
+		++fig_.unpersisted_points;
+	if (depth == 0 && e == sim_event::drain && fence_threads_.insert(std::this_thread::get_id()).second)
+		fig_.fence_threads = fence_threads_.size();
 	// The seed names the moment: medium, fence and flush counts; a failure can be replayed
 	// (single-threaded workloads; with several threads the moments depend on the schedule).
 	const uint64_t seed = cfg_.seed ^ (media_generation_ << 48) ^ (m.drains() << 24) ^ m.flushes() ^
@@ -257,7 +265,19 @@ void explorer::check_image(const std::vector<std::byte> &img, const expectation 
 	for (auto &w : check_stream(**r, x2))
 		violation(where + " (live after recovery and appends)", w);
 	nested_phase_ = "close after recovery";
+	auto closed = std::make_shared<std::vector<std::byte>>();
+	raw->keep_on_destroy(closed);
 	r->reset(); // the close is crashed too
+	// And what the close left opens again with the same entries.
+	auto again = detail::open_on_media(std::make_unique<sim_media>(*closed, false, cfg_.fence), 0, cfg_.open);
+	if (!again) {
+		violation(where + " (reopen after recovery, appends and a clean close)",
+			  std::string("open failed: ") + errc_name(again.code()) + ": " + again.err().message());
+		return;
+	}
+	++fig_.reopened;
+	for (auto &w : check_stream(**again, x2))
+		violation(where + " (reopen after recovery, appends and a clean close)", w);
 }
 
 void explorer::create()
@@ -360,6 +380,35 @@ result<entry> explorer::append(region r, uint64_t size)
 	if (!e)
 		return std::move(e).err();
 	return entry(*e);
+}
+
+result<appended> explorer::async_append(region r, uint64_t size)
+{
+	std::vector<std::byte> data;
+	{
+		std::lock_guard g(rng_mutex_);
+		data = make_payload(data_rng_, size);
+	}
+	const uint64_t id = hist_.submit_append(r, data);
+	auto e = stream_->async_append(r, data);
+	if (e) {
+		hist_.committed(id, *e, e->timestamp);
+		observe_watermarks("watermarks after an asynchronous append");
+		media_->crash_point();
+	} else {
+		hist_.failed(id);
+	}
+	return e;
+}
+
+status explorer::wait_persisted(uint64_t ts)
+{
+	auto st = stream_->wait_persisted(ts);
+	if (st) {
+		observe_watermarks("watermarks after wait_persisted");
+		media_->crash_point();
+	}
+	return st;
 }
 
 status explorer::reserve_publish(region r, uint64_t reserve_size, uint64_t publish_size)

@@ -23,6 +23,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace pmemstream::test {
@@ -53,6 +54,9 @@ struct explore_figures {
 	uint64_t nested_images = 0;
 	uint64_t crowded_points = 0; // crash points with several operations in flight
 	uint64_t violations = 0;
+	uint64_t fence_threads = 0;  // distinct threads whose fences were crash points (+=: the larger)
+	uint64_t reopened = 0;	     // nested runs whose stream, after its appends and close, was opened again
+	uint64_t unpersisted_points = 0; // crash points with an append committed and not known persisted
 	explore_figures &operator+=(const explore_figures &o);
 };
 
@@ -83,6 +87,11 @@ public:
 	result<region> allocate(uint64_t size);
 	status free(region r);
 	result<entry> append(region r, uint64_t size);
+	// An asynchronous append (any thread, like append()): committed on return, acknowledged
+	// once a persisted watermark at or above its timestamp is observed (wait_persisted()).
+	result<appended> async_append(region r, uint64_t size);
+	// stream::wait_persisted(ts), then the watermarks observed and a crash point.
+	status wait_persisted(uint64_t ts);
 	// reserve(reserve_size), fill publish_size bytes, crash point, publish(publish_size).
 	status reserve_publish(region r, uint64_t reserve_size, uint64_t publish_size);
 
@@ -103,6 +112,11 @@ public:
 	stream &s()
 	{
 		return *stream_;
+	}
+	// False after a create or reopen that failed (a violation): s() names nothing then.
+	bool live() const
+	{
+		return stream_ != nullptr;
 	}
 	stream_model model() const
 	{
@@ -157,6 +171,7 @@ private:
 	const std::vector<std::byte> *current_image_ = nullptr; // being checked
 	const std::vector<std::byte> *parent_image_ = nullptr;  // whose recovery produced it
 	uint64_t media_generation_ = 0;
+	std::set<std::thread::id> fence_threads_;
 };
 
 } // namespace pmemstream::test
