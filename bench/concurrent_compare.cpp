@@ -550,7 +550,7 @@ int main(int argc, char **argv)
 	if (round_to_line(max_size) > file_size / 4 || ps::entry_footprint(max_size) * 64 * 4 > file_size / 2)
 		die("--file-mib too small for entries of " + std::to_string(max_size) + " bytes");
 
-	std::printf("# concurrent_compare: %u rounds x %llu ms per configuration; async waits every %llu appends per thread\n",
+	std::printf("# concurrent appends (issue 11), %u rounds x %llu ms per configuration; async waits every %llu appends per thread\n",
 		    o.rounds, static_cast<unsigned long long>(o.ms), static_cast<unsigned long long>(o.batch));
 	std::printf("# CPU: %s (%ld online); load average at start %s\n", cpu_model().c_str(),
 		    ::sysconf(_SC_NPROCESSORS_ONLN), load0.c_str());
