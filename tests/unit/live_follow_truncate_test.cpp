@@ -124,6 +124,27 @@ TEST(live_follow_truncate, suffix_cut_stops_positions_above_it_and_keeps_those_b
 	EXPECT_EQ(shown(*rd, at_cut), 201u);
 }
 
+TEST(live_follow_truncate, writer_process_iterator_at_a_cut_does_not_show_the_dropped_entry)
+{
+	// The same at-the-cut case in the writer's own process: an iterator that had seen the
+	// entry at its position must read the position again after a cut there.
+	temp_file f("follow_trunc");
+	auto w = test::create(f.path, 4 << 20);
+	auto r = *w->region_allocate(64 << 10);
+	std::vector<appended> a;
+	for (uint64_t n = 1; n <= 6; ++n)
+		a.push_back(*w->append(r, payload(n)));
+	auto it = *w->entries(r);
+	for (int k = 0; k < 3; ++k)
+		it.next();
+	ASSERT_EQ(shown(*w, it), 4u);
+	ASSERT_EQ(*w->region_truncate_after(r, as_entry(a[2])), 3u);
+	EXPECT_FALSE(it.is_valid());
+	EXPECT_TRUE(it.position_status());
+	ASSERT_TRUE(w->append(r, payload(40, 8)));
+	EXPECT_EQ(shown(*w, it), 40u);
+}
+
 TEST(live_follow_truncate, prefix_cut_stops_positions_before_it)
 {
 	temp_file f("follow_trunc");
@@ -271,7 +292,7 @@ TEST(live_follow_truncate, follower_racing_cuts_never_shows_reused_bytes)
 		uint64_t ts, offset, n;
 	};
 	std::vector<seen_entry> seen;
-	std::atomic<uint64_t> truncated_seen{0}, reads{0};
+	std::atomic<uint64_t> truncated_seen{0}, reads{0}, last_shown{0};
 	uint64_t bad = 0;
 	std::string first_bad;
 	std::thread reader([&] {
@@ -305,6 +326,7 @@ TEST(live_follow_truncate, follower_racing_cuts_never_shows_reused_bytes)
 			last_ts = *ts;
 			seen.push_back({*ts, e.offset, n});
 			reads.fetch_add(1, std::memory_order_relaxed);
+			last_shown.store(n, std::memory_order_release);
 			it.next();
 		}
 	});
@@ -361,8 +383,31 @@ TEST(live_follow_truncate, follower_racing_cuts_never_shows_reused_bytes)
 		if (round % 8 == 0)
 			std::this_thread::yield(); // let the reader catch up now and then
 	}
+	// The follower keeps up: it shows the writer's last entry (a follower that missed a cut
+	// would walk on from a stale tail inside the new entries and stop there).
+	const uint64_t final_n = ++n;
+	auto last = w->append(r, payload(final_n));
+	if (!last) {
+		ASSERT_TRUE(w->region_clear(r));
+		live.clear();
+		last = w->append(r, payload(final_n));
+	}
+	ASSERT_TRUE(last);
+	log[last->timestamp] = {last->offset, final_n};
+	live.push_back(*last);
+	const auto deadline = std::chrono::steady_clock::now() + 10s;
+	while (last_shown.load(std::memory_order_acquire) != final_n && std::chrono::steady_clock::now() < deadline)
+		std::this_thread::sleep_for(1ms);
 	stop = true;
 	reader.join();
+	EXPECT_EQ(last_shown.load(), final_n) << "the follower fell behind the writer for good";
+	std::vector<uint64_t> want, got;
+	for (const auto &x : live)
+		want.push_back(log[x.timestamp].second);
+	for (auto e : *rd->entries(r))
+		got.push_back(number_of(*rd->entry_data(e)));
+	EXPECT_EQ(got, want) << "the follower's view of the region is the writer's";
+	EXPECT_EQ(*rd->region_entry_count(r), live.size());
 	EXPECT_EQ(bad, 0u) << first_bad;
 	uint64_t mismatched = 0;
 	for (const auto &s : seen) {
