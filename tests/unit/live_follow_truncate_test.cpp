@@ -17,7 +17,11 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace pmemstream;
 using test::temp_file;
@@ -426,4 +430,41 @@ TEST(live_follow_truncate, follower_racing_cuts_never_shows_reused_bytes)
 		    static_cast<unsigned long long>(reads.load()), static_cast<unsigned long long>(truncated_seen.load()),
 		    static_cast<unsigned long long>(suffix), static_cast<unsigned long long>(prefix),
 		    static_cast<unsigned long long>(clears));
+}
+
+TEST(live_follow_truncate, an_older_sidecar_layout_is_not_followed)
+{
+	// The cut table came with sidecar version 3. A reader must not take a version 2 object
+	// (no table: cuts would go unannounced) for one: it opens a snapshot that follows nothing.
+	temp_file f("follow_trunc");
+	auto w = test::create(f.path, 4 << 20);
+	auto r = *w->region_allocate(64 << 10);
+	ASSERT_TRUE(w->append(r, payload(1)));
+	struct stat st;
+	ASSERT_EQ(::stat(f.path.c_str(), &st), 0);
+	char name[80];
+	std::snprintf(name, sizeof(name), "/pmemstream-%llx-%llx.readers", static_cast<unsigned long long>(st.st_dev),
+		      static_cast<unsigned long long>(st.st_ino));
+	const int fd = ::shm_open(name, O_RDWR, 0);
+	if (fd < 0)
+		GTEST_SKIP() << "no shared memory here: the writer made no sidecar";
+	void *p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	::close(fd);
+	ASSERT_NE(p, MAP_FAILED);
+	auto *version = reinterpret_cast<uint32_t *>(static_cast<char *>(p) + 8); // after the magic
+	ASSERT_EQ(*version, 3u);
+	{
+		auto rd = follow(f.path);
+		ASSERT_TRUE(rd);
+		EXPECT_EQ(rd->writer(), stream::writer_state::following);
+	}
+	*version = 2;
+	{
+		auto rd = follow(f.path);
+		ASSERT_TRUE(rd);
+		EXPECT_EQ(rd->writer(), stream::writer_state::none);
+		EXPECT_EQ(*rd->region_entry_count(r), 1u);
+	}
+	*version = 3;
+	::munmap(p, 4096);
 }
