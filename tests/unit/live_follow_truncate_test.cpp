@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
@@ -126,6 +127,59 @@ TEST(live_follow_truncate, suffix_cut_stops_positions_above_it_and_keeps_those_b
 	ASSERT_TRUE(w->append(r, payload(201)));
 	ASSERT_TRUE(at_cut.wait_for(1s));
 	EXPECT_EQ(shown(*rd, at_cut), 201u);
+}
+
+TEST(live_follow_truncate, a_follower_process_sees_the_cut)
+{
+	// The same in a child process: the writer's state reaches it only through the sidecar.
+	temp_file f("follow_trunc");
+	auto w = test::create(f.path, 4 << 20);
+	auto r = *w->region_allocate(64 << 10);
+	std::vector<appended> a;
+	for (uint64_t n = 1; n <= 10; ++n)
+		a.push_back(*w->append(r, payload(n)));
+	int ready[2], go[2];
+	ASSERT_EQ(::pipe(ready), 0);
+	ASSERT_EQ(::pipe(go), 0);
+	const pid_t pid = ::fork();
+	if (pid == 0) {
+		// Exit codes: 0 all right, 10+ the check that failed.
+		auto rd = stream::open(f.path, {.read_only = true, .follow = true});
+		if (!rd || (*rd)->writer() != stream::writer_state::following)
+			_exit(10);
+		auto below = *(*rd)->entries(r), above = *(*rd)->entries(r);
+		for (int k = 0; k < 2; ++k)
+			below.next();
+		for (int k = 0; k < 7; ++k)
+			above.next();
+		if (shown(**rd, below) != 3 || shown(**rd, above) != 8)
+			_exit(11);
+		char c = 1;
+		if (::write(ready[1], &c, 1) != 1 || ::read(go[0], &c, 1) != 1)
+			_exit(12);
+		if (above.is_valid() || above.position_status().code() != errc::truncated)
+			_exit(13);
+		std::vector<uint64_t> seen;
+		for (; below.is_valid(); below.next())
+			seen.push_back(shown(**rd, below));
+		if (seen != std::vector<uint64_t>{3, 4, 5, 101, 102, 103})
+			_exit(14);
+		if (*(*rd)->region_entry_count(r) != 8u)
+			_exit(15);
+		_exit(0);
+	}
+	ASSERT_GT(pid, 0);
+	char c = 0;
+	ASSERT_EQ(::read(ready[0], &c, 1), 1);
+	ASSERT_EQ(*w->region_truncate_after(r, as_entry(a[4])), 5u);
+	for (uint64_t n = 101; n <= 103; ++n)
+		ASSERT_TRUE(w->append(r, payload(n, 40)));
+	ASSERT_EQ(::write(go[1], &c, 1), 1);
+	int st = 0;
+	ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "child status " << st;
+	for (int fd : {ready[0], ready[1], go[0], go[1]})
+		::close(fd);
 }
 
 TEST(live_follow_truncate, writer_process_iterator_at_a_cut_does_not_show_the_dropped_entry)
