@@ -49,11 +49,21 @@ uint64_t entry_iterator::head_timestamp() const
 	const stream::impl &s = *s_->impl_;
 	// A read-only stream following a writer process takes in what it committed and freed
 	// (issue 12): a few loads unless something moved.
-	if (s.follower_ && !in_reader_ && !s.follower_->poll())
+	detail::follower *const f = s.follower_.get();
+	if (f && !in_reader_ && !f->poll())
 		return 0;
-	// A position seen committed stays committed while the region keeps its id.
-	if (valid_size_)
-		return rt_->id.load(std::memory_order_acquire) == id_ && !cut() ? valid_ts_ : 0;
+	// A position seen committed stays committed while the region keeps its id. In a follower,
+	// only while no cut the writer announced is unapplied (the caller may have read the
+	// payload since: this step tells it whether those bytes were the entry's).
+	if (valid_size_) {
+		if (f && !f->settle(rt_, !in_reader_))
+			return 0;
+		if (rt_->id.load(std::memory_order_acquire) != id_ || cut())
+			return 0;
+		if (valid_size_)
+			return valid_ts_;
+		// A suffix cut since left the position standing, at the cut maybe: look again.
+	}
 	for (;;) {
 		if (rt_->id.load(std::memory_order_acquire) != id_ || cut() || offset_ >= rt_->tail.load(std::memory_order_acquire))
 			return 0;
@@ -61,6 +71,13 @@ uint64_t entry_iterator::head_timestamp() const
 		const uint64_t ts = h.timestamp & format::timestamp_mask;
 		if (ts > s.vis_.committed.load(std::memory_order_acquire))
 			return 0;
+		// A follower: a cut in the writer's process since the region's view was synced may
+		// have rewritten the header (docs/design.md 5.4, "Truncation"): apply it, look again.
+		if (f && !f->cuts_settled_after_reads(rt_)) {
+			if (!f->settle(rt_, !in_reader_))
+				return 0;
+			continue;
+		}
 		// A clear or suffix cut since the position was taken: the bytes may be a new entry's
 		// (truncation, issue 14); cut() tells whether the position survived it.
 		if (rt_->rewrites_after_reads() != rewrites_ || rt_->epoch.load(std::memory_order_relaxed) != epoch_)
@@ -83,6 +100,10 @@ uint64_t entry_iterator::head_timestamp() const
 // or a prefix cut past it.
 bool entry_iterator::cut() const noexcept
 {
+	// A follower applies the writer's announced cuts to the region first (design.md 5.4).
+	// One it cannot vouch for (a clear or free to be read from the layout) is gone.
+	if (detail::follower *f = s_->impl_->follower_.get(); f && !f->settle(rt_, !in_reader_) && !f->gone())
+		return true;
 	// After the caller's reads of the entry (the reader half of the seqlock).
 	const uint64_t r = rt_->rewrites_after_reads();
 	if (r != rewrites_) {
@@ -96,6 +117,7 @@ bool entry_iterator::cut() const noexcept
 		    rt_->epoch.load(std::memory_order_acquire) != epoch_)
 			return true;
 		rewrites_ = r; // every suffix cut since lies at or above the position
+		valid_size_ = 0; // but one at it dropped the entry there: head_timestamp() reads it again
 	}
 	return rt_->epoch.load(std::memory_order_acquire) != epoch_ || offset_ < rt_->first.load(std::memory_order_acquire);
 }

@@ -3,6 +3,8 @@
 #include "engine/stream_impl.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <iterator>
 #include <thread>
 
 namespace pmemstream::detail {
@@ -39,6 +41,7 @@ bool follower::refresh() noexcept
 {
 	std::lock_guard lk(mutex_);
 	sidecar &sc = side();
+	bool pending = false; // a cut not applied yet: the watermark waits
 	for (int attempt = 0; attempt < 1000; ++attempt) {
 		if (gone())
 			return false;
@@ -50,7 +53,7 @@ bool follower::refresh() noexcept
 		// before the entry was appended, so its bump is visible now.
 		const uint64_t w = sc.vis().committed.load(std::memory_order_acquire);
 		const uint64_t g = sc.vis().layout_generation.load(std::memory_order_acquire);
-		if (w == seen_w_.load(std::memory_order_relaxed) && g == seen_g_.load(std::memory_order_relaxed))
+		if (!pending && w == seen_w_.load(std::memory_order_relaxed) && g == seen_g_.load(std::memory_order_relaxed))
 			return true; // another thread did it
 		if (g != seen_g_.load(std::memory_order_relaxed)) {
 			if (!reload_catalog()) {
@@ -61,7 +64,16 @@ bool follower::refresh() noexcept
 			}
 			seen_g_.store(g, std::memory_order_relaxed);
 		}
+		// Cuts the writer announced (a region whose cut is in progress is not walked, and the
+		// watermark waits for it: a stream reader must not show later entries of other
+		// regions before that region's new ones).
+		const bool settled = sync_cuts();
 		walk_regions(w);
+		pending = !settled;
+		if (pending) {
+			std::this_thread::yield();
+			continue;
+		}
 		// Entries of every live region up to w are in; only now may iterators show them.
 		uint64_t c = s_.own_vis_.committed.load(std::memory_order_relaxed);
 		if (w > c)
@@ -70,6 +82,10 @@ bool follower::refresh() noexcept
 		if (p > s_.own_vis_.persisted.load(std::memory_order_relaxed))
 			s_.own_vis_.persisted.store(p, std::memory_order_release);
 		seen_w_.store(w, std::memory_order_release);
+		if (cuts_changed_) {
+			cuts_changed_ = false;
+			s_.own_vis_.layout_generation.fetch_add(1, std::memory_order_acq_rel);
+		}
 		if (sc.vis().layout_generation.load(std::memory_order_acquire) == g)
 			return true;
 		// A region was allocated or freed during the walk: read the layout again (the walk
@@ -83,6 +99,12 @@ bool follower::reload_catalog() noexcept
 	const std::byte *base = s_.base_;
 	const auto &h = s_.header_;
 	const uint64_t arena_end = h.arena_offset + h.arena_size;
+	// The cut slots before the span headers: a region made live below reflects at least them
+	// (an odd value, a cut in progress, is rounded down so that the region is synced later).
+	cut_table &cuts = side().cuts();
+	uint64_t slot_seq[uint64_t{1} << cut_table::slot_bits];
+	for (size_t i = 0; i < std::size(cuts.slots); ++i)
+		slot_seq[i] = cuts.slots[i].seq.load(std::memory_order_acquire) & ~uint64_t{1};
 	std::vector<span_record> spans;
 	try {
 		for (uint64_t off = h.arena_offset; off < arena_end;) {
@@ -139,6 +161,7 @@ bool follower::reload_catalog() noexcept
 			{
 				std::lock_guard rl(rt->lock);
 				c.activate(rt, sp.v(), first, 0, 0, 0, 0);
+				rt->cut_seen.store(slot_seq[cut_table::index_of(sp.offset)], std::memory_order_release);
 			}
 			std::unique_lock lk(c.iter_mutex_);
 			c.by_id_[sp.v().id] = rt;
@@ -166,6 +189,9 @@ void follower::walk_regions(uint64_t w) noexcept
 	const std::byte *base = s_.base_;
 	uint64_t id = 0;
 	for (region_runtime *rt = c.next_by_id(0, &id); rt; rt = c.next_by_id(id, &id)) {
+		// A region with an unapplied cut: its bytes past the cut may be a later append's.
+		if (slot_of(rt).seq.load(std::memory_order_acquire) != rt->cut_seen.load(std::memory_order_relaxed))
+			continue;
 		// Only this follower moves a read-only stream's tails (under mutex_).
 		const uint64_t from = rt->tail.load(std::memory_order_relaxed);
 		const uint64_t end = rt->data_end.load(std::memory_order_relaxed);
@@ -187,6 +213,175 @@ void follower::walk_regions(uint64_t w) noexcept
 		rt->walked = walked;
 		rt->count.store(count, std::memory_order_relaxed);
 		rt->tail.store(pos, std::memory_order_release);
+	}
+}
+
+cut_slot &follower::slot_of(const region_runtime *rt) const noexcept
+{
+	return side().cuts().slot_for(rt->offset);
+}
+
+bool follower::cuts_settled_after_reads(const region_runtime *rt) const noexcept
+{
+	const cut_slot &sl = slot_of(rt);
+#if defined(__SANITIZE_THREAD__)
+	const uint64_t seen = rt->cut_seen.load(std::memory_order_seq_cst);
+	return sl.seq.load(std::memory_order_seq_cst) == seen;
+#else
+	std::atomic_thread_fence(std::memory_order_acquire);
+	// cut_seen first: a sync that stored it bumped `rewrites` before, so an iterator that
+	// sees the new value also sees the bump.
+	const uint64_t seen = rt->cut_seen.load(std::memory_order_acquire);
+	return sl.seq.load(std::memory_order_relaxed) == seen;
+#endif
+}
+
+follower::cut_sync follower::sync_region(region_runtime *rt) noexcept
+{
+	cut_slot &sl = slot_of(rt);
+	const uint64_t seen = rt->cut_seen.load(std::memory_order_relaxed);
+	const uint64_t x = sl.seq.load(std::memory_order_acquire);
+	if (x == seen)
+		return cut_sync::settled;
+	if (x & 1)
+		return cut_sync::in_progress;
+	const uint64_t id = rt->id.load(std::memory_order_relaxed);
+	if (id == 0) { // dead: its iterators stop on the id
+		rt->cut_seen.store(x, std::memory_order_release);
+		return cut_sync::settled;
+	}
+	const uint64_t rec_region = sl.region.load(std::memory_order_relaxed);
+	const uint64_t rec_epoch = sl.epoch.load(std::memory_order_relaxed);
+	const uint64_t rec_low = sl.low.load(std::memory_order_relaxed);
+	const uint64_t rec_since = sl.since.load(std::memory_order_relaxed);
+	const std::byte *base = s_.base_;
+	const auto hdr = read_dual<format::span_slot>(base, rt->offset, rt->offset + format::span_slot_size);
+	const uint64_t epoch = rt->epoch.load(std::memory_order_relaxed);
+	if (!hdr || hdr->value.state != format::span_region || hdr->value.id != id || hdr->value.epoch != epoch)
+		return sl.seq.load(std::memory_order_acquire) == x ? cut_sync::needs_layout : cut_sync::in_progress;
+
+	const uint64_t new_first = rt->offset + format::span_header_size + hdr->value.head;
+	const uint64_t old_first = rt->first.load(std::memory_order_relaxed);
+	const uint64_t tail = rt->tail.load(std::memory_order_relaxed);
+	const uint64_t last_ts = rt->last_ts;
+	if (new_first < old_first) // only a clear moves head back, and it changes the epoch
+		return cut_sync::needs_layout;
+	// Every suffix cut of the region since `seen` is at or above rec_low when the record was
+	// the region's the whole time; then none below our tail means none to find.
+	const bool known = rec_region == rt->offset && rec_epoch == epoch && rec_since <= seen;
+	const bool find_cut = !(known && rec_low >= tail);
+	// Our entries [old_first, tail) were the writer's at `seen`, all with timestamps <= last_ts.
+	// Bytes below the lowest cut since then are unchanged; at the cut lies a zeroed header or
+	// a later append's, whose timestamp is above the floor the cut raised, so above last_ts.
+	// So the walk of our own entries stops exactly at the lowest cut (or at our tail).
+	const uint64_t stop = find_cut ? tail : std::min(new_first, tail);
+	uint64_t pos = old_first, last = 0;
+	uint64_t kept = 0, kept_walked = 0, dropped = 0, dropped_walked = 0;
+	while (pos < stop) {
+		format::entry_header h;
+		std::memcpy(&h, base + pos, sizeof(h));
+		const uint64_t ts = h.timestamp & format::timestamp_mask;
+		const uint64_t fp = format::entry_footprint(h.size);
+		if (ts == 0 || ts > last_ts || fp > tail - pos)
+			break;
+		const bool visible = !(h.timestamp & format::flag_padding);
+		if (pos < new_first) {
+			dropped += visible;
+			++dropped_walked;
+		} else {
+			kept += visible;
+			++kept_walked;
+		}
+		last = ts;
+		pos += fp;
+	}
+	const uint64_t cut = find_cut ? pos : tail; // positions up to it keep their entries
+#if defined(__SANITIZE_THREAD__)
+	if (sl.seq.load(std::memory_order_seq_cst) != x)
+#else
+	std::atomic_thread_fence(std::memory_order_acquire);
+	if (sl.seq.load(std::memory_order_relaxed) != x)
+#endif
+		return cut_sync::in_progress; // another cut began during the reads: look again
+
+	uint64_t new_tail, count, walked, new_last = last_ts;
+	if (cut < tail) {
+		new_tail = std::max(cut, new_first);
+		count = cut > new_first ? kept : 0;
+		walked = cut > new_first ? kept_walked : 0;
+		new_last = last;
+	} else if (new_first >= tail) {
+		new_tail = new_first;
+		count = walked = 0;
+	} else {
+		count = rt->count.load(std::memory_order_relaxed) - std::min(dropped, rt->count.load(std::memory_order_relaxed));
+		walked = rt->walked - std::min(dropped_walked, rt->walked);
+		new_tail = tail;
+	}
+	const bool moved = cut < tail || new_first != old_first;
+	if (moved) {
+		// As the writer's truncate_after: the bound and the tail before the bump.
+		if (cut < tail)
+			rt->survive_below.store(std::min(rt->survive_below.load(std::memory_order_relaxed), cut),
+						std::memory_order_relaxed);
+		rt->first.store(new_first, std::memory_order_release);
+		rt->tail.store(new_tail, std::memory_order_release);
+		rt->count.store(count, std::memory_order_relaxed);
+		rt->walked = walked;
+		rt->last_ts = new_last;
+		rt->rewrites.fetch_add(1, std::memory_order_release);
+		cuts_changed_ = true;
+	}
+	rt->cut_seen.store(x, std::memory_order_release);
+	return cut_sync::settled;
+}
+
+bool follower::sync_cuts() noexcept
+{
+	region_catalog &c = s_.catalog_;
+	bool all = true;
+	uint64_t id = 0;
+	for (region_runtime *rt = c.next_by_id(0, &id); rt; rt = c.next_by_id(id, &id))
+		all &= sync_region(rt) == cut_sync::settled;
+	return all;
+}
+
+bool follower::settle(const region_runtime *rt, bool may_poll) noexcept
+{
+	if (cuts_settled_after_reads(rt))
+		return true;
+	// A cut holds its slot odd for a span-header write and a drain: wait for it, checking now
+	// and then that the writer lives (one killed in the middle of a cut wakes nobody).
+	using clock = std::chrono::steady_clock;
+	auto checked = clock::now();
+	for (unsigned i = 1;; ++i) {
+		if (may_poll && !poll())
+			return false;
+		cut_sync r;
+		{
+			std::lock_guard lk(mutex_);
+			// The catalog's runtimes live as long as the stream: the cast only drops the
+			// const of the iterator's view.
+			r = sync_region(const_cast<region_runtime *>(rt));
+			if (cuts_changed_) {
+				// Entries appended at the cut up to the watermark already shown.
+				walk_regions(s_.own_vis_.committed.load(std::memory_order_relaxed));
+				cuts_changed_ = false;
+				s_.own_vis_.layout_generation.fetch_add(1, std::memory_order_acq_rel);
+			}
+		}
+		if (cuts_settled_after_reads(rt))
+			return true;
+		if (r == cut_sync::needs_layout && !may_poll)
+			return false; // a clear or free: the next poll reads the layout
+		if (gone())
+			return false;
+		if (i % 64 == 0 && clock::now() - checked >= cut_wait) {
+			checked = clock::now();
+			if (!writer_alive())
+				return false;
+		}
+		std::this_thread::yield();
 	}
 }
 

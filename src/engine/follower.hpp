@@ -13,6 +13,10 @@
 // follower stops for good and every step of the stream's iterators reports errc::writer_gone:
 // a new writer's recovery and frees are not announced in this sidecar, so the view is no
 // longer safe to extend; the caller opens the stream again.
+//
+// Truncation in the writer (clear, prefix and suffix cuts of a live region) is announced in the
+// sidecar's cut table; the follower applies it to its view of the region before it trusts
+// another byte of it, and its iterators check the region's slot after each read.
 #ifndef PMEMSTREAM_ENGINE_FOLLOWER_HPP
 #define PMEMSTREAM_ENGINE_FOLLOWER_HPP
 
@@ -69,7 +73,27 @@ public:
 	// How often a blocked wait checks that the writer lives.
 	static constexpr std::chrono::milliseconds liveness{100};
 
+	// ---- truncation (docs/design.md 5.4, "Truncation"; sidecar.hpp cut_table) ----
+	// Whether bytes of rt's region read before the call are the writer's still: no cut of a
+	// region of its sidecar slot began since the view rt reflects (the reader half of the
+	// slot's seqlock: an acquire fence, then the loads). Any thread.
+	bool cuts_settled_after_reads(const region_runtime *rt) const noexcept;
+	// Brings rt up to the cuts the sidecar announced (prefix, suffix: first, tail, count and
+	// survive_below move, `rewrites` is bumped, so iterators decide as in the writer's
+	// process), waiting while a cut is in progress (checking every `cut_wait` that the writer
+	// lives). `may_poll`: the layout may be read again (a clear re-activates the region).
+	// True once settled; false when the writer is gone, or a clear or free of the region
+	// needs the layout read again and `may_poll` is false.
+	bool settle(const region_runtime *rt, bool may_poll) noexcept;
+	static constexpr std::chrono::milliseconds cut_wait{100};
+
 private:
+	enum class cut_sync { settled, in_progress, needs_layout };
+	// With mutex_ held: applies the cuts announced in rt's slot since rt->cut_seen.
+	cut_sync sync_region(region_runtime *rt) noexcept;
+	// With mutex_ held: every live region; false while one is not settled.
+	bool sync_cuts() noexcept;
+	cut_slot &slot_of(const region_runtime *rt) const noexcept;
 	sidecar &side() const noexcept;
 	bool refresh() noexcept;
 	bool reload_catalog() noexcept;
@@ -81,6 +105,7 @@ private:
 	std::atomic<uint64_t> seen_w_{0};
 	std::atomic<uint64_t> seen_g_{~uint64_t{0}}; // the first poll reads the catalog again
 	std::atomic<bool> gone_{false};
+	bool cuts_changed_ = false; // sync_region moved a region (under mutex_): bump the layout
 };
 
 } // namespace pmemstream::detail

@@ -26,6 +26,7 @@ namespace pmemstream::detail {
 
 class state_record;
 class follower;
+struct cut_table;
 
 // The record of a free span of `size` bytes that keeps `epoch` (the largest id or epoch the
 // space ever held, so that none is used twice).
@@ -105,6 +106,14 @@ public:
 
 	catalog_stats stats() const;
 
+	// ---- truncation seen by reader processes (docs/design.md 5.4, "Truncation") ----
+	// The writer's sidecar table that its cuts bump (sidecar.hpp cut_table); null without a
+	// sidecar. Set once at open, before any cut.
+	void set_cut_table(cut_table *t) noexcept
+	{
+		cuts_ = t;
+	}
+
 	// ---- transactions (issue 13; region_catalog_tx.cpp) ----
 	// A free span set aside for a transaction's allocation, split to the region's size at once
 	// (on media a free span; the rest stays free for others); until the commit no allocation,
@@ -182,6 +191,7 @@ private:
 	const uint64_t arena_off_;
 	const uint64_t arena_size_;
 	visibility_state &vis_;
+	cut_table *cuts_ = nullptr; // written by region_truncate.cpp under alloc_mutex_
 
 	// Serialises allocation, free and checkpoints (the only writers of span headers); guards
 	// everything below but by_id_, which iterators read under iter_mutex_.

@@ -53,6 +53,11 @@ public:
 	// prefix cut only moves `first` (release): positions below it are refused, no byte changes.
 	std::atomic<uint64_t> rewrites{0};
 	std::atomic<uint64_t> survive_below{~uint64_t{0}};
+	// A read-only stream following a writer process (docs/design.md 5.4, "Truncation"): the
+	// value of the region's sidecar cut slot (sidecar.hpp cut_slot::seq, always even) that the
+	// fields above reflect. Stored (release) by the follower after it applied the cuts and
+	// bumped `rewrites`; an iterator trusts bytes it read only while the slot still holds it.
+	std::atomic<uint64_t> cut_seen{0};
 	uint64_t rewrites_after_reads() const noexcept
 	{
 #if defined(__SANITIZE_THREAD__)

@@ -12,6 +12,7 @@
 //      header (suffix). A crash before 3 shows the region as before, after 3 as after.
 #include "engine/region_catalog.hpp"
 #include "engine/region_writer.hpp"
+#include "engine/sidecar.hpp"
 #include "engine/state_record.hpp"
 #include "util/hex.hpp"
 
@@ -57,6 +58,51 @@ walk_result walk(const std::byte *base, const region_runtime &rt, uint64_t targe
 	return w;
 }
 
+// Reader processes (docs/design.md 5.4, "Truncation"): the region's slot of the sidecar's cut
+// table is odd from before the cut changes anything until its last byte is drained. `low` is
+// the suffix cut (0: a clear or prefix cut); a clear passes the new epoch.
+class cut_announcement {
+public:
+	cut_announcement(cut_table *t, const region_runtime &rt, uint64_t epoch, uint64_t low) noexcept
+	    : slot_(t ? &t->slot_for(rt.offset) : nullptr)
+	{
+		if (!slot_)
+			return;
+		const uint64_t x = slot_->seq.load(std::memory_order_relaxed);
+		assert(x % 2 == 0);
+		// seq_cst read-modify-write: a full fence, so no store of the cut (the non-temporal
+		// ones included) is seen before the odd value.
+		slot_->seq.fetch_add(1, std::memory_order_seq_cst);
+		const bool same = slot_->region.load(std::memory_order_relaxed) == rt.offset &&
+				  slot_->epoch.load(std::memory_order_relaxed) == epoch;
+		if (!same) {
+			slot_->region.store(rt.offset, std::memory_order_relaxed);
+			slot_->epoch.store(epoch, std::memory_order_relaxed);
+			slot_->low.store(~uint64_t{0}, std::memory_order_relaxed);
+			slot_->since.store(x, std::memory_order_relaxed);
+		}
+		if (low != 0 && low < slot_->low.load(std::memory_order_relaxed))
+			slot_->low.store(low, std::memory_order_relaxed);
+	}
+	// After the cut's last byte is drained and before the layout bump (followers that see the
+	// bump find the slot even).
+	void done() noexcept
+	{
+		if (slot_)
+			slot_->seq.fetch_add(1, std::memory_order_release);
+		slot_ = nullptr;
+	}
+	~cut_announcement()
+	{
+		done();
+	}
+	cut_announcement(const cut_announcement &) = delete;
+	cut_announcement &operator=(const cut_announcement &) = delete;
+
+private:
+	cut_slot *slot_;
+};
+
 error not_an_entry(uint64_t pos, uint64_t region)
 {
 	return error(errc::invalid_handle, "no committed entry at offset " + hex(pos) + " in region " + hex(region));
@@ -93,6 +139,7 @@ result<uint64_t> region_catalog::clear_locked(region_runtime *rt, state_record &
 	// One update: a new epoch (every old entry stops validating), head and checkpoint reset.
 	format::span_slot v = it->second.rec.value;
 	v.epoch = next_counter_++;
+	cut_announcement announce(cuts_, *rt, v.epoch, 0);
 	v.head = 0;
 	v.sealed_tail = 0;
 	v.sealed_count = 0;
@@ -123,6 +170,7 @@ result<uint64_t> region_catalog::clear_locked(region_runtime *rt, state_record &
 	const uint64_t room = rt->data_end.load(std::memory_order_relaxed) - data;
 	m_.set_nodrain(m_.base() + data, 0, std::min<uint64_t>(sizeof(format::entry_header), room));
 	m_.drain();
+	announce.done();
 	bump_layout();
 	if (!m_.healthy())
 		return error(errc::media_failed, "the medium failed while clearing a region");
@@ -187,6 +235,7 @@ result<uint64_t> region_catalog::truncate_before(region_runtime *rt, uint64_t id
 		}
 	}
 	// The cut: one atomic record update.
+	cut_announcement announce(cuts_, *rt, rt->epoch.load(std::memory_order_relaxed), 0);
 	it->second.rec = write_span(rt->offset, v, it->second.rec);
 
 	rt->first.store(w.pos, std::memory_order_release);
@@ -195,6 +244,7 @@ result<uint64_t> region_catalog::truncate_before(region_runtime *rt, uint64_t id
 	rt->sealed_tail = v.sealed_tail;
 	rt->sealed_count = v.sealed_count;
 	rt->sealed_last_ts = v.sealed_last_ts;
+	announce.done(); // write_span drained the record
 	bump_layout();
 	if (!m_.healthy())
 		return error(errc::media_failed, "the medium failed while truncating a region");
@@ -225,6 +275,7 @@ result<uint64_t> region_catalog::truncate_after(region_runtime *rt, uint64_t id,
 	state.raise_floor(tracker.persisted());
 
 	const uint64_t data = rt->offset + format::span_header_size;
+	cut_announcement announce(cuts_, *rt, rt->epoch.load(std::memory_order_relaxed), cut);
 	if (it->second.rec.value.sealed_tail > cut - data) {
 		// The checkpoint must not claim dropped entries (rule R4): move it to the cut first, so
 		// that a crash before the cut below still finds the walk at the checkpoint.
@@ -263,6 +314,7 @@ result<uint64_t> region_catalog::truncate_after(region_runtime *rt, uint64_t id,
 	if (room)
 		m_.set_nodrain(m_.base() + cut, 0, std::min<uint64_t>(sizeof(format::entry_header), room));
 	m_.drain();
+	announce.done();
 	bump_layout();
 	if (!m_.healthy())
 		return error(errc::media_failed, "the medium failed while truncating a region");

@@ -40,7 +40,10 @@ void sidecar::supersede(const std::string &name) noexcept
 	if (p == MAP_FAILED)
 		return;
 	auto *l = static_cast<sidecar_layout *>(p);
-	if (l->magic.load(std::memory_order_acquire) == sidecar_layout::ready && l->version == sidecar_layout::current_version) {
+	// An older library's object (same header and visibility words) is marked too: its
+	// followers stop instead of reading what this writer's recovery changes.
+	if (l->magic.load(std::memory_order_acquire) == sidecar_layout::ready && l->version >= sidecar_layout::oldest_same_prefix &&
+	    l->version <= sidecar_layout::current_version) {
 		uint32_t open = 0;
 		l->closed.compare_exchange_strong(open, 2, std::memory_order_seq_cst);
 		l->vis.layout_generation.fetch_add(1, std::memory_order_seq_cst);

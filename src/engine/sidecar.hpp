@@ -17,9 +17,43 @@
 
 namespace pmemstream::detail {
 
+// Truncation and reader processes (docs/design.md 5.4, "Truncation"): one seqlock per slot of
+// regions (a region's slot is a hash of its offset; several regions may share one). Only the
+// writer process writes a slot, serialised by its catalog's allocation mutex; followers read.
+//   seq     odd while a clear, prefix or suffix cut of a region of the slot is in progress:
+//           bumped (seq_cst: a full fence, which also orders the cut's non-temporal stores
+//           after it) before the cut changes a span header, an entry byte or a runtime field,
+//           and again (release) after its last byte is drained, before the layout bump.
+//   region, epoch, low, since   which region the slot describes (offset and checksum epoch)
+//           and the lowest suffix cut of that region and epoch made with a seq bump after
+//           `since` (~0: none). A cut of another region takes the record over (since = the
+//           seq before its bump); a clear takes it over with the new epoch. Written between
+//           the two bumps; read as a seqlock (seq even and unchanged around the reads).
+struct cut_slot {
+	std::atomic<uint64_t> seq{0};
+	std::atomic<uint64_t> region{0};
+	std::atomic<uint64_t> epoch{0};
+	std::atomic<uint64_t> low{~uint64_t{0}};
+	std::atomic<uint64_t> since{0};
+};
+struct cut_table {
+	static constexpr unsigned slot_bits = 6;
+	cut_slot slots[1u << slot_bits];
+	static unsigned index_of(uint64_t region_offset) noexcept
+	{
+		return static_cast<unsigned>((region_offset * 0x9E3779B97F4A7C15ull) >> (64 - slot_bits));
+	}
+	cut_slot &slot_for(uint64_t region_offset) noexcept
+	{
+		return slots[index_of(region_offset)];
+	}
+};
+
 struct sidecar_layout {
 	static constexpr uint64_t ready = 0x5244525353504d50; // "PMPSSRDR": written last by the writer
-	static constexpr uint32_t current_version = 2;
+	// 3: the truncation table (cuts) after vis; versions 2 and 3 share everything before it.
+	static constexpr uint32_t current_version = 3;
+	static constexpr uint32_t oldest_same_prefix = 2;
 	// 0 while the writer initialises the object, `ready` after (release).
 	std::atomic<uint64_t> magic{0};
 	uint32_t version = current_version;
@@ -31,6 +65,7 @@ struct sidecar_layout {
 	// waits for it, so it never scans a stream recovery is still trimming.
 	std::atomic<uint32_t> recovered{0};
 	alignas(64) visibility_state vis;
+	alignas(64) cut_table cuts; // version 3 (truncation, docs/design.md 5.4)
 };
 static_assert(sizeof(sidecar_layout) <= 4096, "the sidecar is one page");
 
@@ -52,6 +87,10 @@ public:
 	visibility_state &vis() noexcept
 	{
 		return map_->vis;
+	}
+	cut_table &cuts() noexcept
+	{
+		return map_->cuts;
 	}
 	bool writer_closed() const noexcept
 	{

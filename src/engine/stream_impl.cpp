@@ -214,8 +214,10 @@ status stream::impl::recover(const open_options &o)
 		if (o.checkpoint_bytes != 0)
 			writer_->set_checkpoint_hook(o.checkpoint_bytes, [this] { checkpoint_round(); });
 		start_worker(o.commit);
-		if (sidecar_)
+		if (sidecar_) {
+			catalog_.set_cut_table(&sidecar_->cuts()); // followers see truncations (5.4)
 			sidecar_->mark_recovered(); // readers may open now (issue 12)
+		}
 	} else if (sidecar_ && o.follow) {
 		follower_ = std::make_unique<detail::follower>(*this);
 	}
@@ -300,6 +302,10 @@ result<entry_header> stream::impl::committed_entry(const entry &e, const region_
 		return cached.header;
 	}
 	const region_runtime *rt = catalog_.covering(e.offset);
+	// A follower applies the writer's announced cuts of the region first, and trusts the
+	// header only if no other began while it read it (docs/design.md 5.4, "Truncation").
+	if (rt && follower_)
+		(void)follower_->settle(rt, true);
 	if (rt) {
 		const uint64_t id = rt->id.load(std::memory_order_acquire);
 		const uint64_t begin = rt->first.load(std::memory_order_relaxed);
@@ -312,7 +318,7 @@ result<entry_header> stream::impl::committed_entry(const entry &e, const region_
 			const uint64_t ts = h.timestamp & format::timestamp_mask;
 			if (ts != 0 && ts <= vis_.committed.load(std::memory_order_acquire) &&
 			    !(h.timestamp & format::flag_padding) && format::entry_footprint(h.size) <= tail - e.offset &&
-			    rt->id_after_reads() == id) {
+			    rt->id_after_reads() == id && (!follower_ || follower_->cuts_settled_after_reads(rt))) {
 				if (out)
 					*out = rt;
 				h.timestamp = ts;
