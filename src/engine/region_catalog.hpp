@@ -178,7 +178,7 @@ private:
 	// Truncation helpers (region_truncate.cpp), with alloc_mutex_ and rt->lock held.
 	// Refuses a region with reservations outstanding, waits for its appends in flight (rl
 	// on rt->lock) and persists its entries.
-	status prepare_cut(region_runtime *rt, uint64_t id, commit_tracker &tracker, std::unique_lock<std::mutex> &rl);
+	status prepare_cut(region_runtime *rt, uint64_t id, commit_tracker &tracker, std::unique_lock<region_mutex> &rl);
 	result<uint64_t> clear_locked(region_runtime *rt, state_record &state, commit_tracker &tracker);
 	void bump_layout() noexcept
 	{

@@ -18,6 +18,56 @@
 
 namespace pmemstream {
 
+namespace detail {
+// The lock of a region: held for a few dozen nanoseconds by appends (claim, finish) and for
+// longer by free, truncation and transactions. A glibc mutex sleeps in the kernel at the first
+// contention, which for sections this short costs more than the section (two threads in one
+// region ran at 0.4x of one); this one spins first and sleeps on a futex only after that, and
+// an unlock calls the kernel only when someone sleeps (a count of sleepers beside the word,
+// seq_cst on both sides: an unlocker that sees none is seen by the sleeper's next try).
+class region_mutex {
+public:
+	void lock() noexcept
+	{
+		if (try_lock())
+			return;
+		for (int i = 0; i < 1024; ++i) {
+#if defined(__x86_64__)
+			__builtin_ia32_pause();
+#endif
+			if (word_.load(std::memory_order_relaxed) == 0 && try_lock())
+				return;
+		}
+		sleepers_.fetch_add(1, std::memory_order_seq_cst);
+		while (!try_lock_seq_cst())
+			sleep();
+		sleepers_.fetch_sub(1, std::memory_order_relaxed);
+	}
+	bool try_lock() noexcept
+	{
+		uint32_t c = 0;
+		return word_.compare_exchange_strong(c, 1, std::memory_order_acquire, std::memory_order_relaxed);
+	}
+	void unlock() noexcept
+	{
+		word_.store(0, std::memory_order_seq_cst);
+		if (sleepers_.load(std::memory_order_seq_cst) != 0)
+			wake();
+	}
+
+private:
+	bool try_lock_seq_cst() noexcept
+	{
+		uint32_t c = 0;
+		return word_.compare_exchange_strong(c, 1, std::memory_order_seq_cst, std::memory_order_seq_cst);
+	}
+	void sleep() noexcept; // while the word is 1
+	void wake() noexcept;
+	std::atomic<uint32_t> word_{0};
+	std::atomic<uint32_t> sleepers_{0};
+};
+} // namespace detail
+
 class region_runtime {
 public:
 	region_runtime(const void *owner_stream, uint64_t off) : owner(owner_stream), offset(off)
@@ -105,7 +155,7 @@ public:
 	// and to complete), and through their work by the operations that change a region's
 	// layout (free, clear, truncation, a transaction's commit), which first wait for the
 	// claims in flight (quiesce()).
-	std::mutex lock;
+	detail::region_mutex lock;
 
 	// ---- claims (issue 11: concurrent appends to one region, docs/design.md 2.3) ----
 	// Every append and reservation claims the region's space in order; claims are

@@ -110,7 +110,7 @@ error not_an_entry(uint64_t pos, uint64_t region)
 
 } // namespace
 
-status region_catalog::prepare_cut(region_runtime *rt, uint64_t id, commit_tracker &tracker, std::unique_lock<std::mutex> &rl)
+status region_catalog::prepare_cut(region_runtime *rt, uint64_t id, commit_tracker &tracker, std::unique_lock<region_mutex> &rl)
 {
 	const uint64_t cur_id = rt->id.load(std::memory_order_relaxed);
 	if (cur_id == 0 || (id != 0 && id != cur_id))

@@ -33,7 +33,17 @@ void pause() noexcept
 
 // ==================================================================== waiting on a region
 
-void wait_progress(region_runtime &rt, std::unique_lock<std::mutex> &lk)
+void region_mutex::sleep() noexcept
+{
+	::syscall(SYS_futex, reinterpret_cast<uint32_t *>(&word_), FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 1, nullptr, nullptr, 0);
+}
+
+void region_mutex::wake() noexcept
+{
+	::syscall(SYS_futex, reinterpret_cast<uint32_t *>(&word_), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, nullptr, nullptr, 0);
+}
+
+void wait_progress(region_runtime &rt, std::unique_lock<region_mutex> &lk)
 {
 	const uint64_t seen = rt.progress.load(std::memory_order_relaxed);
 	rt.progress_waiters.store(rt.progress_waiters.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -62,7 +72,7 @@ void bump_progress(region_runtime &rt) noexcept
 		futex_wake_all(rt.progress);
 }
 
-void quiesce(region_runtime &rt, std::unique_lock<std::mutex> &lk)
+void quiesce(region_runtime &rt, std::unique_lock<region_mutex> &lk)
 {
 	if (!rt.outstanding())
 		return;
@@ -288,7 +298,8 @@ void region_writer::write_padding(uint64_t pos, uint64_t bytes, uint64_t ts, uin
 	// The checksum covers the padding's payload, whatever it holds (the caller's unused bytes).
 	std::byte *dst = m_.base() + pos;
 	const format::entry_header h{word, size, entry_checksum(epoch, word, size, dst + sizeof(format::entry_header))};
-	std::memcpy(dst, &h, sizeof(h));
+	const media::piece header{&h, sizeof(h)};
+	m_.store_lines(dst, &header, 1, 0);
 	if (flush)
 		m_.flush(dst, bytes);
 }
@@ -515,7 +526,8 @@ result<uint64_t> region_writer::publish(region_runtime &rt, uint64_t id, const e
 		std::byte *dst = m_.base() + w.pos;
 		const uint64_t word = w.ts | settled_flag(w);
 		const format::entry_header h{word, sz, entry_checksum(w.epoch, word, sz, dst + sizeof(format::entry_header))};
-		std::memcpy(dst, &h, sizeof(h));
+		const media::piece header{&h, sizeof(h)};
+		m_.store_lines(dst, &header, 1, 0);
 		if (flushed)
 			m_.flush(dst, sizeof(h) + size);
 		if (pad)

@@ -40,9 +40,9 @@ namespace pmemstream::detail {
 // Waits, releasing and retaking `lk` meanwhile, until no claim of the region is outstanding;
 // new claims wait until it returns. Callers first refuse a region with outstanding
 // reservations (busy): their publish may be far off.
-void quiesce(region_runtime &rt, std::unique_lock<std::mutex> &lk);
+void quiesce(region_runtime &rt, std::unique_lock<region_mutex> &lk);
 // Sleeps until rt.progress moves (releasing `lk`), then retakes `lk`.
-void wait_progress(region_runtime &rt, std::unique_lock<std::mutex> &lk);
+void wait_progress(region_runtime &rt, std::unique_lock<region_mutex> &lk);
 // Wakes the waiters of rt.progress, if any (lock held).
 void bump_progress(region_runtime &rt) noexcept;
 
@@ -71,7 +71,7 @@ public:
 
 private:
 	using claim = region_runtime::claim;
-	using lock_type = std::unique_lock<std::mutex>;
+	using lock_type = std::unique_lock<region_mutex>;
 
 	// A claim being written: what the fill needs once the lock is released.
 	struct work {

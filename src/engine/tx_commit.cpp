@@ -109,7 +109,7 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 		order[k] = k;
 	// Offset order: two commits that share regions lock them in the same order.
 	std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return regions[a].rt->offset < regions[b].rt->offset; });
-	std::vector<std::unique_lock<std::mutex>> locks;
+	std::vector<std::unique_lock<region_mutex>> locks;
 	locks.reserve(order.size());
 	for (size_t k : order) {
 		// Each region's appends in flight finish before the next region is locked: they may

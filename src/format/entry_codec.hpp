@@ -193,9 +193,9 @@ inline format::entry_header write_entry_shared_nodrain(media &m, std::byte *base
 	const format::entry_header h{timestamp, size, entry_checksum(epoch, timestamp, size, payload)};
 	std::byte *dst = base + pos;
 	if (store_only) {
-		std::memcpy(dst, &h, hs);
-		if (size)
-			std::memcpy(dst + hs, payload, size);
+		// Through the medium, not memcpy: a simulated medium must see (and order) every store.
+		const media::piece pieces[2] = {{&h, hs}, {payload, size}};
+		m.store_lines(dst, pieces, size ? 2 : 1, 0);
 		return h;
 	}
 	// [pos, split): the bytes up to the first line boundary at or after the header's end,
