@@ -67,6 +67,7 @@ void region_catalog::activate(region_runtime *rt, const format::span_slot &v, ui
 	rt->count.store(count, std::memory_order_relaxed);
 	const uint64_t line = tail & ~(format::cache_line - 1);
 	std::memcpy(rt->line.bytes, m_.base() + line, tail - line);
+	rt->line_valid = true;
 	rt->reset_claims();
 	rt->claim_end = tail;
 	rt->claim_last_ts = last_ts;

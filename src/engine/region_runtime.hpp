@@ -223,7 +223,17 @@ public:
 	uint64_t sealed_tail = 0;
 	uint64_t sealed_count = 0;
 	uint64_t sealed_last_ts = 0;
-	detail::tail_line line; // bytes of the tail's cache line before the tail
+	detail::tail_line line; // bytes of the tail's cache line before the tail, when line_valid
+	// false once an entry written in shared mode (region_writer) is the last behind the tail:
+	// whoever next writes from `line` (an exclusive claim, a transaction) reads it again first.
+	bool line_valid = true;
+	void refresh_line(const std::byte *base) noexcept
+	{
+		const uint64_t t = tail.load(std::memory_order_relaxed);
+		const uint64_t l = t & ~(format::cache_line - 1);
+		std::memcpy(line.bytes, base + l, t - l);
+		line_valid = true;
+	}
 };
 
 } // namespace pmemstream

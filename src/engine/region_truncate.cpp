@@ -156,6 +156,7 @@ result<uint64_t> region_catalog::clear_locked(region_runtime *rt, state_record &
 	rt->survive_below.store(~uint64_t{0}, std::memory_order_release);
 	rt->first.store(data, std::memory_order_release);
 	rt->tail.store(data, std::memory_order_release);
+	rt->line_valid = true; // the tail starts a line: nothing before it to keep
 	rt->count.store(0, std::memory_order_relaxed);
 	rt->walked = 0;
 	rt->last_ts = 0;
@@ -306,6 +307,7 @@ result<uint64_t> region_catalog::truncate_after(region_runtime *rt, uint64_t id,
 	rt->appended = 0;
 	const uint64_t line = cut & ~(format::cache_line - 1);
 	std::memcpy(rt->line.bytes, m_.base() + line, cut - line);
+	rt->line_valid = true;
 
 	// The cut: the header after the last entry kept reads as a clean end (rule E2). Dropped
 	// entries behind it are unreachable; one a later, shorter entry exposes is refused by

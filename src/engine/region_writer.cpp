@@ -217,6 +217,7 @@ status region_writer::finish_claim(region_runtime &rt, const work &w, bool ok, b
 		// (the medium failed; the stream writes no more) stops it for good: the bytes
 		// behind it are not known to be whole.
 		uint64_t tail = rt.tail.load(std::memory_order_relaxed);
+		const uint64_t before_tail = tail;
 		uint64_t count = rt.count.load(std::memory_order_relaxed);
 		const uint64_t before = rt.claims_done;
 		bool last_exclusive = false;
@@ -250,12 +251,11 @@ status region_writer::finish_claim(region_runtime &rt, const work &w, bool ok, b
 		if (rt.claims_done != before) {
 			rt.count.store(count, std::memory_order_relaxed);
 			rt.tail.store(tail, std::memory_order_release); // after the entries' bytes and count
-			if (!rt.outstanding() && !last_exclusive) {
-				// Keep the tail line for the next exclusive claim (an exclusive claim
-				// kept it itself).
-				const uint64_t line = tail & ~(format::cache_line - 1);
-				std::memcpy(rt.line.bytes, m_.base() + line, tail - line);
-			}
+			// The cached tail line is only as good as the last entry behind the tail: an
+			// exclusive claim keeps it, one written in shared mode does not (the next
+			// exclusive claim reads it again, outside the lock).
+			if (tail != before_tail)
+				rt.line_valid = last_exclusive;
 			bump_progress(rt);
 		}
 		checkpoint = ok && checkpoint_due(rt);
@@ -336,8 +336,14 @@ result<appended> region_writer::append(region_runtime &rt, uint64_t id, std::spa
 	} else {
 		const uint64_t word = w.ts | settled_flag(w);
 		const auto size = static_cast<uint32_t>(data.size());
-		if (w.exclusive)
+		if (w.exclusive) {
+			// Alone in the region: every byte before w.pos is final.
+			if (!rt.line_valid) {
+				const uint64_t line = w.pos & ~(format::cache_line - 1);
+				std::memcpy(rt.line.bytes, m_.base() + line, w.pos - line);
+			}
 			write_entry_nodrain(m_, m_.base(), w.pos, w.epoch, word, data.data(), size, rt.line, !flushed);
+		}
 		else
 			write_entry_shared_nodrain(m_, m_.base(), w.pos, w.epoch, word, data.data(), size, !flushed);
 		if (flushed)

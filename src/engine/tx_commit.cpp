@@ -119,6 +119,8 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 		if (rt.reservations != 0)
 			return error(errc::busy, "region " + hex(rt.offset) + " has an outstanding reservation; publish or cancel it first");
 		quiesce(rt, locks.back());
+		if (!rt.line_valid)
+			rt.refresh_line(m.base()); // the members are built from the tail line on
 	}
 
 	size_t record_region = regions.size();
