@@ -381,6 +381,17 @@ region_writer::claim *region_writer::find_reservation(region_runtime &rt, const 
 	return nullptr;
 }
 
+result<region_writer::claim *> region_writer::named_reservation(region_runtime &rt, uint64_t id, const entry &e) const
+{
+	const uint64_t cur = rt.id.load(std::memory_order_relaxed);
+	claim *c = cur != 0 && (id == 0 || id == cur) && (e.region_id == 0 || e.region_id == cur) && e.offset != 0
+			   ? find_reservation(rt, e)
+			   : nullptr;
+	if (!c)
+		return error(errc::invalid_handle, "entry " + hex(e.offset) + " is not an outstanding reservation of region " + hex(rt.offset));
+	return c;
+}
+
 status region_writer::cancel_locked(region_runtime &rt, lock_type &lk, claim &c)
 {
 	c.owner = 0;
@@ -472,13 +483,10 @@ result<reservation> region_writer::reserve(region_runtime &rt, uint64_t id, uint
 status region_writer::cancel(region_runtime &rt, uint64_t id, const entry &e)
 {
 	lock_type lk(rt.lock);
-	const uint64_t cur = rt.id.load(std::memory_order_relaxed);
-	claim *c = cur != 0 && (id == 0 || id == cur) && (e.region_id == 0 || e.region_id == cur) && e.offset != 0
-			   ? find_reservation(rt, e)
-			   : nullptr;
+	auto c = named_reservation(rt, id, e);
 	if (!c)
-		return error(errc::invalid_handle, "entry " + hex(e.offset) + " is not an outstanding reservation of region " + hex(rt.offset));
-	return cancel_locked(rt, lk, *c);
+		return c.err();
+	return cancel_locked(rt, lk, **c);
 }
 
 result<uint64_t> region_writer::publish(region_runtime &rt, uint64_t id, const entry &e, uint64_t size, bool async)
@@ -487,13 +495,10 @@ result<uint64_t> region_writer::publish(region_runtime &rt, uint64_t id, const e
 	bool pad = false;
 	{
 		lock_type lk(rt.lock);
-		const uint64_t cur = rt.id.load(std::memory_order_relaxed);
-		claim *c = cur != 0 && (id == 0 || id == cur) && (e.region_id == 0 || e.region_id == cur) && e.offset != 0
-				   ? find_reservation(rt, e)
-				   : nullptr;
-		if (!c)
-			return error(errc::invalid_handle, "entry " + hex(e.offset) + " is not an outstanding reservation of region " +
-								   hex(rt.offset));
+		auto found = named_reservation(rt, id, e);
+		if (!found)
+			return found.err();
+		claim *c = *found;
 		if (size > c->capacity)
 			return error(errc::invalid_argument, "publishing " + std::to_string(size) + " bytes of a " +
 								     std::to_string(c->capacity) + "-byte reservation");

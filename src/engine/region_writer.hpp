@@ -135,6 +135,8 @@ private:
 	}
 	// Finds the outstanding reservation `e` (lock held); null when there is none.
 	claim *find_reservation(region_runtime &rt, const entry &e) const noexcept;
+	// The outstanding reservation `e` of the region (id as in append), or invalid_handle.
+	result<claim *> named_reservation(region_runtime &rt, uint64_t id, const entry &e) const;
 	// Cancels the reservation in `c` (lock held; may wait for its turn).
 	status cancel_locked(region_runtime &rt, lock_type &lk, claim &c);
 

@@ -206,7 +206,8 @@ inline format::entry_header write_entry_shared_nodrain(media &m, std::byte *base
 	const uint64_t split = std::min(end, format::align_up(pos + hs, cl));
 	alignas(64) std::byte front[2 * cl];
 	std::memcpy(front, &h, hs);
-	std::memcpy(front + hs, payload, split - pos - hs);
+	if (split > pos + hs) // (payload may be null for an empty entry)
+		std::memcpy(front + hs, payload, split - pos - hs);
 	m.copy_nodrain(dst, front, split - pos);
 	if (end > split)
 		m.copy_nodrain(base + split, payload + (split - pos - hs), end - split);

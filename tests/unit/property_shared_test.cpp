@@ -358,7 +358,8 @@ void run(world &w, const op &o, uint64_t seed)
 			auto res = s.reserve(r, size);
 			pp->code = res ? errc::ok : res.code();
 			if (res) {
-				std::memcpy(res->data, d.data(), d.size());
+				if (!d.empty())
+					std::memcpy(res->data, d.data(), d.size());
 				got = *res;
 			}
 		});
