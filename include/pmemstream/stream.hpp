@@ -139,8 +139,10 @@ struct commit_policy {
 
 // Appends that may be in flight (committed, not yet persisted) per region, for regions
 // allocated from now on (the format's max_in_flight, W). An asynchronous append to a region
-// with W such entries first persists the oldest. Streams created by format-2 libraries
-// before this one allow only 1 (they lack the format feature).
+// with W such entries first persists the oldest. W also bounds the appends and reservations
+// of one region being written at once (more threads wait for a slot). Streams created by
+// format-2 libraries before this one allow only 1 (they lack the format feature): there the
+// appends of one region are written one after another.
 inline constexpr uint32_t default_max_in_flight = 64;
 inline constexpr uint32_t max_max_in_flight = 4096;
 
