@@ -229,37 +229,13 @@ class ceiling_contender : public contender {
 public:
 	enum class flavour { flush_drain, memcpy_default, memcpy_nontemporal };
 
-	ceiling_contender(const std::string &path, uint64_t file_size, flavour f) : path_(path), flavour_(f)
+	ceiling_contender(const std::string &path, uint64_t file_size, flavour f) : file_(path, file_size), flavour_(f)
 	{
-		fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd_ < 0)
-			die("open " + path + ": " + std::strerror(errno));
-		if (int e = ::posix_fallocate(fd_, 0, static_cast<off_t>(file_size)); e != 0)
-			die("posix_fallocate " + path + ": " + std::strerror(e));
-		struct pmem2_config *cfg = nullptr;
-		struct pmem2_source *src = nullptr;
-		int ret = pmem2_config_new(&cfg);
-		if (ret == 0)
-			ret = pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
-		if (ret == 0)
-			ret = pmem2_source_from_fd(&src, fd_);
-		if (ret == 0)
-			ret = pmem2_map_new(&map_, cfg, src);
-		if (ret != 0)
-			die(std::string("pmem2 mapping: ") + pmem2_errormsg());
-		pmem2_source_delete(&src);
-		pmem2_config_delete(&cfg);
-		base_ = static_cast<std::byte *>(pmem2_map_get_address(map_));
+		base_ = static_cast<std::byte *>(pmem2_map_get_address(file_.map));
 		size_ = file_size;
-		flush_ = pmem2_get_flush_fn(map_);
-		drain_ = pmem2_get_drain_fn(map_);
-		memcpy_ = pmem2_get_memcpy_fn(map_);
-	}
-	~ceiling_contender() override
-	{
-		pmem2_map_delete(&map_);
-		::close(fd_);
-		::unlink(path_.c_str());
+		flush_ = pmem2_get_flush_fn(file_.map);
+		drain_ = pmem2_get_drain_fn(file_.map);
+		memcpy_ = pmem2_get_memcpy_fn(file_.map);
 	}
 	const char *name() const override
 	{
@@ -311,7 +287,7 @@ public:
 	}
 	pmem2_granularity granularity() const
 	{
-		return pmem2_map_get_store_granularity(map_);
+		return pmem2_map_get_store_granularity(file_.map);
 	}
 
 private:
@@ -320,10 +296,8 @@ private:
 		return (size + 7) & ~uint64_t(7);
 	}
 
-	std::string path_;
+	pmem2_mapped_file file_;
 	flavour flavour_;
-	int fd_ = -1;
-	struct pmem2_map *map_ = nullptr;
 	std::byte *base_ = nullptr;
 	uint64_t size_ = 0;
 	uint64_t pos_ = 0;

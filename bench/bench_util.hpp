@@ -234,6 +234,49 @@ inline std::string probe_granularity(const std::string &dir)
 	return result;
 }
 
+// A file of `size` bytes at `path`, preallocated and mapped with libpmem2 at the granularity it
+// picks for the medium (PMEM2_FORCE_GRANULARITY applies); unmapped and removed when destroyed.
+// What the drivers' ceilings write into.
+struct pmem2_mapped_file {
+	pmem2_mapped_file(std::string file, uint64_t size) : path(std::move(file))
+	{
+		fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			die("open " + path + ": " + std::strerror(errno));
+		if (int e = ::posix_fallocate(fd, 0, static_cast<off_t>(size)); e != 0)
+			die("posix_fallocate " + path + ": " + std::strerror(e));
+		struct pmem2_config *cfg = nullptr;
+		struct pmem2_source *src = nullptr;
+		int ret = pmem2_config_new(&cfg);
+		if (ret == 0)
+			ret = pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
+		if (ret == 0)
+			ret = pmem2_source_from_fd(&src, fd);
+		if (ret == 0)
+			ret = pmem2_map_new(&map, cfg, src);
+		if (ret != 0)
+			die(std::string("pmem2 mapping: ") + pmem2_errormsg());
+		pmem2_source_delete(&src);
+		pmem2_config_delete(&cfg);
+	}
+	~pmem2_mapped_file()
+	{
+		pmem2_map_delete(&map);
+		::close(fd);
+		::unlink(path.c_str());
+	}
+	pmem2_mapped_file(const pmem2_mapped_file &) = delete;
+	pmem2_mapped_file &operator=(const pmem2_mapped_file &) = delete;
+	std::byte *base() const
+	{
+		return static_cast<std::byte *>(pmem2_map_get_address(map));
+	}
+
+	std::string path;
+	int fd = -1;
+	struct pmem2_map *map = nullptr;
+};
+
 // The file system type of `dir` as /proc/self/mounts names it (longest matching mount point).
 inline std::string fs_type(const std::string &dir)
 {

@@ -306,36 +306,12 @@ private:
 // One file of `file_size` bytes mapped with libpmem2, for one ceiling thread.
 class ceiling_file {
 public:
-	ceiling_file(std::string path, uint64_t file_size) : path_(std::move(path)), size_(file_size)
+	ceiling_file(std::string path, uint64_t file_size) : file_(std::move(path), file_size), size_(file_size)
 	{
-		fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd_ < 0)
-			die("open " + path_ + ": " + std::strerror(errno));
-		if (int e = ::posix_fallocate(fd_, 0, static_cast<off_t>(file_size)); e != 0)
-			die("posix_fallocate " + path_ + ": " + std::strerror(e));
-		struct pmem2_config *cfg = nullptr;
-		struct pmem2_source *src = nullptr;
-		int ret = pmem2_config_new(&cfg);
-		if (ret == 0)
-			ret = pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
-		if (ret == 0)
-			ret = pmem2_source_from_fd(&src, fd_);
-		if (ret == 0)
-			ret = pmem2_map_new(&map_, cfg, src);
-		if (ret != 0)
-			die(std::string("pmem2 mapping: ") + pmem2_errormsg());
-		pmem2_source_delete(&src);
-		pmem2_config_delete(&cfg);
-		base_ = static_cast<std::byte *>(pmem2_map_get_address(map_));
-		memcpy_ = pmem2_get_memcpy_fn(map_);
-		drain_ = pmem2_get_drain_fn(map_);
-		persist_ = pmem2_get_persist_fn(map_);
-	}
-	~ceiling_file()
-	{
-		pmem2_map_delete(&map_);
-		::close(fd_);
-		::unlink(path_.c_str());
+		base_ = static_cast<std::byte *>(pmem2_map_get_address(file_.map));
+		memcpy_ = pmem2_get_memcpy_fn(file_.map);
+		drain_ = pmem2_get_drain_fn(file_.map);
+		persist_ = pmem2_get_persist_fn(file_.map);
 	}
 	ceiling_file(const ceiling_file &) = delete;
 	ceiling_file &operator=(const ceiling_file &) = delete;
@@ -362,14 +338,12 @@ public:
 	}
 	int granularity() const
 	{
-		return pmem2_map_get_store_granularity(map_);
+		return pmem2_map_get_store_granularity(file_.map);
 	}
 
 private:
-	std::string path_;
+	pmem2_mapped_file file_;
 	uint64_t size_;
-	int fd_ = -1;
-	struct pmem2_map *map_ = nullptr;
 	std::byte *base_ = nullptr;
 	pmem2_memcpy_fn memcpy_ = nullptr;
 	pmem2_drain_fn drain_ = nullptr;
