@@ -157,7 +157,7 @@ result<uint64_t> transaction::finish(bool async)
 	if (!s.gate_.open())
 		return s.gate_.refusal();
 	const detail::tx_units u{*s.m_, *s.tracker_, s.gate_, *s.state_, s.catalog_,
-				 (s.header_.incompat_features & format::incompat_windowed) != 0};
+				 (s.header_.incompat_features & format::incompat_windowed) != 0, s.writer_.get()};
 	auto r = detail::commit_transaction(u, t.members, t.buf.data(), t.allocs, t.frees, async);
 	if (r && async)
 		s.kick_worker();

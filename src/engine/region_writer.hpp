@@ -68,6 +68,17 @@ public:
 		checkpoint_bytes_ = bytes;
 		checkpoint_hook_ = std::move(hook);
 	}
+	// For transactions, which write regions without this class (tx_commit.cpp): whether a
+	// region (lock held) is due, and the hook to call once its lock is released.
+	bool checkpoint_due_locked(const region_runtime &rt) const noexcept
+	{
+		return checkpoint_due(rt);
+	}
+	void run_checkpoint_hook() const
+	{
+		if (checkpoint_hook_)
+			checkpoint_hook_();
+	}
 
 private:
 	using claim = region_runtime::claim;

@@ -260,10 +260,15 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 		u.catalog.tx_publish(allocs.data(), allocs.size(), freed.data(), freed.size());
 	}
 	tracker.complete_block(first, n, off.data(), len.data(), drains);
+	const bool checkpoint = u.writer && std::any_of(regions.begin(), regions.end(), [&](const tx_region &r) {
+		return !r.freed && u.writer->checkpoint_due_locked(*r.rt);
+	});
 	locks.clear();
 
 	if (async && !layout) {
 		tracker.wait_committed(last);
+		if (checkpoint)
+			u.writer->run_checkpoint_hook();
 		return last;
 	}
 	if (!tracker.ensure_persisted(last) || !m.healthy()) {
@@ -282,6 +287,11 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 		for (auto &a : allocs)
 			if (!u.catalog.tx_settle_allocation(a.off))
 				return failed_after(u);
+	}
+	if (checkpoint) {
+		if (catalog_lock.owns_lock())
+			catalog_lock.unlock(); // the round takes it (region_catalog::write_checkpoints)
+		u.writer->run_checkpoint_hook();
 	}
 	return last;
 }

@@ -25,6 +25,7 @@
 namespace pmemstream::detail {
 
 class state_record;
+class region_writer;
 
 // One buffered member: an entry of `size` bytes at `data` of the transaction's buffer, for
 // the region that lived in `rt` with id `id` when the member was added (or that the
@@ -49,6 +50,9 @@ struct tx_units {
 	state_record &state;
 	region_catalog &catalog;
 	bool windowed;
+	// Fast reopen: its checkpoint hook runs after a commit that left a region due, once the
+	// region locks are released (as after an append). Null: no checkpoints.
+	const region_writer *writer = nullptr;
 };
 
 // Writes and commits the members, allocations and frees. Returns the block's last timestamp
