@@ -670,6 +670,118 @@ struct pmemstream_info {
  */
 int pmemstream_stream_get_info(struct pmemstream *stream, struct pmemstream_info *info);
 
+/* ---- recovery report: what the open found and did (issue 14) ---- */
+
+/*
+ * What recovery found and did when the stream was opened (the C++ stream::recovery()): the
+ * scalar facts and the number of problems, dropped cuts and skipped ranges, each read by
+ * index with the functions below. Fixed once the open returns. The caller sets `size` to
+ * sizeof(struct pmemstream_recovery_report) before the call, so that the structure can grow:
+ * a later library fills only what a caller built against this header knows of, and tells by
+ * `size` what it filled.
+ */
+struct pmemstream_recovery_report {
+	uint64_t size;		       /* in: the caller's size of this structure; out: bytes filled */
+	uint64_t regions;	       /* live regions after recovery */
+	uint64_t entries;	       /* visible entries */
+	uint64_t torn_tails;	       /* regions whose entries end at a torn write (nothing lost) */
+	uint64_t trimmed_entries;      /* complete entries hidden to keep the timestamp prefix */
+	uint64_t checkpointed_regions; /* regions whose walk started at a trusted checkpoint */
+	uint64_t repair_cut;	       /* POINT_IN_TIME: every entry kept has a timestamp <= this */
+	uint64_t problem_count;	       /* damage found (SALVAGE, SKIP_CORRUPT) */
+	uint64_t dropped_count;	       /* POINT_IN_TIME: regions that lost entries */
+	uint64_t skipped_count;	       /* SKIP_CORRUPT: damaged ranges stepped over */
+	uint32_t live_writer;	       /* read-only: 1 when a writer had the stream open */
+	uint32_t reserved32;	       /* zero */
+};
+
+/* One problem (damage) found by recovery. Strings stay valid until pmemstream_delete(). */
+struct pmemstream_recovery_problem {
+	uint64_t size;		/* in/out, as in struct pmemstream_recovery_report */
+	uint64_t region_offset; /* 0 when not tied to one region */
+	uint64_t entry_offset;	/* 0 when not tied to one entry */
+	const char *what;	/* never NULL */
+};
+
+/* What a POINT_IN_TIME repair dropped from one region. */
+struct pmemstream_recovery_dropped {
+	uint64_t size; /* in/out, as in struct pmemstream_recovery_report */
+	uint64_t region_offset;
+	uint64_t offset;	  /* where the cut starts: the first dropped (or damaged) entry */
+	uint64_t entries;	  /* valid entries dropped (padding not counted) */
+	uint64_t first_timestamp; /* of the valid entries dropped (0: none) */
+	uint64_t last_timestamp;
+	uint32_t damaged;    /* 1: the region was cut at damage; 0: only above the repair cut */
+	uint32_t reserved32; /* zero */
+	const char *why;     /* the damage (never NULL; "" when not damaged) */
+};
+
+/* A damaged range [offset, offset + bytes) of a region that a SKIP_CORRUPT open stepped over;
+ * the entry at offset + bytes is valid and shown. */
+struct pmemstream_recovery_skipped {
+	uint64_t size; /* in/out, as in struct pmemstream_recovery_report */
+	uint64_t region_offset;
+	uint64_t offset;
+	uint64_t bytes;
+	const char *why; /* never NULL */
+};
+
+/*
+ * Fills *report with what recovery found and did at the open. report->size must be set by
+ * the caller: at least 88 (the size of this structure's first version); fields the library
+ * knows are filled, any bytes beyond them up to report->size are zeroed, and report->size is
+ * set to the bytes filled.
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (stream or report NULL,
+ * report->size below 88); *report is then unchanged.
+ * Thread safety: any thread (the report does not change after the open).
+ */
+int pmemstream_recovery_get_report(struct pmemstream *stream, struct pmemstream_recovery_report *report);
+
+/*
+ * Fills *problem with the recovery problem number `index` (0 .. problem_count - 1, in the
+ * order recovery found them). problem->size as for pmemstream_recovery_get_report() (at
+ * least 32); problem->what points into the stream and is valid until pmemstream_delete().
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (stream or problem NULL,
+ * problem->size too small, index >= problem_count).
+ * Thread safety: any thread.
+ */
+int pmemstream_recovery_get_problem(struct pmemstream *stream, uint64_t index, struct pmemstream_recovery_problem *problem);
+
+/*
+ * Fills *dropped with what a POINT_IN_TIME repair dropped from the region number `index`
+ * (0 .. dropped_count - 1, one per region that lost entries). dropped->size as for
+ * pmemstream_recovery_get_report() (at least 64); dropped->why is valid until
+ * pmemstream_delete().
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (stream or dropped NULL,
+ * dropped->size too small, index >= dropped_count).
+ * Thread safety: any thread.
+ */
+int pmemstream_recovery_get_dropped(struct pmemstream *stream, uint64_t index, struct pmemstream_recovery_dropped *dropped);
+
+/*
+ * Fills *skipped with the damaged range number `index` (0 .. skipped_count - 1) that a
+ * SKIP_CORRUPT open stepped over. skipped->size as for pmemstream_recovery_get_report() (at
+ * least 40); skipped->why is valid until pmemstream_delete().
+ * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (stream or skipped NULL,
+ * skipped->size too small, index >= skipped_count).
+ * Thread safety: any thread.
+ */
+int pmemstream_recovery_get_skipped(struct pmemstream *stream, uint64_t index, struct pmemstream_recovery_skipped *skipped);
+
+int pmemstream_recovery_get_report_errc(struct pmemstream *stream, struct pmemstream_recovery_report *report);
+int pmemstream_recovery_get_problem_errc(struct pmemstream *stream, uint64_t index,
+					 struct pmemstream_recovery_problem *problem);
+int pmemstream_recovery_get_dropped_errc(struct pmemstream *stream, uint64_t index,
+					 struct pmemstream_recovery_dropped *dropped);
+int pmemstream_recovery_get_skipped_errc(struct pmemstream *stream, uint64_t index,
+					 struct pmemstream_recovery_skipped *skipped);
+#ifdef PMEMSTREAM_SPECIFIC_ERRORS
+#define pmemstream_recovery_get_report pmemstream_recovery_get_report_errc
+#define pmemstream_recovery_get_problem pmemstream_recovery_get_problem_errc
+#define pmemstream_recovery_get_dropped pmemstream_recovery_get_dropped_errc
+#define pmemstream_recovery_get_skipped pmemstream_recovery_get_skipped_errc
+#endif /* PMEMSTREAM_SPECIFIC_ERRORS */
+
 /* ---- region iterator: live regions in allocation order ---- */
 
 /*
