@@ -68,12 +68,17 @@ public:
 		checkpoint_bytes_ = bytes;
 		checkpoint_hook_ = std::move(hook);
 	}
-	// For transactions, which write regions without this class (tx_commit.cpp): whether a
-	// region (lock held) is due, and the hook to call once its lock is released.
-	bool checkpoint_due_locked(const region_runtime &rt) const noexcept
+	// Whether the region (lock held) is due for a checkpoint. Asked again by every append
+	// until a round has written one (a round already running makes the hook return at
+	// once), so a region whose append met a running round is not missed.
+	bool checkpoint_due(const region_runtime &rt) const noexcept
 	{
-		return checkpoint_due(rt);
+		if (checkpoint_bytes_ == 0)
+			return false;
+		const uint64_t grown = rt.tail.load(std::memory_order_relaxed) - rt.data_begin.load(std::memory_order_relaxed) - rt.sealed_tail;
+		return grown >= checkpoint_bytes_;
 	}
+	// Runs the hook (transactions call it once their regions' locks are released).
 	void run_checkpoint_hook() const
 	{
 		if (checkpoint_hook_)
@@ -122,16 +127,6 @@ private:
 	status finish(uint64_t ts, bool async);
 	// Writes a padding entry of `bytes` (>= 16) at `pos`.
 	void write_padding(uint64_t pos, uint64_t bytes, uint64_t ts, uint64_t epoch, bool flush);
-	// Whether the region (lock held) is due for a checkpoint. Asked again by every append
-	// until a round has written one (a round already running makes the hook return at
-	// once), so a region whose append met a running round is not missed.
-	bool checkpoint_due(const region_runtime &rt) const noexcept
-	{
-		if (checkpoint_bytes_ == 0)
-			return false;
-		const uint64_t grown = rt.tail.load(std::memory_order_relaxed) - rt.data_begin.load(std::memory_order_relaxed) - rt.sealed_tail;
-		return grown >= checkpoint_bytes_;
-	}
 	// Whether an append flushes and drains itself (whole lines, non-temporal stores) rather
 	// than storing and leaving the flush to a sweep: a synchronous append on persistent
 	// memory; an asynchronous one there too from async_self_drain bytes on, where cached

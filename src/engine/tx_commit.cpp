@@ -261,7 +261,7 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 	}
 	tracker.complete_block(first, n, off.data(), len.data(), drains);
 	const bool checkpoint = u.writer && std::any_of(regions.begin(), regions.end(), [&](const tx_region &r) {
-		return !r.freed && u.writer->checkpoint_due_locked(*r.rt);
+		return !r.freed && u.writer->checkpoint_due(*r.rt);
 	});
 	locks.clear();
 
