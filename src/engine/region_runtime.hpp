@@ -7,12 +7,15 @@
 
 #include "format/entry_codec.hpp"
 
+#include <pmemstream/errors.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <iterator>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -43,6 +46,11 @@ public:
 			sleep();
 		sleepers_.fetch_sub(1, std::memory_order_relaxed);
 	}
+	// Whether some thread holds it (a hint: it may be released the next instant).
+	bool held() const noexcept
+	{
+		return word_.load(std::memory_order_relaxed) != 0;
+	}
 	bool try_lock() noexcept
 	{
 		uint32_t c = 0;
@@ -65,6 +73,22 @@ private:
 	void wake() noexcept;
 	std::atomic<uint32_t> word_{0};
 	std::atomic<uint32_t> sleepers_{0};
+};
+
+// An append waiting to be written by whichever thread holds its region's lock (combining,
+// region_writer::append): lives on the appending thread's stack until `state` leaves pending.
+struct append_request {
+	enum : uint32_t { pending, done, by_claim };
+	const std::byte *data = nullptr;
+	uint32_t size = 0;
+	bool async = false;
+	uint64_t id = 0; // the caller's region id (0: whatever region lives here)
+	append_request *next = nullptr;
+	// Set by the combiner before `state` (release): the outcome when done.
+	errc code = errc::ok;
+	std::string why;
+	uint64_t offset = 0, region_id = 0, timestamp = 0;
+	std::atomic<uint32_t> state{pending};
 };
 } // namespace detail
 
@@ -156,6 +180,8 @@ public:
 	// layout (free, clear, truncation, a transaction's commit), which first wait for the
 	// claims in flight (quiesce()).
 	detail::region_mutex lock;
+	// Appends waiting for the holder of `lock` to write them (a stack, newest first).
+	std::atomic<detail::append_request *> requests{nullptr};
 
 	// ---- claims (issue 11: concurrent appends to one region, docs/design.md 2.3) ----
 	// Every append and reservation claims the region's space in order; claims are

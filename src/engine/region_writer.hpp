@@ -13,6 +13,13 @@
 //             tail over the contiguous run of filled claims; then complete the timestamp;
 //   wait      without the lock, a synchronous append until every smaller timestamp is
 //             persisted (the prefix rule), an asynchronous one until it is committed.
+// Combining: an append queues itself on the region (region_runtime::requests) and whoever
+// holds the region's lock writes every queued append while nothing else is in flight there:
+// it takes their bytes and one block of timestamps together, writes them as whole lines from
+// the cached tail line, drains once for up to W of them and advances the tail, so two threads
+// feeding one region pay one lock transfer and one fence per batch instead of per entry. While
+// claims are outstanding (reservations) or a quiesce runs, queued appends take the claim path
+// below, each on its own thread.
 // An append that finds nothing else in flight in its region writes whole cache lines from the
 // region's cached tail line with a zero fill (the fast path of a single writer); one with
 // others in flight stores only its own bytes in the lines it shares with them. Reservations
@@ -87,6 +94,14 @@ public:
 
 private:
 	using claim = region_runtime::claim;
+	using request = append_request;
+	// The claim path of one append (what combine() hands back while claims are outstanding).
+	result<appended> append_claimed(region_runtime &rt, uint64_t id, std::span<const std::byte> data, bool async);
+	// With the lock: writes every queued request, or hands each back to its thread for the
+	// claim path. Returns whether a checkpoint is due (the caller runs the hook unlocked).
+	bool combine(region_runtime &rt);
+	// With the lock, nothing in flight: writes `n` requests (n <= W) as one batch.
+	void write_batch(region_runtime &rt, request *const *reqs, size_t n);
 	using lock_type = std::unique_lock<region_mutex>;
 
 	// A claim being written: what the fill needs once the lock is released.
