@@ -77,18 +77,20 @@ private:
 
 // An append waiting to be written by whichever thread holds its region's lock (combining,
 // region_writer::append): lives on the appending thread's stack until `state` leaves pending.
-struct append_request {
+struct alignas(64) append_request {
 	enum : uint32_t { pending, done, by_claim };
+	// One line for what the combiner reads and writes on the way (the message, `why`, only
+	// when an append fails).
 	const std::byte *data = nullptr;
+	append_request *next = nullptr;
+	uint64_t id = 0; // the caller's region id (0: whatever region lives here)
 	uint32_t size = 0;
 	bool async = false;
-	uint64_t id = 0; // the caller's region id (0: whatever region lives here)
-	append_request *next = nullptr;
+	std::atomic<uint32_t> state{pending};
 	// Set by the combiner before `state` (release): the outcome when done.
 	errc code = errc::ok;
-	std::string why;
 	uint64_t offset = 0, region_id = 0, timestamp = 0;
-	std::atomic<uint32_t> state{pending};
+	std::string why;
 };
 } // namespace detail
 
@@ -182,6 +184,9 @@ public:
 	detail::region_mutex lock;
 	// Appends waiting for the holder of `lock` to write them (a stack, newest first).
 	std::atomic<detail::append_request *> requests{nullptr};
+	// Requests the next combiner waits for briefly (under `lock`): what the last batch served,
+	// plus one when others queued during it. 1: a single appender, no wait.
+	uint32_t combine_expect = 1;
 
 	// ---- claims (issue 11: concurrent appends to one region, docs/design.md 2.3) ----
 	// Every append and reservation claims the region's space in order; claims are

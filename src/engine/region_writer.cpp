@@ -3,6 +3,7 @@
 #include "util/futex.hpp"
 #include "util/hex.hpp"
 
+#include <chrono>
 #include <cstring>
 
 namespace pmemstream::detail {
@@ -324,7 +325,8 @@ result<appended> region_writer::append(region_runtime &rt, uint64_t id, std::spa
 	// while another thread holds it, as that one is likely writing ours; block after a while.
 	uint32_t state;
 	for (int spins = 0; (state = req.state.load(std::memory_order_acquire)) == request::pending;) {
-		bool locked = !rt.lock.held() && rt.lock.try_lock();
+		// The lock's line is the one the holder writes most: look at it only now and then.
+		bool locked = spins % 16 == 0 && !rt.lock.held() && rt.lock.try_lock();
 		if (!locked && ++spins > 2048) {
 			rt.lock.lock();
 			locked = true;
@@ -357,6 +359,23 @@ result<appended> region_writer::append(region_runtime &rt, uint64_t id, std::spa
 
 bool region_writer::combine(region_runtime &rt)
 {
+	// Threads that append to the region together are served together: when the last batch
+	// saw others queue behind it, wait a moment (about what a served thread takes to come
+	// back with its next append) for as many requests as then, so that they share a fence.
+	if (rt.combine_expect > 1 && rt.requests.load(std::memory_order_relaxed) != nullptr) {
+		auto depth = [&rt] {
+			uint32_t d = 0;
+			for (request *q = rt.requests.load(std::memory_order_acquire); q; q = q->next)
+				++d;
+			return d;
+		};
+		const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(combine_wait_ns);
+		for (int i = 1; depth() < rt.combine_expect; ++i) {
+			pause();
+			if (i % 16 == 0 && std::chrono::steady_clock::now() >= until)
+				break;
+		}
+	}
 	request *list = rt.requests.exchange(nullptr, std::memory_order_acquire);
 	if (!list)
 		return false;
@@ -383,14 +402,19 @@ bool region_writer::combine(region_runtime &rt)
 	constexpr size_t cap = 64;
 	const size_t batch = std::min<size_t>(cap, std::max<uint32_t>(rt.max_in_flight, 1));
 	request *reqs[cap];
+	uint32_t served = 0;
 	while (fifo) {
 		size_t n = 0;
 		while (fifo && n < batch) {
 			reqs[n++] = fifo;
 			fifo = fifo->next;
 		}
+		served += static_cast<uint32_t>(n);
 		write_batch(rt, reqs, n);
 	}
+	// Others queued meanwhile: the next batch expects them and whoever was served here.
+	const bool more = rt.requests.load(std::memory_order_relaxed) != nullptr;
+	rt.combine_expect = std::min<uint32_t>(more ? served + 1 : served, cap);
 	return checkpoint_due(rt);
 }
 

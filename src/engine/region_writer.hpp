@@ -100,6 +100,8 @@ private:
 	// With the lock: writes every queued request, or hands each back to its thread for the
 	// claim path. Returns whether a checkpoint is due (the caller runs the hook unlocked).
 	bool combine(region_runtime &rt);
+	// How long a combiner waits for the requests it expects (region_runtime::combine_expect).
+	static constexpr int64_t combine_wait_ns = 1000;
 	// With the lock, nothing in flight: writes `n` requests (n <= W) as one batch.
 	void write_batch(region_runtime &rt, request *const *reqs, size_t n);
 	using lock_type = std::unique_lock<region_mutex>;
