@@ -241,28 +241,8 @@ status region_catalog::free(region_runtime *rt, uint64_t id, state_record &state
 	uint64_t epoch = it->second.rec.value.epoch;
 	auto rec = write_span(rt->offset, free_span_slot(size, epoch), it->second.rec);
 
-	// Coalesce with free neighbours; each step is one atomic header write.
-	auto next = std::next(it);
-	if (next != spans_.end() && next->second.state == format::span_free) {
-		size += next->second.size();
-		epoch = std::max(epoch, next->second.rec.value.epoch);
-		rec = write_span(rt->offset, free_span_slot(size, epoch), rec);
-		unindex_free(next);
-		spans_.erase(next);
-	}
 	it->second = span{format::span_free, rec};
-	if (it != spans_.begin()) {
-		auto prev = std::prev(it);
-		if (prev->second.state == format::span_free) {
-			unindex_free(prev);
-			const uint64_t psize = prev->second.size() + size;
-			const uint64_t pepoch = std::max(prev->second.rec.value.epoch, epoch);
-			prev->second.rec = write_span(prev->first, free_span_slot(psize, pepoch), prev->second.rec);
-			spans_.erase(it);
-			it = prev;
-		}
-	}
-	index_free(it);
+	coalesce(it); // with free neighbours, each step one atomic header write
 	recently_freed_.push_back(rt->offset);
 	if (recently_freed_.size() > quarantine)
 		recently_freed_.pop_front();

@@ -165,9 +165,10 @@ private:
 	using span_map = std::map<uint64_t, span>;
 
 	region_runtime *runtime_for(uint64_t off);
-	// Transactions: merges the free span `it` (not indexed) with free neighbours, indexes the
-	// result (region_catalog_tx.cpp).
-	void coalesce_tx(span_map::iterator it);
+	// Merges the free span `it` (free on media, not indexed) with free neighbours, each step
+	// one atomic header write, and indexes the result (free(), transactions;
+	// region_catalog_tx.cpp).
+	void coalesce(span_map::iterator it);
 	void activate(region_runtime *rt, const format::span_slot &v, uint64_t tail, uint64_t count, uint64_t walked, uint64_t last_ts,
 		      uint64_t last_entry);
 	span_map::iterator choose_free(uint64_t need);

@@ -81,7 +81,7 @@ void region_catalog::tx_release(const tx_span &t)
 	// Free on media all along: it only merges with free neighbours again (as a free does),
 	// so that aborted transactions do not cut the free space into pieces.
 	it->second.state = format::span_free;
-	coalesce_tx(it);
+	coalesce(it);
 }
 
 status region_catalog::tx_write_allocation(const tx_span &t, uint64_t end_ts)
@@ -158,7 +158,7 @@ status region_catalog::tx_complete_free(uint64_t off)
 	auto it = spans_.find(off);
 	assert(it != spans_.end());
 	it->second = span{format::span_free, write_span(off, free_span_slot(it->second.size(), it->second.rec.value.epoch), it->second.rec)};
-	coalesce_tx(it);
+	coalesce(it);
 	recently_freed_.push_back(off);
 	if (recently_freed_.size() > 16)
 		recently_freed_.pop_front();
@@ -168,9 +168,9 @@ status region_catalog::tx_complete_free(uint64_t off)
 	return {};
 }
 
-void region_catalog::coalesce_tx(span_map::iterator it)
+void region_catalog::coalesce(span_map::iterator it)
 {
-	// `it` is free on media and not indexed. The same steps as the end of free().
+	// `it` is free on media and not indexed (free() and transactions).
 	uint64_t size = it->second.size();
 	uint64_t epoch = it->second.rec.value.epoch;
 	auto next = std::next(it);
