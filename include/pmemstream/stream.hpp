@@ -603,9 +603,9 @@ public:
 	// ---- end of truncation ----
 
 	// ---- entries ----
-	// Any number of threads may append to one region at once (docs/design.md 2.3): each
-	// append claims its space and timestamp in a short critical section and writes in
-	// parallel with the others; entries of a region lie in timestamp order.
+	// Any number of threads may append to one region at once (docs/design.md 2.3): appends
+	// that meet queue up and whichever thread holds the region's lock writes them together,
+	// with one fence per batch; entries of a region lie in timestamp order.
 	//
 	// Appends one entry; returns it with its timestamp once it is committed and persisted (and
 	// every entry with a smaller timestamp is too). Errors: invalid_handle (also for a runtime

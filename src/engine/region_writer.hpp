@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The one path by which entries reach a region, with any number of threads appending to it at
-// once (docs/design.md 2.3):
+// The paths by which entries reach a region, with any number of threads appending to it at
+// once (docs/design.md 2.3). Plain appends are combined (see below); reservations, and
+// appends while reservations are outstanding, take the claim path:
 //   claim     under the region's lock, briefly: check the region, take the next bytes of its
 //             space (a slot of its claim ring);
 //   sequence  under the same lock, in claim order: take the timestamp (so offsets and
