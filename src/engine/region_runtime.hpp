@@ -79,18 +79,20 @@ private:
 // region_writer::append): lives on the appending thread's stack until `state` leaves pending.
 struct alignas(64) append_request {
 	enum : uint32_t { pending, done, by_claim };
-	// One line for what the combiner reads and writes on the way (the message, `why`, only
-	// when an append fails).
+	// The request: written by its thread, only read by the combiner (which keeps its own
+	// order of the queue rather than relinking `next`).
 	const std::byte *data = nullptr;
 	append_request *next = nullptr;
 	uint64_t id = 0; // the caller's region id (0: whatever region lives here)
 	uint32_t size = 0;
 	bool async = false;
-	std::atomic<uint32_t> state{pending};
-	// Set by the combiner before `state` (release): the outcome when done.
+	// The outcome: written by the combiner, results first and `state` last (release); the
+	// appending thread spins on this line alone, so the combiner's reads of the request
+	// above do not bounce it.
+	alignas(64) std::atomic<uint32_t> state{pending};
 	errc code = errc::ok;
 	uint64_t offset = 0, region_id = 0, timestamp = 0;
-	std::string why;
+	std::string why; // only when the append fails
 };
 } // namespace detail
 

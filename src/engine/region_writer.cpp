@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <vector>
 
 namespace pmemstream::detail {
 
@@ -379,38 +380,39 @@ bool region_writer::combine(region_runtime &rt)
 	request *list = rt.requests.exchange(nullptr, std::memory_order_acquire);
 	if (!list)
 		return false;
-	// Oldest first: the order the appends queued in.
-	request *fifo = nullptr;
-	while (list) {
-		request *next = list->next;
-		list->next = fifo;
-		fifo = list;
-		list = next;
-	}
 	if (rt.outstanding() || rt.draining != 0) {
 		// Reservations in flight, or a free, clear, truncation or transaction waiting for
 		// them: each append claims on its own thread (and waits there as claims do).
-		while (fifo) {
-			request *next = fifo->next;
-			fifo->state.store(request::by_claim, std::memory_order_release);
-			fifo = next;
+		while (list) {
+			request *next = list->next;
+			list->state.store(request::by_claim, std::memory_order_release);
+			list = next;
 		}
 		return false;
 	}
 	// Batches of at most W entries: entry k is written only once entry k - W is persisted, so
-	// no entry of a batch waits for another of the same batch.
+	// no entry of a batch waits for another of the same batch. The stack is newest first;
+	// each batch takes the oldest `batch` requests left, in queue order.
 	constexpr size_t cap = 64;
 	const size_t batch = std::min<size_t>(cap, std::max<uint32_t>(rt.max_in_flight, 1));
-	request *reqs[cap];
+	size_t total = 1;
+	request **order = &list; // one request (a single appender): nothing to order
+	request *small[cap];
+	std::vector<request *> big; // (more than 64 threads queued at once)
+	if (list->next) {
+		for (request *q = list->next; q; q = q->next)
+			++total;
+		if (total > cap)
+			big.resize(total);
+		order = total > cap ? big.data() : small;
+		for (size_t k = total; k-- > 0; list = list->next)
+			order[k] = list;
+	}
 	uint32_t served = 0;
-	while (fifo) {
-		size_t n = 0;
-		while (fifo && n < batch) {
-			reqs[n++] = fifo;
-			fifo = fifo->next;
-		}
+	for (size_t at = 0; at < total; at += batch) {
+		const size_t n = std::min(batch, total - at);
 		served += static_cast<uint32_t>(n);
-		write_batch(rt, reqs, n);
+		write_batch(rt, order + at, n);
 	}
 	// Others queued meanwhile: the next batch expects them and whoever was served here.
 	const bool more = rt.requests.load(std::memory_order_relaxed) != nullptr;
