@@ -11,6 +11,7 @@
 #include "engine/region_table.hpp"
 #include "engine/visibility.hpp"
 #include "recovery/recovery.hpp"
+#include "util/checked_mutex.hpp"
 
 #include <pmemstream/errors.hpp>
 
@@ -134,7 +135,7 @@ public:
 	void tx_release(const tx_span &t);
 	// Serialises a commit with region operations against allocation, free and checkpoints;
 	// the calls below need it held (and the regions' locks where they say so).
-	std::unique_lock<std::mutex> tx_lock()
+	std::unique_lock<checked_mutex> tx_lock()
 	{
 		return std::unique_lock(alloc_mutex_);
 	}
@@ -196,7 +197,7 @@ private:
 
 	// Serialises allocation, free and checkpoints (the only writers of span headers); guards
 	// everything below but by_id_, which iterators read under iter_mutex_.
-	mutable std::mutex alloc_mutex_;
+	mutable checked_mutex alloc_mutex_{"region catalog's lock"};
 	span_map spans_;
 	std::set<std::pair<uint64_t, uint64_t>> free_by_size_; // (size, offset) of free spans
 	// Offsets of the last frees: allocation avoids handing them out again first, so a stale

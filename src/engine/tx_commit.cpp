@@ -101,7 +101,7 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 	constexpr uint64_t record_size = sizeof(format::entry_header);
 	const bool needs_record = members.empty();
 
-	std::unique_lock<std::mutex> catalog_lock;
+	std::unique_lock<checked_mutex> catalog_lock;
 	if (layout)
 		catalog_lock = u.catalog.tx_lock(); // before any region lock, as free() does
 	order.resize(regions.size());

@@ -7,12 +7,15 @@
 
 #include "format/format.hpp"
 #include "media/media.hpp"
+#include "util/checked_mutex.hpp"
 
 #include <pmemstream/stream.hpp>
 
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 namespace pmemstream::detail {
 result<std::unique_ptr<stream>> open_on_media(std::unique_ptr<media> m, uint64_t block_size, const open_options &o);
@@ -120,4 +123,26 @@ TEST(tx_checkpoint, async_commits_to_a_region_the_transaction_allocated)
 	const uint64_t written = 211 * format::entry_footprint(sizeof(d));
 	EXPECT_LT(written - sealed_tail(img, a), oo.checkpoint_bytes + 2 * format::entry_footprint(sizeof(d)));
 	EXPECT_GE(r.fast.entries * format::entry_footprint(sizeof(d)), sealed_tail(img, a));
+}
+
+// What made a checkpoint hook run under the catalog's lock show only as a hang into the test
+// timeout: the catalog's lock now stops the process at once, with a message, when the thread
+// that holds it takes it again (as the round the hook runs would).
+TEST(tx_checkpoint, the_catalog_lock_taken_twice_by_one_thread_stops_at_once)
+{
+	GTEST_FLAG_SET(death_test_style, "threadsafe");
+	detail::checked_mutex m("region catalog's lock");
+	EXPECT_DEATH(
+		{
+			std::lock_guard a(m);
+			std::lock_guard b(m);
+		},
+		"region catalog's lock is taken twice by one thread");
+	// Taken, released, taken again, and by another thread while not held: no complaint.
+	{
+		std::lock_guard a(m);
+	}
+	std::thread([&m] { std::lock_guard b(m); }).join();
+	EXPECT_TRUE(m.try_lock());
+	m.unlock();
 }
