@@ -28,6 +28,8 @@
 // cancel() sequence them, and the unused rest of a claim that others follow becomes a padding
 // entry. On msync media everything is stored and left to a sweep, so that threads appending
 // at once share one msync.
+// Sources: region_writer.cpp (waiting, the claim path), region_combine.cpp (combining),
+// region_reservations.cpp (reserve, publish, cancel).
 #ifndef PMEMSTREAM_ENGINE_REGION_WRITER_HPP
 #define PMEMSTREAM_ENGINE_REGION_WRITER_HPP
 
@@ -133,10 +135,13 @@ private:
 	status sequence(region_runtime &rt, lock_type &lk, work &w, bool pad);
 	// Without the lock, before writing: the window and the zero fill of an exclusive claim.
 	status prepare_fill(region_runtime &rt, work &w);
-	uint64_t settled_flag(const work &w) const noexcept
+	// flag_settled for an entry whose region's previous entry has timestamp prev_ts.
+	uint64_t settled_flag(uint64_t prev_ts) const noexcept
 	{
-		return windowed_ && w.prev_ts <= tracker_.persisted() ? format::flag_settled : 0;
+		return windowed_ && prev_ts <= tracker_.persisted() ? format::flag_settled : 0;
 	}
+	static error too_large(uint64_t size);
+	static error region_full(const region_runtime &rt, uint64_t left, uint64_t need);
 	// Marks the claim filled (or failed), advances the region's tail, completes its
 	// timestamps. `durable`: the entry was flushed and drained by this thread.
 	status finish_claim(region_runtime &rt, const work &w, bool ok, bool durable, bool &checkpoint);
