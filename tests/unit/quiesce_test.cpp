@@ -99,6 +99,34 @@ TEST(quiesce, clear_waits_for_an_append_in_flight_and_then_drops_it)
 	EXPECT_EQ(::test::entries_of(*h.s, h.r).size(), 1u);
 }
 
+// An append made while the clear waits for the one in flight waits for the clear too (its
+// claim is not made during the drain) and then lands in the cleared region.
+TEST(quiesce, an_append_made_during_the_drain_waits_and_lands_after_the_clear)
+{
+	held_append h;
+	ASSERT_NO_FATAL_FAILURE(hold_an_append(h));
+	auto clear = std::async(std::launch::async, [&h] { return h.s->region_clear(h.r).has_value(); });
+	for (auto until = std::chrono::steady_clock::now() + 10s;;) {
+		{
+			std::lock_guard lk(h.rt->lock);
+			if (h.rt->draining != 0)
+				break;
+		}
+		ASSERT_LT(std::chrono::steady_clock::now(), until) << "the clear never started to drain";
+		std::this_thread::yield();
+	}
+	const auto late_data = ::test::pattern(20, 3);
+	auto late = std::async(std::launch::async, [&h, &late_data] { return h.s->append(h.r, late_data); });
+	EXPECT_EQ(late.wait_for(100ms), std::future_status::timeout) << "an append went ahead of a clear in progress";
+	h.gate->release();
+	ASSERT_TRUE(h.append.get().has_value());
+	EXPECT_TRUE(clear.get());
+	ASSERT_TRUE(late.get().has_value());
+	const auto left = ::test::entries_of(*h.s, h.r);
+	ASSERT_EQ(left.size(), 1u) << "the late append came after the clear";
+	EXPECT_EQ(::test::to_vec(*h.s->entry_data(left[0])), late_data);
+}
+
 TEST(quiesce, free_waits_for_an_append_in_flight)
 {
 	held_append h;
