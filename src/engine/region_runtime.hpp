@@ -22,8 +22,9 @@
 namespace pmemstream {
 
 namespace detail {
-// The lock of a region: held for a few dozen nanoseconds by appends (claim, finish) and for
-// longer by free, truncation and transactions. A glibc mutex sleeps in the kernel at the first
+// The lock of a region: held by a combining append through one batch (a few hundred
+// nanoseconds: the writes and one fence), for a few dozen nanoseconds by the claim path
+// (claim, finish), and for longer by free, truncation and transactions. A glibc mutex sleeps in the kernel at the first
 // contention, which for sections this short costs more than the section (two threads in one
 // region ran at 0.4x of one); this one spins first and sleeps on a futex only after that, and
 // an unlock calls the kernel only when someone sleeps (a count of sleepers beside the word,
@@ -179,10 +180,10 @@ public:
 #endif
 	}
 
-	// Guards everything below. Held only briefly by appends (to claim space and a timestamp,
-	// and to complete), and through their work by the operations that change a region's
-	// layout (free, clear, truncation, a transaction's commit), which first wait for the
-	// claims in flight (quiesce()).
+	// Guards everything below. Held by a combining append through its batch, briefly by the
+	// claim path (to claim space and a timestamp, and to complete), and through their work
+	// by the operations that change a region's layout (free, clear, truncation, a
+	// transaction's commit), which first wait for the claims in flight (quiesce()).
 	detail::region_mutex lock;
 	// Appends waiting for the holder of `lock` to write them (a stack, newest first).
 	std::atomic<detail::append_request *> requests{nullptr};
