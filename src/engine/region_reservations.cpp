@@ -202,13 +202,8 @@ result<uint64_t> region_writer::publish(region_runtime &rt, uint64_t id, const e
 			m_.drain();
 		ok = m_.healthy();
 	}
-	bool due = false;
-	if (auto s = finish_claim(rt, w, ok, flushed, due); !s)
+	if (auto s = end_fill(rt, w, ok, flushed, async); !s)
 		return s.err();
-	if (auto s = finish(w.ts, async); !s)
-		return s.err();
-	if (due)
-		checkpoint_hook_();
 	return w.ts;
 }
 

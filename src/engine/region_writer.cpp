@@ -266,6 +266,18 @@ status region_writer::finish_claim(region_runtime &rt, const work &w, bool ok, b
 	return {};
 }
 
+status region_writer::end_fill(region_runtime &rt, const work &w, bool ok, bool durable, bool async)
+{
+	bool due = false;
+	if (auto s = finish_claim(rt, w, ok, durable, due); !s)
+		return s;
+	if (auto s = finish(w.ts, async); !s)
+		return s;
+	if (due)
+		checkpoint_hook_();
+	return {};
+}
+
 status region_writer::finish(uint64_t ts, bool async)
 {
 	// An asynchronous append returns once its entry is visible: every smaller timestamp is
@@ -337,13 +349,8 @@ result<appended> region_writer::append_claimed(region_runtime &rt, uint64_t id, 
 			m_.drain(); // the one fence of a synchronous append
 		ok = m_.healthy();
 	}
-	bool due = false;
-	if (auto s = finish_claim(rt, w, ok, flushed, due); !s)
+	if (auto s = end_fill(rt, w, ok, flushed, async); !s)
 		return s.err();
-	if (auto s = finish(w.ts, async); !s)
-		return s.err();
-	if (due)
-		checkpoint_hook_();
 	appended a;
 	a.offset = w.pos;
 	a.region_id = region_id;

@@ -145,6 +145,9 @@ private:
 	// Marks the claim filled (or failed), advances the region's tail, completes its
 	// timestamps. `durable`: the entry was flushed and drained by this thread.
 	status finish_claim(region_runtime &rt, const work &w, bool ok, bool durable, bool &checkpoint);
+	// After the fill of an append or publish: finish_claim, then finish, then the checkpoint
+	// hook if the region is due.
+	status end_fill(region_runtime &rt, const work &w, bool ok, bool durable, bool async);
 	// Without the lock: an append returns once every timestamp <= ts is committed
 	// (asynchronous) or persisted (synchronous).
 	status finish(uint64_t ts, bool async);
