@@ -116,24 +116,52 @@ void region_catalog::load(const stream_scan &scan, const recovery_plan &plan)
 
 bool region_catalog::recently_freed(uint64_t off, uint64_t size) const noexcept
 {
-	return std::any_of(recently_freed_.begin(), recently_freed_.end(), [&](uint64_t f) { return f >= off && f < off + size; });
+	return std::any_of(recently_freed_.begin(), recently_freed_.end(),
+			   [&](const freed_span &f) { return f.off >= off && f.off < off + size; });
+}
+
+uint64_t region_catalog::freed_still_free() const noexcept
+{
+	uint64_t total = 0;
+	for (const freed_span &f : recently_freed_) {
+		auto it = spans_.upper_bound(f.off);
+		if (it == spans_.begin())
+			continue;
+		--it;
+		if (it->second.state == format::span_free && f.off < it->first + it->second.size())
+			total += f.size;
+	}
+	return total;
+}
+
+void region_catalog::remember_free(uint64_t off, uint64_t size)
+{
+	recently_freed_.push_back({off, size});
+	if (recently_freed_.size() > quarantine)
+		recently_freed_.pop_front();
 }
 
 region_catalog::span_map::iterator region_catalog::choose_free(uint64_t need)
 {
-	// Best fit; among spans that fit, one that holds no recently freed region if there is one.
-	for (auto it = free_by_size_.lower_bound({need, 0}); it != free_by_size_.end(); ++it) {
-		if (recently_freed(it->second, it->first)) {
-			// A recently freed span larger than needed is carved from its end (allocate),
-			// which gives the region a new offset anyway.
-			if (it->first - need >= format::min_span(block_size_))
-				return spans_.find(it->second);
-			continue;
-		}
-		return spans_.find(it->second);
-	}
-	auto it = free_by_size_.lower_bound({need, 0});
-	return it == free_by_size_.end() ? spans_.end() : spans_.find(it->second);
+	// Best fit, but steer away from the space of recently freed regions: take a span that
+	// holds none, or carve a larger one that holds some from its end (allocate() does), which
+	// gives the region a new offset anyway. Steering never splits free space the recently
+	// freed regions would need back: the span it picks keeps at least their total size free
+	// after this allocation, else the plain best fit is taken (which may be a freed region's
+	// own offset). Without that rule, freeing two regions and allocating the smaller size
+	// first carved it from the larger one's space, and the larger size then found no room.
+	auto best = free_by_size_.lower_bound({need, 0});
+	if (best == free_by_size_.end())
+		return spans_.end();
+	const uint64_t keep = freed_still_free();
+	if (keep == 0)
+		return spans_.find(best->second);
+	// (A span that holds a freed region still free has more than `keep` only when it has room
+	// beyond that region, at least one smallest span: allocate() splits it.)
+	for (auto it = best; it != free_by_size_.end(); ++it)
+		if (it->first - need >= keep)
+			return spans_.find(it->second);
+	return spans_.find(best->second);
 }
 
 result<region_runtime *> region_catalog::allocate(uint64_t size)
@@ -242,10 +270,8 @@ status region_catalog::free(region_runtime *rt, uint64_t id, state_record &state
 	auto rec = write_span(rt->offset, free_span_slot(size, epoch), it->second.rec);
 
 	it->second = span{format::span_free, rec};
+	remember_free(rt->offset, size);
 	coalesce(it); // with free neighbours, each step one atomic header write
-	recently_freed_.push_back(rt->offset);
-	if (recently_freed_.size() > quarantine)
-		recently_freed_.pop_front();
 	bump_layout();
 	if (!m_.healthy())
 		return error(errc::media_failed, "the medium failed while freeing a region");

@@ -174,6 +174,10 @@ private:
 		      uint64_t last_entry);
 	span_map::iterator choose_free(uint64_t need);
 	bool recently_freed(uint64_t off, uint64_t size) const noexcept;
+	// The total size of the recently freed regions whose space is still free.
+	uint64_t freed_still_free() const noexcept;
+	// Records a free of the span [off, off + size) (before it merges with its neighbours).
+	void remember_free(uint64_t off, uint64_t size);
 	void index_free(span_map::iterator it);
 	void unindex_free(span_map::iterator it);
 	slot_read<format::span_slot> write_span(uint64_t off, const format::span_slot &v, const slot_read<format::span_slot> &cur);
@@ -200,9 +204,12 @@ private:
 	mutable checked_mutex alloc_mutex_{"region catalog's lock"};
 	span_map spans_;
 	std::set<std::pair<uint64_t, uint64_t>> free_by_size_; // (size, offset) of free spans
-	// Offsets of the last frees: allocation avoids handing them out again first, so a stale
-	// C handle (an offset only) does not silently name a new region at once.
-	std::deque<uint64_t> recently_freed_;
+	// The last frees (offset and span size): allocation avoids handing their offsets out again
+	// first, so a stale C handle (an offset only) does not silently name a new region at once.
+	struct freed_span {
+		uint64_t off, size;
+	};
+	std::deque<freed_span> recently_freed_;
 	std::unordered_map<uint64_t, std::unique_ptr<region_runtime>> runtimes_; // by offset, never erased
 	uint64_t next_counter_ = 1;
 	uint32_t max_in_flight_ = 1;

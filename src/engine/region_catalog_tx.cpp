@@ -158,10 +158,8 @@ status region_catalog::tx_complete_free(uint64_t off)
 	auto it = spans_.find(off);
 	assert(it != spans_.end());
 	it->second = span{format::span_free, write_span(off, free_span_slot(it->second.size(), it->second.rec.value.epoch), it->second.rec)};
+	remember_free(off, it->second.size());
 	coalesce(it);
-	recently_freed_.push_back(off);
-	if (recently_freed_.size() > 16)
-		recently_freed_.pop_front();
 	bump_layout();
 	if (!m_.healthy())
 		return error(errc::media_failed, "the medium failed while freeing a region");
