@@ -9,6 +9,8 @@
 // C++ API of the stream is used. docs/benchmarks.md ("Concurrent appends") explains the output.
 #include "bench_util.hpp"
 
+#include "crc32c.hpp"
+
 #include <pmemstream/stream.hpp>
 
 #include <libpmem2.h>
@@ -359,11 +361,20 @@ uint64_t round_to_line(uint64_t n)
 
 // The aligned one-fence ceiling: per thread, in its own file, the payload rounded up to whole
 // cache lines copied with non-temporal stores to the next line-aligned position, then one
-// drain (sfence). No header, no checksum, no shared state.
+// drain (sfence). No header, no checksum, no shared state. Variants add one thing each:
+// - `counter`: each append also takes a number from a counter (one atomic add after the
+//   fence; with 2 threads on a line both write): the least that one order over the entries of
+//   every thread costs, which is what a stream-wide timestamp is;
+// - `crc`: each append also computes the CRC-32C of its payload after the fence (what an
+//   append computes besides the copy), which overlaps the fence's write-back as nothing waits
+//   for it; with `counter` as well (the add first), the add waits for the write-back and the
+//   CRC runs after it. Any lock or timestamp an append takes puts it in that second case.
 class ceiling_contender : public contender {
 public:
-	ceiling_contender(std::string name, std::vector<ceiling_file *> files)
-	    : contender(std::move(name), static_cast<unsigned>(files.size())), files_(std::move(files))
+	ceiling_contender(std::string name, std::vector<ceiling_file *> files, std::atomic<uint64_t> *counter = nullptr,
+			  bool crc = false)
+	    : contender(std::move(name), static_cast<unsigned>(files.size())), files_(std::move(files)), counter_(counter),
+	      crc_(crc)
 	{
 	}
 	void warm_up(const std::byte *, uint64_t) override
@@ -380,17 +391,29 @@ public:
 			const pmem2_memcpy_fn mc = f.memcpy_fn();
 			const pmem2_drain_fn drain = f.drain_fn();
 			std::byte *p = f.base();
-			return timed_loop(quota, sync_chunk, stop, deadline, capped, [&] {
+			std::atomic<uint64_t> *const counter = counter_;
+			const bool crc = crc_;
+			uint32_t sum = 0;
+			auto result = timed_loop(quota, sync_chunk, stop, deadline, capped, [&] {
 				for (uint64_t i = 0; i < sync_chunk; ++i, p += step) {
 					mc(p, payload, step, PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_NODRAIN);
 					drain();
+					if (counter)
+						counter->fetch_add(1, std::memory_order_relaxed);
+					if (crc)
+						sum += ps::detail::crc32c(payload, size);
 				}
 			});
+			crc_sink.fetch_add(sum, std::memory_order_relaxed);
+			return result;
 		});
 	}
 
 private:
+	static inline std::atomic<uint32_t> crc_sink{0}; // keeps the CRCs from being optimised away
 	std::vector<ceiling_file *> files_;
+	std::atomic<uint64_t> *counter_;
+	bool crc_;
 };
 
 // Contender indexes (the order of make_contenders()).
@@ -407,6 +430,9 @@ enum : size_t {
 	pmemlog_2t,
 	ceiling_1t,
 	ceiling_2t,
+	ceiling_2t_counter,
+	ceiling_1t_crc,
+	ceiling_1t_counter_crc,
 	n_contenders
 };
 
@@ -430,6 +456,12 @@ std::vector<ratio_def> ratio_defs()
 	}
 	v.push_back({"async 1T / sync 1T", async_1t, sync_1t, 0});
 	v.push_back({"ceiling 2T / ceiling 1T (what 2 threads can give here)", ceiling_2t, ceiling_1t, 0});
+	v.push_back({"ceiling 2T with one shared counter / ceiling 1T (what 2 threads can give with one order)",
+		     ceiling_2t_counter, ceiling_1t, 0});
+	v.push_back({"ceiling 1T + CRC / ceiling 1T (work after the fence overlaps its write-back)", ceiling_1t_crc,
+		     ceiling_1t, 0});
+	v.push_back({"ceiling 1T + atomic add + CRC / ceiling 1T (work after an atomic add does not)",
+		     ceiling_1t_counter_crc, ceiling_1t, 0});
 	v.push_back({"libpmemlog 2T / libpmemlog 1T", pmemlog_2t, pmemlog_1t, 0});
 	v.push_back({"sync 1T / libpmemlog 1T", sync_1t, pmemlog_1t, 0});
 	v.push_back({"sync 2T one region / libpmemlog 2T", sync_2t_one, pmemlog_2t, 0});
@@ -569,6 +601,11 @@ int main(int argc, char **argv)
 	cs.emplace_back(new pmemlog_contender("libpmemlog 2T (one pool)", 2, log));
 	cs.emplace_back(new ceiling_contender("ceiling 1T", {&cf0}));
 	cs.emplace_back(new ceiling_contender("ceiling 2T (own files)", {&cf0, &cf1}));
+	alignas(64) static std::atomic<uint64_t> order_counter{0};
+	cs.emplace_back(new ceiling_contender("ceiling 2T + shared counter", {&cf0, &cf1}, &order_counter));
+	cs.emplace_back(new ceiling_contender("ceiling 1T + CRC", {&cf0}, nullptr, true));
+	alignas(64) static std::atomic<uint64_t> private_counter{0};
+	cs.emplace_back(new ceiling_contender("ceiling 1T + atomic add + CRC", {&cf0}, &private_counter, true));
 	if (cs.size() != n_contenders)
 		die("contender table out of step");
 	const std::vector<ratio_def> rd = ratio_defs();
