@@ -4,6 +4,8 @@
 // observe (regions in order, sizes, space left, entries, bytes, timestamps) must match it.
 #include "test_util.hpp"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/state.h>
@@ -247,6 +249,69 @@ TEST(property, stream_matches_model_under_random_operations)
 		rc::state::check(m, u,
 				 rc::state::gen::execOneOfWithArgs<allocate, allocate, free_region, append_entry, append_entry,
 								    append_entry, reserve_publish, reopen>());
+	});
+	EXPECT_TRUE(ok);
+}
+
+// The allocator in an arena that fills up: random allocations (sizes of 1 to 30 blocks) and
+// frees of 64 KiB of blocks of 256 bytes, reopened now and then. An allocation must succeed
+// exactly when `largest_free` says a region of its size fits (steering away from freed space
+// never refuses one), fail with out_of_space otherwise; live regions never overlap, tile the
+// arena with the free bytes, and come back the same after a reopen.
+TEST(property, allocation_fails_only_when_no_free_span_fits)
+{
+	const bool ok = rc::check("allocation in a full arena", [] {
+		test::temp_file f("prop_alloc");
+		auto s = stream::create(f.path, {4096 + (64u << 10), block}).value();
+		struct live {
+			region r;
+			uint64_t size; // region_size
+		};
+		std::vector<live> regions;
+		const auto ops = *rc::gen::container<std::vector<std::pair<int, uint32_t>>>(
+			rc::gen::pair(rc::gen::inRange(0, 10), rc::gen::inRange<uint32_t>(1, 30 * block)));
+		for (const auto &[kind, arg] : ops) {
+			if (kind < 6) {
+				const uint64_t room = s->info().largest_free;
+				auto r = s->region_allocate(arg);
+				if (arg <= room) {
+					RC_ASSERT(r.has_value());
+					RC_ASSERT(*s->region_size(*r) >= arg);
+					regions.push_back({*r, *s->region_size(*r)});
+				} else {
+					RC_ASSERT(!r.has_value());
+					RC_ASSERT(r.code() == errc::out_of_space);
+				}
+			} else if (kind < 9) {
+				if (regions.empty())
+					continue;
+				const size_t i = arg % regions.size();
+				RC_ASSERT(s->region_free(regions[i].r).has_value());
+				regions.erase(regions.begin() + static_cast<long>(i));
+			} else {
+				s.reset();
+				s = stream::open(f.path, {.block_size = block}).value();
+			}
+			// Disjoint spans inside the arena, which regions and free spans tile.
+			const stream_info in = s->info();
+			std::vector<std::pair<uint64_t, uint64_t>> spans;
+			uint64_t held = 0;
+			for (const live &l : regions) {
+				RC_ASSERT(*s->region_size(l.r) == l.size);
+				spans.push_back({l.r.offset, l.r.offset + region_header_size + l.size});
+				held += region_header_size + l.size;
+			}
+			std::sort(spans.begin(), spans.end());
+			for (size_t i = 0; i < spans.size(); ++i) {
+				RC_ASSERT(spans[i].first >= in.arena_offset);
+				RC_ASSERT(spans[i].second <= in.arena_offset + in.arena_size);
+				if (i > 0)
+					RC_ASSERT(spans[i - 1].second <= spans[i].first);
+			}
+			RC_ASSERT(in.region_count == regions.size());
+			RC_ASSERT(in.allocated_bytes == held);
+			RC_ASSERT(in.allocated_bytes + in.free_bytes == in.arena_size);
+		}
 	});
 	EXPECT_TRUE(ok);
 }
