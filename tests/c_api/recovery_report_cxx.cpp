@@ -4,7 +4,7 @@
 // exercise every field: a clean close (checkpoints), a crash image (torn tail, trimmed
 // entries), a read-only open beside a live writer, salvage, skip-corrupt with several gaps,
 // and point-in-time repair (dry run and writable).
-#include "sim_media.hpp"
+#include "two_region_image.hpp"
 
 #include "format/format.hpp"
 #include "media/media.hpp"
@@ -18,46 +18,10 @@
 #include <string>
 #include <unistd.h>
 
-namespace pmemstream::detail {
-result<std::unique_ptr<stream>> open_on_media(std::unique_ptr<media> m, uint64_t block_size, const open_options &o);
-}
-
 using namespace pmemstream;
 using namespace pmemstream::test;
 
 namespace {
-
-struct image {
-	std::vector<std::byte> bytes;
-	region a, b;
-	std::vector<entry> ea, eb; // ea[k] has timestamp 2k + 1, eb[k] 2k + 2
-};
-
-// Regions a and b appended in turn; closed cleanly, or (crash) the image of a power failure
-// right after the last append.
-image alternate(int n, bool crash = false)
-{
-	image img;
-	auto sink = std::make_shared<std::vector<std::byte>>();
-	auto sm = std::make_unique<sim_media>(4096 + 32 * 1024);
-	sim_media *m = sm.get();
-	sm->keep_on_destroy(sink);
-	auto s = detail::open_on_media(std::move(sm), 256, {}).value();
-	img.a = s->region_allocate(6000).value();
-	img.b = s->region_allocate(6000).value();
-	for (int k = 0; k < n; ++k) {
-		std::byte d[40];
-		std::memset(d, 0x40 + k, sizeof(d));
-		img.ea.push_back(entry(s->append(img.a, d, sizeof(d)).value()));
-		img.eb.push_back(entry(s->append(img.b, d, sizeof(d)).value()));
-	}
-	if (crash)
-		img.bytes = m->persisted_image();
-	s.reset();
-	if (!crash)
-		img.bytes = *sink;
-	return img;
-}
 
 void damage_payload(std::vector<std::byte> &img, const entry &e)
 {

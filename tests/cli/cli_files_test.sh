@@ -7,22 +7,7 @@
 set -u
 
 BIN=${1:?usage: cli_files_test.sh PATH_TO_PMEMSTREAM_BINARY}
-export PMEM2_FORCE_GRANULARITY=${PMEM2_FORCE_GRANULARITY:-CACHE_LINE}
-base=/dev/shm
-[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
-DIR=$(mktemp -d "$base/pmemstream-cli-files.$$.XXXXXX")
-trap 'rm -rf "$DIR"' EXIT
-ulimit -c 0
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL: $1" >&2
-	[ $# -gt 1 ] && printf '  %s\n' "${@:2}" >&2
-	return 0
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" files
 
 # run CMD...: sets OUT, ERR, RC. Every command gets 20 s: a hang is a failure, not a stuck run.
 run() {
@@ -30,13 +15,6 @@ run() {
 	RC=$?
 	OUT=$(cat "$DIR/out")
 	ERR=$(cat "$DIR/err")
-}
-
-expect_ok() {
-	local name=$1
-	shift
-	run "$@"
-	if [ "$RC" -eq 0 ] && [ -z "$ERR" ]; then ok; else bad "$name" "exit $RC" "stderr: $ERR"; fi
 }
 
 # expect_fail NAME CODE TEXT CMD...: exit CODE, one 'pmemstream: ' line on stderr holding TEXT.
@@ -51,14 +29,6 @@ expect_fail() {
 	else
 		bad "$name" "expected exit $code and one 'pmemstream: ' line with: $text" "got exit $RC, $lines line(s): $ERR"
 	fi
-}
-
-expect_eq() {
-	if [ "$2" == "$3" ]; then ok; else bad "$1" "expected: $3" "actual:   $2"; fi
-}
-
-json_field() {
-	grep -o "\"$2\":[0-9]*" <<<"$1" | sed -n "${3}p" | cut -d: -f2
 }
 
 allocated() { echo $(($(stat -c %b "$1") * $(stat -c %B "$1"))); }
@@ -142,5 +112,4 @@ for i in $(seq 1 150); do
 done
 expect_eq "exactly one of two racing creators wins ($rounds rounds)" "$both" "0"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli_files

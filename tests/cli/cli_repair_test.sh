@@ -6,22 +6,9 @@
 set -u
 
 BIN=${1:?usage: cli_repair_test.sh PATH_TO_PMEMSTREAM_BINARY}
-export PMEM2_FORCE_GRANULARITY=${PMEM2_FORCE_GRANULARITY:-CACHE_LINE}
-base=/dev/shm
-[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
-DIR=$(mktemp -d "$base/pmemstream-cli-repair.$$.XXXXXX")
-trap 'rm -rf "$DIR"' EXIT
-ulimit -c 0
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" repair
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL: $1" >&2
-	[ $# -gt 1 ] && printf '  %s\n' "${@:2}" >&2
-	return 0
-}
+# Every command reads /dev/null: a prompt must never wait for a terminal.
 run() {
 	"$@" >"$DIR/out" 2>"$DIR/err" </dev/null
 	RC=$?
@@ -33,17 +20,6 @@ expect_rc() {
 	shift 2
 	run "$@"
 	if [ "$RC" -eq "$code" ]; then ok; else bad "$name" "expected exit $code, got $RC" "stdout: $OUT" "stderr: $ERR"; fi
-}
-expect_contains() {
-	if [[ "$2" == *"$3"* ]]; then ok; else bad "$1" "expected to contain: $3" "actual: $2"; fi
-}
-json_field() {
-	grep -o "\"$2\":[0-9]*" <<<"$1" | sed -n "${3}p" | cut -d: -f2
-}
-flip_byte() {
-	local old
-	old=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-	printf "\\$(printf '%03o' $((255 - old)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
 F=$DIR/stream
@@ -83,5 +59,4 @@ expect_contains "new entry" "$OUT" "a-new"
 if [[ "$OUT" == *a3* || "$OUT" == *a4* ]]; then bad "dropped entries are gone" "$OUT"; else ok; fi
 expect_rc "check after appending" 0 "$BIN" check "$F"
 
-echo "cli_repair: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli_repair

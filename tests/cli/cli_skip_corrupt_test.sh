@@ -6,22 +6,9 @@
 set -u
 
 BIN=${1:?usage: cli_skip_corrupt_test.sh PATH_TO_PMEMSTREAM_BINARY}
-export PMEM2_FORCE_GRANULARITY=${PMEM2_FORCE_GRANULARITY:-CACHE_LINE}
-base=/dev/shm
-[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
-DIR=$(mktemp -d "$base/pmemstream-cli-skip.$$.XXXXXX")
-trap 'rm -rf "$DIR"' EXIT
-ulimit -c 0
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" skip
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL: $1" >&2
-	[ $# -gt 1 ] && printf '  %s\n' "${@:2}" >&2
-	return 0
-}
+# Every command reads /dev/null: a prompt must never wait for a terminal.
 run() {
 	"$@" >"$DIR/out" 2>"$DIR/err" </dev/null
 	RC=$?
@@ -34,9 +21,6 @@ expect() { # NAME RC EXPECTED_STDOUT CMD...
 	run "$@"
 	[ "$RC" -eq "$code" ] && ok || bad "$name: exit" "expected $code, got $RC" "stderr: $ERR"
 	[ "$OUT" == "$want" ] && ok || bad "$name: output" "expected: $want" "actual: $OUT"
-}
-expect_contains() {
-	if [[ "$2" == *"$3"* ]]; then ok; else bad "$1" "expected to contain: $3" "actual: $2"; fi
 }
 
 F=$DIR/s
@@ -62,5 +46,4 @@ run "$BIN" check --skip-corrupt "$F"
 expect_contains "check --skip-corrupt walks every readable entry" "$OUT" "4 entries"
 expect_contains "check --skip-corrupt reports the range" "$OUT" "skipped 24 damaged bytes at $(printf '0x%x' "$third")"
 
-echo "cli_skip_corrupt: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli_skip_corrupt

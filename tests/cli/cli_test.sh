@@ -7,43 +7,7 @@ set -u
 
 BIN=${1:?usage: cli_test.sh PATH_TO_PMEMSTREAM_BINARY}
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-export PMEM2_FORCE_GRANULARITY=${PMEM2_FORCE_GRANULARITY:-CACHE_LINE}
-base=/dev/shm
-[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
-DIR=$(mktemp -d "$base/pmemstream-cli-test.$$.XXXXXX")
-bg_pids=()
-cleanup() {
-	for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-ulimit -c 0
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL: $1" >&2
-	[ $# -gt 1 ] && printf '  %s\n' "${@:2}" >&2
-	return 0
-}
-
-# run CMD...: sets OUT, ERR, RC.
-run() {
-	"$@" >"$DIR/out" 2>"$DIR/err"
-	RC=$?
-	OUT=$(cat "$DIR/out")
-	ERR=$(cat "$DIR/err")
-}
-
-# expect_ok NAME CMD...: exit 0 and nothing on stderr.
-expect_ok() {
-	local name=$1
-	shift
-	run "$@"
-	if [ "$RC" -eq 0 ] && [ -z "$ERR" ]; then ok; else bad "$name" "exit $RC" "stderr: $ERR"; fi
-}
+. "$SRC/tests/cli/lib.sh" test
 
 # expect_fail NAME CODE CMD...: exit CODE (no signal, no crash) and exactly one line on stderr.
 expect_fail() {
@@ -57,30 +21,6 @@ expect_fail() {
 	else
 		bad "$name" "expected exit $code and one 'pmemstream: ' line on stderr" "got exit $RC, $lines line(s): $ERR"
 	fi
-}
-
-expect_eq() {
-	if [ "$2" == "$3" ]; then ok; else bad "$1" "expected: $3" "actual:   $2"; fi
-}
-
-expect_contains() {
-	if [[ "$2" == *"$3"* ]]; then ok; else bad "$1" "expected to contain: $3" "actual: $2"; fi
-}
-
-expect_not_contains() {
-	if [[ "$2" != *"$3"* ]]; then ok; else bad "$1" "expected not to contain: $3" "actual: $2"; fi
-}
-
-# json_field TEXT KEY N: value of the Nth (1-based) numeric "KEY": in TEXT.
-json_field() {
-	grep -o "\"$2\":[0-9]*" <<<"$1" | sed -n "${3}p" | cut -d: -f2
-}
-
-# flip_byte FILE OFFSET: replaces the byte at OFFSET with its complement.
-flip_byte() {
-	local old
-	old=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-	printf "\\$(printf '%03o' $((255 - old)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
 F=$DIR/stream
@@ -749,5 +689,4 @@ expect_contains "completion offers the regions of FILE" "$OUT" "$(printf '0x%x' 
 expect_eq "no completion for an option's value" "$(complete_words "$BIN" create "$F" --size "")" ""
 expect_contains "completion offers files for FILE" "$(complete_words "$BIN" info "$DIR/")" "$F"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish cli_test

@@ -2,7 +2,7 @@
 // Point-in-time repair (docs/format.md 8.6) on damaged images: exactly what is dropped, the
 // repaired stream opens strict (full walk) and takes appends, and a crash at any fence or
 // flush of the repair (torn lines included) leaves a stream the next repair finishes the same.
-#include "sim_media.hpp"
+#include "two_region_image.hpp"
 
 #include "format/format.hpp"
 #include "media/media.hpp"
@@ -15,54 +15,10 @@
 #include <random>
 #include <unistd.h>
 
-namespace pmemstream::detail {
-result<std::unique_ptr<stream>> open_on_media(std::unique_ptr<media> m, uint64_t block_size, const open_options &o);
-}
-
 using namespace pmemstream;
 using namespace pmemstream::test;
 
 namespace {
-
-using seen = std::map<uint64_t, std::vector<uint64_t>>; // region offset -> timestamps
-
-seen timestamps(const stream &s)
-{
-	seen out;
-	for (auto ri = s.regions(); ri.is_valid(); ri.next()) {
-		auto &v = out[ri.get().offset];
-		auto it = s.entries(ri.get());
-		for (; it && it->is_valid(); it->next())
-			v.push_back(s.entry_timestamp(it->get()).value());
-	}
-	return out;
-}
-
-struct image {
-	std::vector<std::byte> bytes;
-	region a, b;
-	std::vector<entry> ea, eb; // ea[k] has timestamp 2k + 1, eb[k] 2k + 2
-};
-
-// Regions a and b, appended in turn (a: 1 3 5 ..., b: 2 4 6 ...), closed cleanly.
-image alternate(int n)
-{
-	image img;
-	auto sink = std::make_shared<std::vector<std::byte>>();
-	auto sm = std::make_unique<sim_media>(4096 + 32 * 1024);
-	sm->keep_on_destroy(sink);
-	auto s = detail::open_on_media(std::move(sm), 256, {}).value();
-	img.a = s->region_allocate(6000).value();
-	img.b = s->region_allocate(6000).value();
-	for (int k = 0; k < n; ++k) {
-		const std::byte d[40] = {std::byte(k)};
-		img.ea.push_back(entry(s->append(img.a, d, sizeof(d)).value()));
-		img.eb.push_back(entry(s->append(img.b, d, sizeof(d)).value()));
-	}
-	s.reset();
-	img.bytes = *sink;
-	return img;
-}
 
 void damage_payload(std::vector<std::byte> &img, const entry &e)
 {
