@@ -5,6 +5,7 @@
 // reopens, checkpoints while running at random intervals). PMEMSTREAM_REOPEN_IMAGES sets the
 // number of images (default 1000).
 #include "sim_media.hpp"
+#include "stream_factory.hpp"
 
 #include "media/media.hpp"
 #include "format/format.hpp"
@@ -18,10 +19,6 @@
 #include <map>
 #include <random>
 #include <thread>
-
-namespace pmemstream::detail {
-result<std::unique_ptr<stream>> open_on_media(std::unique_ptr<media> m, uint64_t block_size, const open_options &o);
-}
 
 using namespace pmemstream;
 using namespace pmemstream::test;

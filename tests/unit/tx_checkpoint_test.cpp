@@ -4,6 +4,7 @@
 // an append does, so the reopen after a crash starts each walk at a checkpoint instead of
 // walking everything.
 #include "sim_media.hpp"
+#include "stream_factory.hpp"
 
 #include "format/format.hpp"
 #include "media/media.hpp"
@@ -16,10 +17,6 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
-
-namespace pmemstream::detail {
-result<std::unique_ptr<stream>> open_on_media(std::unique_ptr<media> m, uint64_t block_size, const open_options &o);
-}
 
 using namespace pmemstream;
 using namespace pmemstream::test;
