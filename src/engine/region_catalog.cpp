@@ -123,22 +123,25 @@ bool region_catalog::recently_freed(uint64_t off, uint64_t size) const noexcept
 uint64_t region_catalog::freed_still_free() const noexcept
 {
 	uint64_t total = 0;
-	for (const freed_span &f : recently_freed_) {
-		auto it = spans_.upper_bound(f.off);
-		if (it == spans_.begin())
-			continue;
-		--it;
-		if (it->second.state == format::span_free && f.off < it->first + it->second.size())
-			total += f.size;
-	}
+	for (const freed_span &f : recently_freed_)
+		total += f.free ? f.size : 0;
 	return total;
 }
 
 void region_catalog::remember_free(uint64_t off, uint64_t size)
 {
-	recently_freed_.push_back({off, size});
+	recently_freed_.push_back({off, size, true});
 	if (recently_freed_.size() > quarantine)
 		recently_freed_.pop_front();
+}
+
+void region_catalog::forget_freed_in(uint64_t off, uint64_t size) noexcept
+{
+	// (A transaction that gives set-aside space back leaves these cleared: the rule then
+	// steers a little less, never wrongly.)
+	for (freed_span &f : recently_freed_)
+		if (f.off >= off && f.off < off + size)
+			f.free = false;
 }
 
 region_catalog::span_map::iterator region_catalog::choose_free(uint64_t need)
@@ -155,12 +158,11 @@ region_catalog::span_map::iterator region_catalog::choose_free(uint64_t need)
 	const uint64_t keep = freed_still_free();
 	if (keep == 0)
 		return spans_.find(best->second);
-	// (A span that holds a freed region still free has more than `keep` only when it has room
-	// beyond that region, at least one smallest span: allocate() splits it.)
-	for (auto it = best; it != free_by_size_.end(); ++it)
-		if (it->first - need >= keep)
-			return spans_.find(it->second);
-	return spans_.find(best->second);
+	// The smallest span that leaves `keep`, found in the size index (O(log n)). (A span that
+	// holds a freed region still free has that much only when it has room beyond the region,
+	// at least one smallest span: allocate() splits it.)
+	auto roomy = free_by_size_.lower_bound({need + keep, 0});
+	return spans_.find((roomy != free_by_size_.end() ? roomy : best)->second);
 }
 
 result<region_runtime *> region_catalog::allocate(uint64_t size)
@@ -219,6 +221,7 @@ result<region_runtime *> region_catalog::allocate(uint64_t size)
 	unindex_free(it);
 	spans_.erase(it);
 	spans_[off] = span{format::span_region, reg_rec};
+	forget_freed_in(off, rsize);
 	if (split) {
 		const uint64_t rest_off = from_end ? free_off : off + need;
 		index_free(spans_.emplace(rest_off, span{format::span_free, rest_rec}).first);

@@ -178,6 +178,8 @@ private:
 	uint64_t freed_still_free() const noexcept;
 	// Records a free of the span [off, off + size) (before it merges with its neighbours).
 	void remember_free(uint64_t off, uint64_t size);
+	// [off, off + size) is no longer free (allocated, or set aside by a transaction).
+	void forget_freed_in(uint64_t off, uint64_t size) noexcept;
 	void index_free(span_map::iterator it);
 	void unindex_free(span_map::iterator it);
 	slot_read<format::span_slot> write_span(uint64_t off, const format::span_slot &v, const slot_read<format::span_slot> &cur);
@@ -208,6 +210,7 @@ private:
 	// first, so a stale C handle (an offset only) does not silently name a new region at once.
 	struct freed_span {
 		uint64_t off, size;
+		bool free; // its offset is still in a free span (cleared when that space is taken)
 	};
 	std::deque<freed_span> recently_freed_;
 	std::unordered_map<uint64_t, std::unique_ptr<region_runtime>> runtimes_; // by offset, never erased

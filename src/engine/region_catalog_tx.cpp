@@ -42,6 +42,7 @@ result<region_catalog::tx_span> region_catalog::tx_reserve(uint64_t size)
 	t.counter = next_counter_++;
 	t.rt = runtime_for(t.off);
 	unindex_free(it);
+	forget_freed_in(t.off, t.size);
 	if (split) {
 		// Split now, as a free span of exactly the region's size, so that the rest stays free
 		// for everyone else (other transactions, plain allocations) until the commit. On media
