@@ -917,7 +917,7 @@ void pmemstream_stream_reader_delete(struct pmemstream_stream_reader **reader);
  * raises the stream's timestamp floor over them (the dropped timestamps are never handed out
  * again; entries of other regions, also with larger timestamps, stay visible) and then makes
  * the cut with one atomic header update or one zeroed entry header. docs/format.md 5,
- * docs/design.md 7, pmemstream_region_clear(3).
+ * docs/design.md 5.5, pmemstream_region_clear(3).
  *  dropped: out, optional (NULL allowed); the number of entries removed
  * Returns 0, or fails with PMEMSTREAM_E_INVALID_ARGUMENT (stream NULL),
  * PMEMSTREAM_E_INVALID_HANDLE (not a live region; `entry` is not a committed entry of it),

@@ -567,7 +567,7 @@ public:
 	region_iterator regions() const;
 
 	// ---- truncation (issue 14: region clear, prefix and suffix truncation) ----
-	// docs/format.md 5 ("Writes that change the layout") and docs/design.md 7. Each call waits
+	// docs/format.md 5 ("Writes that change the layout") and docs/design.md 5.5. Each call waits
 	// for an append in progress in the region, persists the region's entries, raises the
 	// timestamp floor over them (so the dropped timestamps are legitimately absent and never
 	// handed out again) and then makes the cut with one atomic span-header update or one
@@ -588,7 +588,7 @@ public:
 	// Prefix truncation: removes every entry of the region before `e` (a committed entry of
 	// the region) with one span-header update; `e` becomes the first. Returns the number of
 	// entries dropped. The space before `e` is reused only once the whole region is dropped
-	// (a cut at the end clears the region); see docs/design.md 7.2. invalid_handle when `e`
+	// (a cut at the end clears the region); see docs/design.md 5.5 and examples/07_segmented_retention.cpp. invalid_handle when `e`
 	// is not a committed entry of the region.
 	[[nodiscard]] result<uint64_t> region_truncate_before(region r, const entry &e);
 	// Prefix truncation by timestamp: removes every entry with a timestamp below `ts`; when

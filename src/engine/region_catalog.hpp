@@ -93,7 +93,7 @@ public:
 	// inside its region's checkpoint.
 	uint64_t write_checkpoints(uint64_t persisted = UINT64_MAX);
 
-	// ---- truncation (issue 14; src/engine/region_truncate.cpp, docs/design.md 7) ----
+	// ---- truncation (issue 14; src/engine/region_truncate.cpp, docs/design.md 5.5) ----
 	// Each waits for the region's writer, persists its entries, raises the floor over them,
 	// then cuts; persisted on return. They return the number of entries dropped (padding not
 	// counted). `id` as for free().

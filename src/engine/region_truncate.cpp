@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Truncation (issue 14): region clear, prefix and suffix truncation. The order of the writes
 // and why it is crash-safe: docs/format.md 5 ("Writes that change the layout") and
-// docs/design.md 7. Every operation here:
+// docs/design.md 5.5. Every operation here:
 //   1. holds the catalog (the only writer of span headers) and the region's lock (no append
 //      in progress), and persists the region's entries;
 //   2. raises ts_floor to the persisted watermark, which covers every entry of the region:
