@@ -195,10 +195,10 @@ void shared_region_workload(explorer &x, int threads, uint64_t fills)
 		if (round + 1 < fills) {
 			EXPECT_TRUE(x.free(*shared).has_value());
 			EXPECT_TRUE(x.free(*open_region).has_value());
-			// The larger first: the allocator avoids placing a region where one was just
-			// freed, and the smaller one taken first would be carved from the larger hole.
-			open_region = x.allocate(open_bytes);
+			// The same sizes again, in the first round's order: steering away from just
+			// freed space must leave room for both (region_catalog::choose_free).
 			shared = x.allocate(shared_bytes);
+			open_region = x.allocate(open_bytes);
 			ASSERT_TRUE(shared && open_region) << "round " << round << ": " << (shared ? "" : shared.err().message()) << " / "
 							   << (open_region ? "" : open_region.err().message());
 		}
