@@ -150,8 +150,9 @@ region_catalog::span_map::iterator region_catalog::choose_free(uint64_t need)
 	// holds none, or carve a larger one that holds some from its end (allocate() does), which
 	// gives the region a new offset anyway. Steering only uses a span that keeps at least
 	// the recently freed regions' total size free in one piece after this allocation, else
-	// the plain best fit is taken (which may be a freed region's own offset). Without that rule, freeing two regions and allocating the smaller size
-	// first carved it from the larger one's space, and the larger size then found no room.
+	// the plain best fit is taken (which may be a freed region's own offset). Without that
+	// rule, freeing two regions and allocating the smaller size first carved it from the
+	// larger one's space, and the larger size then found no room.
 	auto best = free_by_size_.lower_bound({need, 0});
 	if (best == free_by_size_.end())
 		return spans_.end();
