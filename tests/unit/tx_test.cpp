@@ -613,3 +613,30 @@ TEST(tx, concurrent_transactions_with_region_operations)
 	EXPECT_EQ(after, committed_shared.load());
 	EXPECT_EQ(s->recovery().trimmed_entries, 0u);
 }
+
+// A transaction allocates through the same steering as region_allocate (region_catalog's
+// choose_free): freeing two regions and allocating their sizes again, the smaller first, in
+// one transaction must fit, each at its old offset.
+TEST(tx, freed_sizes_allocated_again_by_a_transaction_smaller_first_fit)
+{
+	constexpr auto blocks = [](uint64_t n) { return n * 4096 - 256; };
+	temp_file f;
+	auto s = ::test::create(f.path, 4096 + 64 * 4096, 4096);
+	region a = s->region_allocate(blocks(10)).value();
+	(void)s->region_allocate(blocks(6)).value();
+	region b = s->region_allocate(blocks(16)).value();
+	(void)s->region_allocate(s->info().largest_free).value();
+	ASSERT_TRUE(s->region_free(a));
+	ASSERT_TRUE(s->region_free(b));
+	auto tx = s->begin_transaction().value();
+	auto small = tx.region_allocate(blocks(10));
+	ASSERT_TRUE(small.has_value()) << small.err().message();
+	auto large = tx.region_allocate(blocks(16));
+	ASSERT_TRUE(large.has_value()) << large.err().message();
+	ASSERT_TRUE(tx.append(*large, bytes("in the larger one")));
+	ASSERT_TRUE(tx.commit());
+	EXPECT_EQ(small->offset, a.offset);
+	EXPECT_EQ(large->offset, b.offset);
+	EXPECT_EQ(s->region_size(*large).value(), blocks(16));
+	EXPECT_EQ(s->region_entry_count(*large).value(), 1u);
+}
