@@ -66,7 +66,7 @@ void commit_tracker::complete_block(uint64_t first, uint64_t n, const uint64_t *
 			bytes += len[i];
 		}
 	}
-	if (bytes)
+	if (bytes && count_bytes_)
 		pending_bytes_.fetch_add(bytes, std::memory_order_relaxed);
 	// The first member last, and no fast path: a scan of advance_committed that finds the
 	// first member committed (its seq_cst store releases the others, its seq_cst loads
@@ -111,7 +111,8 @@ void commit_tracker::complete(uint64_t ts, uint64_t off, uint64_t len, bool dura
 	} else {
 		s.off.store(off, std::memory_order_relaxed);
 		s.len.store(len, std::memory_order_relaxed);
-		pending_bytes_.fetch_add(len, std::memory_order_relaxed);
+		if (count_bytes_)
+			pending_bytes_.fetch_add(len, std::memory_order_relaxed);
 	}
 	// Fast path, the common case with one appender: every earlier timestamp is committed, so
 	// move the watermark straight to ts. A later timestamp that completed meanwhile stored
@@ -221,7 +222,8 @@ uint64_t commit_tracker::sweep(bool try_only) noexcept
 	for (size_t i = 0; i < n; ++i)
 		m_.flush(m_.base() + ranges[i].begin, ranges[i].end - ranges[i].begin);
 	m_.drain();
-	pending_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+	if (count_bytes_)
+		pending_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
 
 	// (from, c] is durable; the watermark may pass it once the sweeps before are done. A
 	// sweep always finishes (no deadline here): a later one waits for it.

@@ -99,10 +99,18 @@ public:
 	{
 		return next_.load(std::memory_order_acquire) - 1;
 	}
-	// Committed and not persisted: entries and their bytes (approximate, for the worker).
+	// Committed and not persisted: their bytes (approximate, for the commit worker; 0 unless
+	// count_pending_bytes() was called).
 	uint64_t pending_bytes() const noexcept
 	{
 		return pending_bytes_.load(std::memory_order_relaxed);
+	}
+	// Keeps pending_bytes(): for a stream with a commit worker, which reads it, called before
+	// any append. Without one the count would be a read-modify-write of a stream-wide line in
+	// every asynchronous append that nobody reads.
+	void count_pending_bytes() noexcept
+	{
+		count_bytes_ = true;
 	}
 
 	// Blocks until `word` changes from `seen` or the deadline passes (spins briefly first).
@@ -135,6 +143,7 @@ private:
 	alignas(64) std::atomic<uint64_t> next_;
 	alignas(64) std::atomic<uint64_t> lease_;
 	std::mutex lease_mutex_;
+	bool count_bytes_ = false; // set before any append (count_pending_bytes)
 	alignas(64) std::atomic<uint64_t> pending_bytes_{0};
 	// Sweeps have claimed every timestamp up to swept_ (their flushes may be in progress).
 	alignas(64) std::atomic<uint64_t> swept_;

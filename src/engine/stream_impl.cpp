@@ -80,8 +80,10 @@ void stream::impl::start_worker(const commit_policy &policy)
 	policy_ = policy;
 	const bool on = policy.worker == commit_policy::worker_mode::on ||
 			(policy.worker == commit_policy::worker_mode::automatic && m_->flush_syncs());
-	if (on && !m_->read_only())
+	if (on && !m_->read_only()) {
+		tracker_->count_pending_bytes(); // the worker's max_bytes trigger reads it
 		worker_ = std::make_unique<std::thread>([this] { worker_loop(); });
+	}
 }
 
 void stream::impl::stop_worker() noexcept

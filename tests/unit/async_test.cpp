@@ -588,6 +588,33 @@ TEST(async, commit_worker_persists_on_msync_media_without_a_waiter)
 	expect_durable(*x.m, x.r, f, want, want.size(), "after the worker, lone entry");
 }
 
+// The worker's max_bytes trigger: with the entry count and the delay out of reach, it
+// persists once the committed bytes pass max_bytes, and not before.
+TEST(async, commit_worker_persists_when_committed_bytes_pass_max_bytes)
+{
+	const auto f = fence_model::range_sync;
+	open_options o = opts(commit_policy::worker_mode::on);
+	o.commit.max_entries = 1000000;
+	o.commit.max_delay = std::chrono::duration_cast<std::chrono::microseconds>(60s);
+	o.commit.max_bytes = 16 * 1024;
+	auto x = make(f, o);
+	ASSERT_TRUE(x.s);
+	const std::vector<std::byte> kib(1024, std::byte{0x5a});
+	uint64_t last = 0;
+	for (int i = 0; i < 8; ++i) // 8 KiB: below the trigger
+		last = x.s->async_append(x.r, kib).value().timestamp;
+	std::this_thread::sleep_for(200ms);
+	EXPECT_LT(x.s->persisted_timestamp(), last) << "persisted with the trigger out of reach";
+	for (int i = 0; i < 8; ++i) // 16 KiB: the trigger
+		last = x.s->async_append(x.r, kib).value().timestamp;
+	// (Entries committed after the sweep starts may stay for the next trigger: the worker
+	// persists what is committed when it wakes.)
+	const auto t0 = std::chrono::steady_clock::now();
+	while (x.s->persisted_timestamp() < last && std::chrono::steady_clock::now() - t0 < 5s)
+		std::this_thread::sleep_for(1ms);
+	EXPECT_GE(x.s->persisted_timestamp(), last) << "the worker did not persist 16 KiB with a 16 KiB max_bytes";
+}
+
 // Synchronous appends persist their own entries: they must not wake the commit worker (a
 // worker racing them for the sweep would only add a hand-off). The idle worker wakes on its
 // own timer (every 50 ms); thousands of appends in the same time must not add wake-ups.
