@@ -106,45 +106,52 @@ int main(int argc, char **argv)
 	}
 	const long long first_new = next;
 
-	// Append; when the current segment is full, clear the oldest and write there.
+	// Rotation: the oldest segment becomes the current one, cleared (an unused one needs no
+	// clear). An event that does not fit in the current segment goes to the next one.
 	uint64_t clears = 0, dropped = 0;
+	auto rotate = [&]() -> bool {
+		cur = oldest(s, seg);
+		if (first_timestamp(s, seg[cur]) == 0)
+			return true;
+		auto c = s.region_clear(seg[cur]);
+		if (!c) {
+			failed("region_clear", c.err());
+			return false;
+		}
+		++clears;
+		dropped += *c;
+		return true;
+	};
 	char buf[64];
-	for (uint64_t k = 0; k < events; ++k) {
+	auto append_event = [&]() -> bool {
 		const int n = std::snprintf(buf, sizeof(buf), "event %lld payload", next);
 		auto a = s.append(seg[cur], buf, static_cast<size_t>(n));
 		if (!a && a.code() == ps::errc::region_full) {
-			cur = oldest(s, seg);
-			if (first_timestamp(s, seg[cur]) != 0) { // (an unused segment needs no clear)
-				auto c = s.region_clear(seg[cur]);
-				if (!c)
-					return failed("region_clear", c.err());
-				++clears;
-				dropped += *c;
-			}
+			if (!rotate())
+				return false;
 			a = s.append(seg[cur], buf, static_cast<size_t>(n));
 		}
-		if (!a)
-			return failed("append", a.err());
+		if (!a) {
+			failed("append", a.err());
+			return false;
+		}
 		newest_ts = a->timestamp;
 		++next;
-	}
+		return true;
+	};
+	for (uint64_t k = 0; k < events; ++k)
+		if (!append_event())
+			return 1;
 	std::printf("wrote %llu events into %zu segments of %llu bytes; %llu segment clears dropped %llu older events\n",
 		    static_cast<unsigned long long>(events), seg.size(), static_cast<unsigned long long>(segment_size),
 		    static_cast<unsigned long long>(clears), static_cast<unsigned long long>(dropped));
 
-	// Tentative events (room for them made first), then rolled back to the last real event.
+	// Tentative events (room for them made first: a rotation and one real event in the new
+	// segment, so that the last real event is in the current one), then rolled back.
 	const uint64_t tentative = 3;
-	if (*s.region_usable_size(seg[cur]) < tentative * ps::entry_footprint(sizeof(buf))) {
-		cur = oldest(s, seg);
-		if (auto c = s.region_clear(seg[cur]); !c)
-			return failed("region_clear", c.err());
-		// (The new current segment is empty: the last real event is in another one.)
-		const int n = std::snprintf(buf, sizeof(buf), "event %lld payload", next++);
-		auto a = s.append(seg[cur], buf, static_cast<size_t>(n));
-		if (!a)
-			return failed("append", a.err());
-		newest_ts = a->timestamp;
-	}
+	if (*s.region_usable_size(seg[cur]) < tentative * ps::entry_footprint(sizeof(buf)))
+		if (!rotate() || !append_event())
+			return 1;
 	ps::entry last_real{};
 	auto in_cur = s.entries(seg[cur]); // kept in a variable: the range-for reads from it
 	if (!in_cur)
