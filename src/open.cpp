@@ -56,7 +56,7 @@ void initialise(media &m, uint64_t block_size)
 	format::stream_header h{};
 	h.magic = format::magic_initialising;
 	h.version = format::version;
-	h.incompat_features = format::incompat_windowed | format::incompat_tx;
+	h.incompat_features = format::incompat_windowed | format::incompat_tx | format::incompat_ring;
 	h.block_size = block_size;
 	h.stream_size = m.size();
 	h.arena_offset = format::arena_offset(block_size);

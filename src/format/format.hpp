@@ -54,7 +54,13 @@ inline constexpr uint64_t incompat_windowed = 1;
 // exception). Set at creation by libraries with transactions, which refuse transactions on
 // streams without it.
 inline constexpr uint64_t incompat_tx = 2;
-inline constexpr uint64_t known_incompat_features = incompat_windowed | incompat_tx;
+// ---- rings (issue 14) ----
+// Regions may be wrapped (span_slot reserved[span_wrap] != 0, below): their walk runs from
+// head to the end of the head's lap, then from the data area's start (docs/format.md 5.2).
+// Set at creation by libraries that wrap regions (docs/design.md 5.5); without it no region
+// is wrapped, and a region that is full stays full until a clear.
+inline constexpr uint64_t incompat_ring = 4;
+inline constexpr uint64_t known_incompat_features = incompat_windowed | incompat_tx | incompat_ring;
 inline constexpr uint32_t max_window = 4096; // largest W
 
 // A record that must change atomically although it is larger than 8 bytes is stored twice
@@ -113,7 +119,8 @@ struct span_slot {
 	uint64_t sealed_last_ts;
 	// reserved[span_tx_end] and reserved[span_tx_kind] (0, 1): a transaction marker (streams with
 	// incompat_tx; docs/format.md 5.1), else zero; reserved[4] and [5]: the checkpoint's
-	// fast-reopen fields (span_sealed_shown, span_sealed_last below); reserved[2..3] zero.
+	// fast-reopen fields (span_sealed_shown, span_sealed_last below); reserved[2] and [3]: a
+	// wrapped region's lap (span_wrap, span_head_epoch below), else zero.
 	uint64_t reserved[6];
 	uint32_t reserved32;
 	uint32_t checksum; // crc32c of bytes [0, 124) and the slot's own offset
@@ -126,6 +133,15 @@ static_assert(sizeof(span_slot) == span_slot_size);
 // timestamp sealed_last_ts and ends exactly at sealed_tail, which an open checks.
 inline constexpr size_t span_sealed_shown = 4;
 inline constexpr size_t span_sealed_last = 5;
+
+// ---- rings (issue 14; streams with incompat_ring, docs/format.md 5.2) ----
+// span_slot::reserved[span_wrap]: 0, or the data offset where the lap that holds `head` ends
+// (head < wrap <= data size); that lap's entries carry span_slot::reserved[span_head_epoch]
+// in their checksums, and the region's `epoch` is the lap that starts at data offset 0 and
+// ends before `head`. In a wrapped region the checkpoint covers the whole head lap:
+// sealed_tail is a position of the second lap (0 .. head), sealed_count counts from head.
+inline constexpr size_t span_wrap = 2;
+inline constexpr size_t span_head_epoch = 3;
 
 // ---- transactions (issue 13) ----
 // A region allocated or freed by a transaction whose last member has timestamp E carries

@@ -25,12 +25,15 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 	for (size_t i = 0; i < scan.regions.size(); ++i) {
 		const auto &sc = scan.regions[i];
 		const auto &v = scan.spans[sc.span_index].v();
-		if (ids.count(v.id) || epochs.count(v.epoch)) {
+		const uint64_t head_epoch = v.reserved[format::span_head_epoch]; // a wrapped region's second epoch
+		if (ids.count(v.id) || epochs.count(v.epoch) || (head_epoch != 0 && epochs.count(head_epoch))) {
 			problem(sc.offset, 0, "region at " + hex(sc.offset) + " repeats the id or epoch of another region");
 			continue;
 		}
 		ids.insert(v.id);
 		epochs.insert(v.epoch);
+		if (head_epoch != 0)
+			epochs.insert(head_epoch);
 		usable.push_back(i);
 	}
 
@@ -122,8 +125,10 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 				"region " + hex(sc.offset) + ": entry at " + hex(sc.stop) + " is damaged (" + sc.stop_why +
 					") and followed by valid entries");
 		// R4: the checkpoint written at the last clean close is present and unchanged.
+		// (In a wrapped region the checkpoint ends in the second lap: every stop in the head's
+		// lap is before it.)
 		const uint64_t sealed_end = sc.data_begin + v.sealed_tail;
-		if (sc.stop < sealed_end && damaged.insert(i).second)
+		if ((sc.stop_in_head_lap || sc.stop < sealed_end) && damaged.insert(i).second)
 			problem(sc.offset, sc.stop,
 				"region " + hex(sc.offset) + ": entry at " + hex(sc.stop) + " is damaged (" +
 					(sc.stop_why ? sc.stop_why : "missing") + ") inside data sealed at the last clean close");
@@ -201,6 +206,13 @@ recovery_plan plan_recovery(const stream_scan &scan, bool salvage, bool writable
 		for (size_t k = 0; k < sc.above_floor.size(); ++k) {
 			if (sc.above_floor[k].timestamp <= prefix)
 				continue;
+			// A wrap persists every timestamp up to its lap's last (region_catalog::wrap), so
+			// only damage elsewhere can put the prefix inside a head lap, whose end recovery
+			// cannot move (it is sealed): the stream is corrupt, salvage shows it.
+			if (sc.wrap != 0 && sc.above_floor[k].offset >= sc.data_begin + scan.spans[sc.span_index].v().head)
+				problem(sc.offset, sc.above_floor[k].offset,
+					"region " + hex(sc.offset) + ": entry at " + hex(sc.above_floor[k].offset) +
+						" of the lap before the wrap lies above the recovered prefix");
 			o.tail = sc.above_floor[k].offset;
 			o.last_ts = k > 0 ? sc.above_floor[k - 1].timestamp : sc.last_floor_ts;
 			o.last_entry = k > 0 ? sc.above_floor[k - 1].offset : sc.last_floor_entry;

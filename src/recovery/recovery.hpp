@@ -59,6 +59,40 @@ struct scan_gap {
 // skip-corrupt salvage.
 uint64_t next_valid_position(const std::byte *base, uint64_t from, uint64_t end, uint64_t epoch, uint64_t prev_ts) noexcept;
 
+// A walk of a region's entries in the order they were written: from data + head to the end
+// of the data area, or in a wrapped region (format.md 5.2) from data + head to the lap's end
+// (wrap, epoch head_epoch) and on from data to data + head (the region's epoch). `end` bounds
+// the current lap's entries like the end of a region.
+struct lap_walk {
+	uint64_t pos = 0, end = 0, epoch = 0;
+	bool head_lap = false; // in a wrapped region's older lap
+	uint64_t data = 0, second_end = 0, second_epoch = 0;
+
+	lap_walk(uint64_t span_offset, const format::span_slot &v) noexcept
+	    : data(span_offset + format::span_header_size), second_end(data + v.head), second_epoch(v.epoch)
+	{
+		pos = data + v.head;
+		const uint64_t wrap = v.reserved[format::span_wrap];
+		head_lap = wrap != 0;
+		end = head_lap ? data + wrap : span_offset + v.span_size;
+		epoch = head_lap ? v.reserved[format::span_head_epoch] : v.epoch;
+	}
+	// Past an entry of `footprint` bytes: into the second lap at the head lap's end.
+	void step(uint64_t footprint) noexcept
+	{
+		pos += footprint;
+		if (head_lap && pos == end)
+			to_second_lap();
+	}
+	void to_second_lap() noexcept
+	{
+		head_lap = false;
+		pos = data;
+		end = second_end;
+		epoch = second_epoch;
+	}
+};
+
 // What the walk of one region's entries found.
 struct region_scan {
 	size_t span_index = 0; // in stream_scan::spans
@@ -76,6 +110,10 @@ struct region_scan {
 	bool from_checkpoint = false;
 	std::vector<scanned_entry> above_floor;
 	uint64_t stop = 0; // offset where the walk stopped
+	// A wrapped region (format.md 5.2): where the head's lap ends (absolute; 0: not wrapped),
+	// and whether the walk stopped inside that lap (before the second lap's start).
+	uint64_t wrap = 0;
+	bool stop_in_head_lap = false;
 	entry_state stop_state = entry_state::empty;
 	const char *stop_why = nullptr;
 	// Rule R2 evidence: the walk stopped at an invalid entry whose size field fits, and the
@@ -112,6 +150,7 @@ struct walk_start {
 	uint64_t last_ts = 0;
 	uint64_t last_entry = 0;
 	bool from_checkpoint = false;
+	bool second_lap = false; // a wrapped region's walk starts in the lap that begins at offset 0
 };
 
 // Fast reopen (checkpoint.cpp, docs/format.md 8.5): the start the region's checkpoint vouches

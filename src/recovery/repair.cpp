@@ -15,13 +15,18 @@ namespace {
 // (0: none).
 uint64_t last_ts_before(const std::byte *base, const region_scan &sc, const format::span_slot &v, uint64_t before)
 {
-	uint64_t pos = sc.data_begin + v.head, last = 0;
-	while (pos < before) {
-		auto c = check_entry(base, pos, sc.data_end, v.epoch, last);
+	lap_walk w(sc.offset, v);
+	uint64_t last = 0;
+	// In a wrapped region every position of the head lap comes before every one of the second.
+	const bool before_in_head_lap = w.head_lap && before >= w.second_end;
+	while (w.head_lap != before_in_head_lap || w.pos < before) {
+		if (!w.head_lap && before_in_head_lap)
+			break;
+		auto c = check_entry(base, w.pos, w.end, w.epoch, last);
 		if (c.state != entry_state::valid)
 			break;
 		last = c.timestamp();
-		pos += format::entry_footprint(c.header.size);
+		w.step(format::entry_footprint(c.header.size));
 	}
 	return last;
 }
@@ -74,14 +79,14 @@ bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery
 	std::vector<uint64_t> found;
 	if (recorded == 0) {
 		for (const auto &sc : scan.regions) {
-			const auto &v = span_of(sc);
-			uint64_t pos = sc.data_begin + v.head, prev = 0;
+			lap_walk w(sc.offset, span_of(sc));
+			uint64_t prev = 0;
 			for (;;) {
-				auto c = check_entry(base, pos, sc.data_end, v.epoch, prev);
+				auto c = check_entry(base, w.pos, w.end, w.epoch, prev);
 				if (c.state != entry_state::valid)
 					break;
 				found.push_back(prev = c.timestamp());
-				pos += format::entry_footprint(c.header.size);
+				w.step(format::entry_footprint(c.header.size));
 			}
 		}
 		std::sort(found.begin(), found.end());
@@ -116,19 +121,27 @@ bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery
 		const auto &sc = scan.regions[o.scan_index];
 		const auto &v = span_of(sc);
 		// Keep the entries up to the cut, counted as the walk from head does.
-		uint64_t pos = sc.data_begin + v.head, prev = 0;
+		lap_walk w(sc.offset, v);
+		uint64_t prev = 0;
 		o.count = o.walked = o.last_ts = o.last_entry = 0;
 		for (;;) {
-			auto c = check_entry(base, pos, sc.data_end, v.epoch, prev);
+			auto c = check_entry(base, w.pos, w.end, w.epoch, prev);
 			if (c.state != entry_state::valid || c.timestamp() > cut)
 				break;
 			prev = o.last_ts = c.timestamp();
-			o.last_entry = pos;
+			o.last_entry = w.pos;
 			++o.walked;
 			if (!(c.flags() & format::flag_padding))
 				++o.count;
-			pos += format::entry_footprint(c.header.size);
+			w.step(format::entry_footprint(c.header.size));
 		}
+		// A wrapped region's head lap is sealed: its end cannot move back (format.md 5.2).
+		if (w.head_lap) {
+			why = "cannot be repaired: region " + hex(sc.offset) + " would be cut before its wrap at " +
+			      hex(sc.data_begin + v.reserved[format::span_wrap]) + " (a wrapped region is cut in its second lap only)";
+			return false;
+		}
+		const uint64_t pos = w.pos;
 		o.tail = pos;
 		// What goes: the rest of the chain, and behind damage every chain found by looking at
 		// each 8-byte position (their timestamps are burnt: a later, shorter entry at the cut
@@ -139,13 +152,12 @@ bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery
 		d.damaged = !why_of[o.scan_index].empty();
 		d.why = why_of[o.scan_index];
 		uint64_t chain_prev = prev;
-		uint64_t at = count_chain(base, pos, sc.data_end, v.epoch, chain_prev, d, out.burn);
-		const bool unclean = check_entry(base, at, sc.data_end, v.epoch, chain_prev).state == entry_state::invalid;
+		uint64_t at = count_chain(base, pos, w.end, w.epoch, chain_prev, d, out.burn);
+		const bool unclean = check_entry(base, at, w.end, w.epoch, chain_prev).state == entry_state::invalid;
 		if (unclean && d.damaged) {
-			for (uint64_t p = next_valid_position(base, at + format::entry_alignment, sc.data_end, v.epoch, 0); p != 0;) {
+			for (uint64_t p = next_valid_position(base, at + format::entry_alignment, w.end, w.epoch, 0); p != 0;) {
 				uint64_t p_prev = 0;
-				p = next_valid_position(base, count_chain(base, p, sc.data_end, v.epoch, p_prev, d, out.burn), sc.data_end,
-							v.epoch, 0);
+				p = next_valid_position(base, count_chain(base, p, w.end, w.epoch, p_prev, d, out.burn), w.end, w.epoch, 0);
 			}
 		}
 		o.torn = unclean && !d.damaged;

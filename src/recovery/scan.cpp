@@ -11,7 +11,7 @@ namespace {
 
 // Rules S2-S3 for one span header; null when it holds.
 const char *span_violation(const format::span_slot &v, uint64_t off, uint64_t arena_end, uint64_t block_size, bool windowed,
-			   bool tx) noexcept
+			   bool tx, bool ring) noexcept
 {
 	const uint64_t data = v.span_size - format::span_header_size;
 	if (v.span_size < format::min_span(block_size) || v.span_size % block_size != 0)
@@ -28,14 +28,33 @@ const char *span_violation(const format::span_slot &v, uint64_t off, uint64_t ar
 		    tx_end == 0 || tx_end > format::max_timestamp)
 			return "bad transaction marker";
 	}
+	const uint64_t wrap = v.reserved[format::span_wrap], head_epoch = v.reserved[format::span_head_epoch];
 	if (v.state == format::span_free)
-		return v.id != 0 || v.max_in_flight != 0 || v.head != 0 || v.sealed_tail != 0 ? "free span with region fields" : nullptr;
+		return v.id != 0 || v.max_in_flight != 0 || v.head != 0 || v.sealed_tail != 0 || wrap != 0 || head_epoch != 0
+			       ? "free span with region fields"
+			       : nullptr;
 	if (v.id == 0 || v.epoch == 0 || v.epoch < v.id)
 		return "id or epoch out of range";
 	if (v.max_in_flight < 1 || v.max_in_flight > (windowed ? format::max_window : 1))
 		return "unsupported number of appends in flight";
 	if (v.head > data || v.head % format::entry_alignment != 0)
 		return "head beyond the region";
+	if (wrap != 0 || head_epoch != 0) {
+		// A wrapped region (format.md 5.2): the head's lap [head, wrap) has the older epoch,
+		// the second lap [0, head) the region's; the checkpoint covers the head's lap whole.
+		if (!ring)
+			return "wrapped region in a stream without rings";
+		if (wrap <= v.head || wrap > data || wrap % format::entry_alignment != 0)
+			return "lap end out of range";
+		if (head_epoch < v.id || head_epoch >= v.epoch)
+			return "id or epoch out of range";
+		if (v.sealed_tail > v.head || v.sealed_tail % format::entry_alignment != 0)
+			return "sealed tail beyond the region";
+		if (v.sealed_last_ts > format::max_timestamp || v.sealed_count == 0 ||
+		    v.sealed_count > (wrap - v.head + v.sealed_tail) / sizeof(format::entry_header) || v.sealed_last_ts == 0)
+			return "checkpoint out of range";
+		return nullptr;
+	}
 	if (v.sealed_tail > data || v.sealed_tail < v.head || v.sealed_tail % format::entry_alignment != 0)
 		return "sealed tail beyond the region";
 	if (v.sealed_last_ts > format::max_timestamp || v.sealed_count > v.sealed_tail / sizeof(format::entry_header) ||
@@ -60,6 +79,14 @@ void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, c
 	sc.data_begin = s.offset + format::span_header_size;
 	sc.data_end = s.offset + v.span_size;
 	const uint64_t sealed_end = sc.data_begin + v.sealed_tail;
+	// A wrapped region is walked in two laps (format.md 5.2): [head, wrap) with the head
+	// lap's epoch, then [data, data + head) with the region's. Each lap's end bounds its
+	// entries like the end of a region.
+	const uint64_t wrap = v.reserved[format::span_wrap];
+	sc.wrap = wrap ? sc.data_begin + wrap : 0;
+	bool head_lap = wrap != 0 && !start.second_lap;
+	uint64_t epoch = head_lap ? v.reserved[format::span_head_epoch] : v.epoch;
+	uint64_t lap_end = wrap == 0 ? sc.data_end : head_lap ? sc.wrap : sc.data_begin + v.head;
 	uint64_t pos = start.pos;
 	sc.valid_entries = start.valid_entries;
 	sc.visible_entries = start.visible_entries;
@@ -71,17 +98,23 @@ void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, c
 		sc.last_floor_entry = start.last_entry;
 	}
 	for (;;) {
-		if (pos == sealed_end) {
+		if (head_lap && pos == lap_end) { // the head's lap is whole: on into the second
+			head_lap = false;
+			pos = sc.data_begin;
+			epoch = v.epoch;
+			lap_end = sc.data_begin + v.head;
+		}
+		if (!head_lap && pos == sealed_end) {
 			sc.reached_sealed = true;
 			sc.count_at_sealed = sc.valid_entries;
 			sc.last_ts_at_sealed = sc.last_ts;
 		}
-		auto c = check_entry(base, pos, sc.data_end, v.epoch, sc.last_ts);
+		auto c = check_entry(base, pos, lap_end, epoch, sc.last_ts);
 		if (c.state != entry_state::valid) {
 			// Skip-corrupt salvage (format.md 8.7): behind an invalid entry, the next valid
 			// one newer than the last accepted (E4) continues the walk.
 			if (skip_corrupt && c.state == entry_state::invalid) {
-				const uint64_t n = next_valid_position(base, pos + format::entry_alignment, sc.data_end, v.epoch, sc.last_ts);
+				const uint64_t n = next_valid_position(base, pos + format::entry_alignment, lap_end, epoch, sc.last_ts);
 				if (n != 0) {
 					sc.gaps.push_back({pos, n, c.why});
 					pos = n;
@@ -90,13 +123,15 @@ void walk_entries(const std::byte *base, const span_record &s, uint64_t floor, c
 			}
 			sc.stop_state = c.state;
 			sc.stop_why = c.why;
+			sc.stop_in_head_lap = head_lap;
 			// Rule R2 evidence: valid newer entries behind the invalid one, up to W of them
 			// (W - 1 may be appends that were in flight with it).
-			if (c.state == entry_state::invalid && c.header.size <= sc.data_end - pos - sizeof(format::entry_header)) {
+			if (c.state == entry_state::invalid && lap_end - pos >= sizeof(format::entry_header) &&
+			    c.header.size <= lap_end - pos - sizeof(format::entry_header)) {
 				uint64_t next = pos + format::entry_footprint(c.header.size);
 				uint64_t prev_ts = sc.last_ts;
-				while (next < sc.data_end && sc.valid_behind < v.max_in_flight) {
-					auto n = check_entry(base, next, sc.data_end, v.epoch, prev_ts);
+				while (next < lap_end && sc.valid_behind < v.max_in_flight) {
+					auto n = check_entry(base, next, lap_end, epoch, prev_ts);
 					if (n.state != entry_state::valid)
 						break;
 					if (sc.valid_behind++ == 0) {
@@ -160,7 +195,7 @@ bool scan_stream(const std::byte *base, const format::stream_header &h, stream_s
 			break;
 		}
 		if (const char *why = span_violation(s->value, off, arena_end, h.block_size, h.incompat_features & format::incompat_windowed,
-						    h.incompat_features & format::incompat_tx)) {
+						    h.incompat_features & format::incompat_tx, h.incompat_features & format::incompat_ring)) {
 			out.problems.push_back({0, 0, "span header at " + hex(off) + ": " + why});
 			break;
 		}

@@ -634,7 +634,7 @@ TEST(limits, interrupted_creation_with_block_size_two_to_the_63)
 
 TEST(limits, unknown_incompatible_features_are_refused)
 {
-	for (uint64_t bits : {uint64_t{4}, uint64_t{7}, uint64_t{1} << 31, uint64_t{1} << 32, two_63, all_ones}) {
+	for (uint64_t bits : {uint64_t{8}, uint64_t{15}, uint64_t{1} << 31, uint64_t{1} << 32, two_63, all_ones}) {
 		SCOPED_TRACE(bits);
 		auto img = seeds()[few_closed];
 		put64(img, offsetof(format::stream_header, incompat_features), bits);

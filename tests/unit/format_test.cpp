@@ -265,7 +265,7 @@ TEST(format, record_sequence_at_the_limit_is_refused)
 TEST(format, unknown_incompatible_feature_is_version_mismatch)
 {
 	auto img = make_image();
-	uint64_t f = format::known_incompat_features | 4; // bit 2: not defined yet
+	uint64_t f = format::known_incompat_features | 8; // bit 3: not defined yet
 	std::memcpy(img.bytes.data() + offsetof(format::stream_header, incompat_features), &f, 8);
 	rewrite_header_checksum(img.bytes);
 	auto s = open_image(img.bytes);
