@@ -35,9 +35,19 @@ entry_iterator::entry_iterator(const stream *s, const region_runtime *rt, uint64
 
 void entry_iterator::seek_first()
 {
-	rewrites_ = rt_->rewrites.load(std::memory_order_acquire); // before the position they cover
-	epoch_ = rt_->epoch.load(std::memory_order_acquire);
-	offset_ = rt_->first.load(std::memory_order_acquire);
+	// The first entry and the epoch of its lap (a wrapped region's head lap has its own). A
+	// wrap changes neither (the new head_epoch is the old epoch); a change that drops a lap
+	// bumps `rewrites` first, and the position is taken again.
+	for (;;) {
+		rewrites_ = rt_->rewrites.load(std::memory_order_acquire); // before the position they cover
+		const uint64_t epoch = rt_->epoch.load(std::memory_order_acquire);
+		const bool wrapped = rt_->wrap.load(std::memory_order_acquire) != 0;
+		const uint64_t head_epoch = rt_->head_epoch.load(std::memory_order_acquire);
+		offset_ = rt_->first.load(std::memory_order_acquire);
+		epoch_ = wrapped ? head_epoch : epoch;
+		if (rt_->rewrites_after_reads() == rewrites_)
+			break;
+	}
 	if (rt_->gaps) [[unlikely]] // skip-corrupt salvage (format.md 8.7)
 		offset_ = rt_->past_gap(offset_);
 	valid_size_ = 0;
@@ -65,7 +75,20 @@ uint64_t entry_iterator::head_timestamp() const
 		// A suffix cut since left the position standing, at the cut maybe: look again.
 	}
 	for (;;) {
-		if (rt_->id.load(std::memory_order_acquire) != id_ || cut() || offset_ >= rt_->tail.load(std::memory_order_acquire))
+		if (rt_->id.load(std::memory_order_acquire) != id_ || cut())
+			return 0;
+		// The end of the position's lap: the tail, or a wrapped region's head lap end (its
+		// entries are all committed), where the walk goes on at the second lap's start.
+		uint64_t end = rt_->tail.load(std::memory_order_acquire);
+		if (const uint64_t epoch = rt_->epoch.load(std::memory_order_acquire); epoch_ != epoch) {
+			end = rt_->wrap.load(std::memory_order_acquire);
+			if (offset_ == end) {
+				offset_ = rt_->data_begin.load(std::memory_order_relaxed);
+				epoch_ = epoch;
+				continue;
+			}
+		}
+		if (offset_ >= end)
 			return 0;
 		const entry_header h = header_at(s.base_, offset_);
 		const uint64_t ts = h.timestamp & format::timestamp_mask;
@@ -80,7 +103,7 @@ uint64_t entry_iterator::head_timestamp() const
 		}
 		// A clear or suffix cut since the position was taken: the bytes may be a new entry's
 		// (truncation, issue 14); cut() tells whether the position survived it.
-		if (rt_->rewrites_after_reads() != rewrites_ || rt_->epoch.load(std::memory_order_relaxed) != epoch_)
+		if (rt_->rewrites_after_reads() != rewrites_ || lap_gone())
 			continue;
 		// Padding is never shown; entries below a timestamp sought past the end are stepped
 		// over when they are committed later (an append to this region made before the seek
@@ -113,13 +136,29 @@ bool entry_iterator::cut() const noexcept
 #if !defined(__SANITIZE_THREAD__)
 		std::atomic_thread_fence(std::memory_order_acquire);
 #endif
-		if (offset_ > rt_->survive_below.load(std::memory_order_acquire) ||
-		    rt_->epoch.load(std::memory_order_acquire) != epoch_)
-			return true;
+		if (epoch_ == rt_->epoch.load(std::memory_order_acquire)) {
+			if (offset_ > rt_->survive_below.load(std::memory_order_acquire))
+				return true;
+		} else if (epoch_ != rt_->head_epoch.load(std::memory_order_acquire) ||
+			   offset_ > rt_->wrap.load(std::memory_order_acquire)) {
+			return true; // a clear, or the lap was dropped, or cut below the position
+		}
 		rewrites_ = r; // every suffix cut since lies at or above the position
 		valid_size_ = 0; // but one at it dropped the entry there: head_timestamp() reads it again
 	}
-	return rt_->epoch.load(std::memory_order_acquire) != epoch_ || offset_ < rt_->first.load(std::memory_order_acquire);
+	return lap_gone();
+}
+
+// The position's lap is gone (a clear, or a prefix cut dropped the head lap) or the position
+// lies before the first entry (a prefix cut). Positions of a wrapped region's second lap
+// are all after `first` in walk order.
+bool entry_iterator::lap_gone() const noexcept
+{
+	if (epoch_ == rt_->epoch.load(std::memory_order_acquire))
+		return rt_->wrap.load(std::memory_order_acquire) == 0 && offset_ < rt_->first.load(std::memory_order_acquire);
+	const uint64_t head_epoch = rt_->head_epoch.load(std::memory_order_acquire);
+	return head_epoch == 0 || epoch_ != head_epoch || offset_ < rt_->first.load(std::memory_order_acquire) ||
+	       offset_ > rt_->wrap.load(std::memory_order_acquire);
 }
 
 status entry_iterator::position_status() const
@@ -166,7 +205,11 @@ status entry_iterator::seek(const entry &e)
 {
 	const region_runtime *rt = nullptr;
 	const uint64_t rewrites = rt_->rewrites.load(std::memory_order_acquire);
-	const uint64_t epoch = rt_->epoch.load(std::memory_order_acquire);
+	uint64_t epoch = rt_->epoch.load(std::memory_order_acquire);
+	// In a wrapped region, a position at or after `first` is in the head lap (the second
+	// lap ends before it).
+	if (rt_->wrap.load(std::memory_order_acquire) != 0 && e.offset >= rt_->first.load(std::memory_order_acquire))
+		epoch = rt_->head_epoch.load(std::memory_order_acquire);
 	auto h = s_->impl_->committed_entry(e, &rt);
 	if (!h || rt != rt_ || rt_->id.load(std::memory_order_acquire) != id_)
 		return error(errc::invalid_handle, "entry is not a committed entry of the iterator's region");

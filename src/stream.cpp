@@ -57,7 +57,14 @@ result<uint64_t> stream::region_usable_size(region r) const
 	auto rt = impl_->resolve(r, nullptr);
 	if (!rt)
 		return rt.err();
-	return (*rt)->data_end.load(std::memory_order_relaxed) - (*rt)->tail.load(std::memory_order_acquire);
+	const region_runtime &x = **rt;
+	const uint64_t left = x.append_end() - x.tail.load(std::memory_order_acquire);
+	// The ring (issue 14): the space before head, which a wrap reuses once the rest is used.
+	const uint64_t data = x.data_begin.load(std::memory_order_relaxed);
+	const uint64_t before_head = (x.first.load(std::memory_order_acquire) & ~(format::cache_line - 1)) - data;
+	if (impl_->catalog_.ring() && x.wrap.load(std::memory_order_acquire) == 0 && x.first.load(std::memory_order_relaxed) > data)
+		return left + before_head;
+	return left;
 }
 
 result<uint64_t> stream::region_entry_count(region r) const

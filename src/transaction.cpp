@@ -119,7 +119,7 @@ status transaction::append(region r, std::span<const std::byte> data)
 			t.last_rt = target;
 			t.last_id = target_id;
 		}
-		capacity = target->data_end.load(std::memory_order_relaxed) - target->tail.load(std::memory_order_acquire);
+		capacity = target->append_end() - target->tail.load(std::memory_order_acquire); // checked again at commit
 	}
 	if (data.size() > format::max_payload)
 		return error(errc::entry_too_large,

@@ -336,6 +336,7 @@ private:
 	// The timestamp of the committed entry at the position (0 if none), skipping padding.
 	uint64_t head_timestamp() const;
 	bool cut() const noexcept; // truncation: the position was removed
+	bool lap_gone() const noexcept; // its lap dropped, or before the first entry
 	const stream *s_;
 	const region_runtime *rt_;
 	uint64_t id_;
@@ -343,9 +344,10 @@ private:
 	mutable uint64_t valid_size_ = 0; // footprint of the entry at offset_ once seen committed; 0: unknown
 	mutable uint64_t valid_ts_ = 0;	  // and its timestamp
 	uint64_t min_ts_ = 0;		  // seek_timestamp(): entries below it are stepped over
-	// Truncation (issue 14): region_runtime::rewrites and epoch when the position was taken.
+	// Truncation (issue 14): region_runtime::rewrites when the position was taken, and the
+	// epoch of the position's lap (a wrapped region's two laps have their own).
 	mutable uint64_t rewrites_ = 0;
-	uint64_t epoch_ = 0;
+	mutable uint64_t epoch_ = 0;
 	// A cursor of a stream_reader: the reader polls a following stream's writer once per step
 	// itself, so that the watermark holds still while it places its cursors (issue 12).
 	bool in_reader_ = false;
@@ -559,7 +561,10 @@ public:
 	[[nodiscard]] status region_free(region r);
 	// Usable bytes of the region (what entries can occupy in all).
 	[[nodiscard]] result<uint64_t> region_size(region r) const;
-	// Bytes still free for appends. An entry of n bytes needs 16 + n rounded up to 8.
+	// Bytes still free for appends. An entry of n bytes needs 16 + n rounded up to 8. In a
+	// stream with rings, the space before the first entry of a region that can wrap counts
+	// too (an entry must fit in one of the two parts: after the tail, or before the first
+	// entry's cache line).
 	[[nodiscard]] result<uint64_t> region_usable_size(region r) const;
 	// Number of committed entries in the region.
 	[[nodiscard]] result<uint64_t> region_entry_count(region r) const;

@@ -133,10 +133,16 @@ bool follower::reload_catalog() noexcept
 			std::shared_lock lk(c.iter_mutex_);
 			live.assign(c.by_id_.begin(), c.by_id_.end());
 		}
+		// (A wrap, or a suffix cut in a wrapped region's head lap, gives the region a new
+		// epoch but keeps the head lap's: the region stays, and its cut slot, which those
+		// bump, makes sync_region take its laps in again.)
 		auto still_there = [&](uint64_t id, const region_runtime *rt) {
 			return std::any_of(spans.begin(), spans.end(), [&](const span_record &sp) {
+				const uint64_t head_epoch = sp.v().reserved[format::span_head_epoch];
 				return sp.offset == rt->offset && sp.v().state == format::span_region && sp.v().id == id &&
-				       sp.v().epoch == rt->epoch.load(std::memory_order_relaxed);
+				       (sp.v().epoch == rt->epoch.load(std::memory_order_relaxed) ||
+					(head_epoch != 0 && (head_epoch == rt->epoch.load(std::memory_order_relaxed) ||
+							     head_epoch == rt->head_epoch.load(std::memory_order_relaxed))));
 			});
 		};
 		for (auto &[id, rt] : live) {
@@ -161,6 +167,12 @@ bool follower::reload_catalog() noexcept
 			{
 				std::lock_guard rl(rt->lock);
 				c.activate(rt, sp.v(), first, 0, 0, 0, 0);
+				if (sp.v().reserved[format::span_wrap] != 0) { // before the id is stored below
+					const uint64_t id = rt->id.load(std::memory_order_relaxed);
+					rt->id.store(0, std::memory_order_release);
+					take_laps(rt, sp.v());
+					rt->id.store(id, std::memory_order_release);
+				}
 				rt->cut_seen.store(slot_seq[cut_table::index_of(sp.offset)], std::memory_order_release);
 			}
 			std::unique_lock lk(c.iter_mutex_);
@@ -194,12 +206,31 @@ void follower::walk_regions(uint64_t w) noexcept
 			continue;
 		// Only this follower moves a read-only stream's tails (under mutex_).
 		const uint64_t from = rt->tail.load(std::memory_order_relaxed);
-		const uint64_t end = rt->data_end.load(std::memory_order_relaxed);
-		const uint64_t epoch = rt->epoch.load(std::memory_order_relaxed);
+		uint64_t end = rt->data_end.load(std::memory_order_relaxed);
+		uint64_t epoch = rt->epoch.load(std::memory_order_relaxed);
+		// A wrapped region (the ring, docs/design.md 5.5) taken in anew starts in its head lap,
+		// whose entries were all persisted before the wrap: walked to its end whatever the
+		// watermark (iterators check each entry's timestamp against it anyway), then the
+		// second lap, which ends before the head lap's first entry.
+		const uint64_t wrap = rt->wrap.load(std::memory_order_relaxed);
+		const uint64_t first = rt->first.load(std::memory_order_relaxed);
+		bool head_lap = wrap != 0 && from >= first;
+		if (head_lap) {
+			end = wrap;
+			epoch = rt->head_epoch.load(std::memory_order_relaxed);
+		} else if (wrap != 0) {
+			end = first;
+		}
 		uint64_t pos = from, last = rt->last_ts, count = rt->count.load(std::memory_order_relaxed), walked = rt->walked;
 		for (;;) {
+			if (head_lap && pos == end) {
+				head_lap = false;
+				pos = rt->data_begin.load(std::memory_order_relaxed);
+				end = first;
+				epoch = rt->epoch.load(std::memory_order_relaxed);
+			}
 			const auto e = check_entry(base, pos, end, epoch, last);
-			if (e.state != entry_state::valid || e.timestamp() > w)
+			if (e.state != entry_state::valid || (!head_lap && e.timestamp() > w))
 				break;
 			last = e.timestamp();
 			pos += format::entry_footprint(e.header.size);
@@ -257,6 +288,9 @@ follower::cut_sync follower::sync_region(region_runtime *rt) noexcept
 	const std::byte *base = s_.base_;
 	const auto hdr = read_dual<format::span_slot>(base, rt->offset, rt->offset + format::span_slot_size);
 	const uint64_t epoch = rt->epoch.load(std::memory_order_relaxed);
+	if (hdr && hdr->value.state == format::span_region && hdr->value.id == id &&
+	    (rt->wrap.load(std::memory_order_relaxed) != 0 || hdr->value.reserved[format::span_wrap] != 0))
+		return relayout(rt, hdr->value, x);
 	if (!hdr || hdr->value.state != format::span_region || hdr->value.id != id || hdr->value.epoch != epoch)
 		return sl.seq.load(std::memory_order_acquire) == x ? cut_sync::needs_layout : cut_sync::in_progress;
 
@@ -332,6 +366,61 @@ follower::cut_sync follower::sync_region(region_runtime *rt) noexcept
 		rt->rewrites.fetch_add(1, std::memory_order_release);
 		cuts_changed_ = true;
 	}
+	rt->cut_seen.store(x, std::memory_order_release);
+	return cut_sync::settled;
+}
+
+void follower::take_laps(region_runtime *rt, const format::span_slot &v) noexcept
+{
+	// The region's laps from its span header; a wrapped region's head lap is walked here
+	// whole (the writer persisted it before the wrap), so that the tail is in the second lap
+	// from the start, where walk_regions goes on: a tail is never left in the head lap.
+	const uint64_t data = rt->offset + format::span_header_size;
+	const uint64_t wrap = v.reserved[format::span_wrap];
+	uint64_t tail = data + v.head, count = 0, walked = 0, last_ts = 0, last_entry = 0;
+	if (wrap != 0) {
+		const uint64_t end = data + wrap;
+		for (uint64_t pos = data + v.head; pos < end;) {
+			const auto e = check_entry(s_.base_, pos, end, v.reserved[format::span_head_epoch], last_ts);
+			if (e.state != entry_state::valid)
+				break; // damage recovery reports; the entries before it stand
+			++walked;
+			count += !(e.flags() & format::flag_padding);
+			last_ts = e.timestamp();
+			last_entry = pos;
+			pos += format::entry_footprint(e.header.size);
+		}
+		tail = data;
+	}
+	rt->head_epoch.store(v.reserved[format::span_head_epoch], std::memory_order_release);
+	rt->wrap.store(wrap ? data + wrap : 0, std::memory_order_release);
+	rt->epoch.store(v.epoch, std::memory_order_release);
+	rt->first.store(data + v.head, std::memory_order_release);
+	rt->tail.store(tail, std::memory_order_release);
+	rt->count.store(count, std::memory_order_relaxed);
+	rt->walked = walked;
+	rt->last_ts = last_ts;
+	rt->last_entry = last_entry;
+}
+
+follower::cut_sync follower::relayout(region_runtime *rt, const format::span_slot &v, uint64_t x) noexcept
+{
+	// A region that is or was wrapped (the ring): its laps are taken from the span header
+	// again and walked anew from the head (walk_regions). Iterators see the bump first, keep
+	// positions of the head lap that are still in it, and lose those of the region's epoch
+	// (survive_below 0: a second lap may have been cut anywhere); they seek again.
+#if defined(__SANITIZE_THREAD__)
+	if (slot_of(rt).seq.load(std::memory_order_seq_cst) != x)
+#else
+	std::atomic_thread_fence(std::memory_order_acquire);
+	if (slot_of(rt).seq.load(std::memory_order_relaxed) != x)
+#endif
+		return cut_sync::in_progress; // another cut began during the read: look again
+	rt->rewrites.fetch_add(1, std::memory_order_release);
+	rt->survive_below.store(0, std::memory_order_release);
+	take_laps(rt, v);
+	rt->rewrites.fetch_add(1, std::memory_order_release);
+	cuts_changed_ = true;
 	rt->cut_seen.store(x, std::memory_order_release);
 	return cut_sync::settled;
 }

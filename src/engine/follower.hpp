@@ -21,6 +21,7 @@
 #define PMEMSTREAM_ENGINE_FOLLOWER_HPP
 
 #include "engine/sidecar.hpp"
+#include "format/format.hpp"
 
 #include <pmemstream/errors.hpp>
 #include <pmemstream/stream.hpp>
@@ -91,6 +92,11 @@ private:
 	enum class cut_sync { settled, in_progress, needs_layout };
 	// With mutex_ held: applies the cuts announced in rt's slot since rt->cut_seen.
 	cut_sync sync_region(region_runtime *rt) noexcept;
+	// sync_region of a region that is or was wrapped: its laps from the span header `v`, read
+	// while its cut slot held `x`.
+	cut_sync relayout(region_runtime *rt, const format::span_slot &v, uint64_t x) noexcept;
+	// The laps, first, tail and counts of a region from its span header (see relayout).
+	void take_laps(region_runtime *rt, const format::span_slot &v) noexcept;
 	// With mutex_ held: every live region; false while one is not settled.
 	bool sync_cuts() noexcept;
 	cut_slot &slot_of(const region_runtime *rt) const noexcept;

@@ -59,6 +59,9 @@ void region_catalog::activate(region_runtime *rt, const format::span_slot &v, ui
 	// Readers that hold the old id see it change and stop (region_runtime::id).
 	rt->id.store(0, std::memory_order_release);
 	rt->epoch.store(v.epoch, std::memory_order_relaxed);
+	const uint64_t wrap = v.reserved[format::span_wrap]; // the ring (issue 14): 0 unless wrapped
+	rt->wrap.store(wrap ? rt->offset + format::span_header_size + wrap : 0, std::memory_order_relaxed);
+	rt->head_epoch.store(v.reserved[format::span_head_epoch], std::memory_order_relaxed);
 	rt->survive_below.store(~uint64_t{0}, std::memory_order_relaxed); // truncation (issue 14)
 	rt->data_begin.store(rt->offset + format::span_header_size, std::memory_order_relaxed);
 	rt->data_end.store(rt->offset + v.span_size, std::memory_order_relaxed);

@@ -104,6 +104,20 @@ public:
 					 state_record &state, commit_tracker &tracker);
 	// Drops the entries after the entry at `pos`.
 	result<uint64_t> truncate_after(region_runtime *rt, uint64_t id, uint64_t pos, state_record &state, commit_tracker &tracker);
+	// The ring (docs/design.md 5.5): an append of `need` bytes (a footprint) found no room
+	// after the region's tail. Wraps the region when the space before its head holds it (or
+	// clears it when every entry was cut); true when the append may now fit (this call or
+	// another made room), false when the region is full, errors as for a cut (busy: a
+	// reservation outstanding). Only in streams with format::incompat_ring (set_ring).
+	result<bool> wrap(region_runtime *rt, uint64_t id, uint64_t need, state_record &state, commit_tracker &tracker);
+	void set_ring(bool on) noexcept
+	{
+		ring_ = on;
+	}
+	bool ring() const noexcept
+	{
+		return ring_;
+	}
 
 	catalog_stats stats() const;
 
@@ -188,6 +202,9 @@ private:
 	// on rt->lock) and persists its entries.
 	status prepare_cut(region_runtime *rt, uint64_t id, commit_tracker &tracker, std::unique_lock<region_mutex> &rl);
 	result<uint64_t> clear_locked(region_runtime *rt, state_record &state, commit_tracker &tracker);
+	// A suffix cut after the entry at `pos` (ending at `cut`) of a wrapped region's head lap.
+	result<uint64_t> cut_head_lap(region_runtime *rt, span_map::iterator it, uint64_t pos, uint64_t cut, uint64_t walked,
+				      uint64_t count, uint64_t last_ts, uint64_t dropped, state_record &state, commit_tracker &tracker);
 	void bump_layout() noexcept
 	{
 		vis_.layout_generation.fetch_add(1, std::memory_order_release);
@@ -200,6 +217,7 @@ private:
 	const uint64_t arena_size_;
 	visibility_state &vis_;
 	cut_table *cuts_ = nullptr; // written by region_truncate.cpp under alloc_mutex_
+	bool ring_ = false;	    // regions may wrap (format::incompat_ring)
 
 	// Serialises allocation, free and checkpoints (the only writers of span headers); guards
 	// everything below but by_id_, which iterators read under iter_mutex_.

@@ -15,6 +15,18 @@ result<appended> region_writer::append(region_runtime &rt, uint64_t id, std::spa
 {
 	if (data.size() > format::max_payload)
 		return too_large(data.size());
+	// A full region may wrap (the ring, issue 14) and take the append in its second lap; a
+	// few tries, as other threads may fill the room a wrap made first.
+	for (int tries = 0;; ++tries) {
+		auto r = append_once(rt, id, data, async);
+		if (r || r.code() != errc::region_full || tries == 3 ||
+		    !wrapped_for(rt, id, format::entry_footprint(data.size())))
+			return r;
+	}
+}
+
+result<appended> region_writer::append_once(region_runtime &rt, uint64_t id, std::span<const std::byte> data, bool async)
+{
 	request req;
 	req.data = data.data();
 	req.size = static_cast<uint32_t>(data.size());
@@ -138,7 +150,7 @@ void region_writer::write_batch(region_runtime &rt, request *const *reqs, size_t
 		r->state.store(request::done, std::memory_order_release);
 	};
 	uint64_t end = rt.tail.load(std::memory_order_relaxed);
-	const uint64_t limit = rt.data_end.load(std::memory_order_relaxed);
+	const uint64_t limit = rt.append_end();
 	for (size_t i = 0; i < n; ++i) {
 		request *r = reqs[i];
 		if (auto s = check_region(rt, r->id); !s) {

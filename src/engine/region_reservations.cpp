@@ -102,6 +102,15 @@ result<reservation> region_writer::reserve(region_runtime &rt, uint64_t id, uint
 {
 	if (size > format::max_payload)
 		return too_large(size);
+	for (int tries = 0;; ++tries) { // a full region may wrap (append())
+		auto r = reserve_once(rt, id, size);
+		if (r || r.code() != errc::region_full || tries == 3 || !wrapped_for(rt, id, format::entry_footprint(size)))
+			return r;
+	}
+}
+
+result<reservation> region_writer::reserve_once(region_runtime &rt, uint64_t id, uint64_t size)
+{
 	const uint64_t exact = format::entry_footprint(size);
 	work w;
 	reservation r;

@@ -117,6 +117,13 @@ public:
 	std::atomic<uint64_t> data_begin{0};
 	std::atomic<uint64_t> data_end{0};
 	std::atomic<uint64_t> first{0}; // first entry: data_begin + the span's head
+	// A wrapped region (issue 14's ring, docs/design.md 5.5): the end of the head's lap
+	// (absolute; 0: not wrapped) and that lap's epoch. Entries [first, wrap) carry head_epoch;
+	// the second lap [data_begin, tail) carries `epoch` and ends before `first`. Stored under
+	// `lock` with release, head_epoch and wrap before `epoch`; a change that drops a lap
+	// (unwrap) bumps `rewrites` first.
+	std::atomic<uint64_t> wrap{0};
+	std::atomic<uint64_t> head_epoch{0};
 	// End of the last committed entry (absolute offset). Stored with release by the region's
 	// writer after the entry's bytes, so a reader that loads it with acquire sees whole entries.
 	std::atomic<uint64_t> tail{0};
@@ -162,6 +169,30 @@ public:
 	{
 		auto it = std::upper_bound(gaps->begin(), gaps->end(), off, [](uint64_t o, const auto &g) { return o < g.first; });
 		return it != gaps->begin() && off < std::prev(it)->second;
+	}
+
+	// Where appends must end (lock held): the data area's end, or in a wrapped region the
+	// start of the cache line that holds the head lap's first entry (whole-line writes with
+	// their zero fill never touch it).
+	uint64_t append_end() const noexcept
+	{
+		if (wrap.load(std::memory_order_relaxed) == 0)
+			return data_end.load(std::memory_order_relaxed);
+		return first.load(std::memory_order_relaxed) & ~(format::cache_line - 1);
+	}
+	// The end of the run of committed entries that holds `off` (0: none does): [first, tail),
+	// or in a wrapped region [first, wrap) and [data_begin, tail). For lock-free readers a
+	// hint that the caller confirms with id and rewrites, as for every position.
+	uint64_t entries_end(uint64_t off) const noexcept
+	{
+		const uint64_t t = tail.load(std::memory_order_acquire);
+		const uint64_t f = first.load(std::memory_order_acquire);
+		const uint64_t w = wrap.load(std::memory_order_acquire);
+		if (w == 0)
+			return off >= f && off < t ? t : 0;
+		if (off >= f && off < w)
+			return w;
+		return off >= data_begin.load(std::memory_order_relaxed) && off < t && t <= f ? t : 0;
 	}
 
 	bool live() const noexcept

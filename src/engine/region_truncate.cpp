@@ -40,7 +40,16 @@ walk_result walk(const std::byte *base, const region_runtime &rt, uint64_t targe
 	walk_result w;
 	w.pos = rt.first.load(std::memory_order_relaxed);
 	const uint64_t tail = rt.tail.load(std::memory_order_relaxed);
-	while (w.pos < tail) {
+	// A wrapped region: the head lap to its end, then the second lap to the tail.
+	const uint64_t wrap = rt.wrap.load(std::memory_order_relaxed);
+	uint64_t end = wrap != 0 ? wrap : tail;
+	for (;;) {
+		if (w.pos == end && end != tail) {
+			w.pos = rt.data_begin.load(std::memory_order_relaxed);
+			end = tail;
+		}
+		if (w.pos >= end)
+			break;
 		std::memcpy(&w.at, base + w.pos, sizeof(w.at));
 		const uint64_t ts = w.at.timestamp & format::timestamp_mask;
 		const bool padding = w.at.timestamp & format::flag_padding;
@@ -141,6 +150,8 @@ result<uint64_t> region_catalog::clear_locked(region_runtime *rt, state_record &
 	v.epoch = next_counter_++;
 	cut_announcement announce(cuts_, *rt, v.epoch, 0);
 	v.head = 0;
+	v.reserved[format::span_wrap] = 0; // a wrapped region is linear again, all laps dropped
+	v.reserved[format::span_head_epoch] = 0;
 	v.sealed_tail = 0;
 	v.sealed_count = 0;
 	v.sealed_last_ts = 0;
@@ -150,6 +161,8 @@ result<uint64_t> region_catalog::clear_locked(region_runtime *rt, state_record &
 
 	const uint64_t data = rt->offset + format::span_header_size;
 	rt->rewrites.fetch_add(1, std::memory_order_release); // before any byte or field changes
+	rt->head_epoch.store(0, std::memory_order_release);
+	rt->wrap.store(0, std::memory_order_release);
 	rt->epoch.store(v.epoch, std::memory_order_release);
 	// Positions of the new epoch survive later suffix cuts above them; readers of the old one
 	// see the epoch change first (stored before this, loaded after it).
@@ -213,7 +226,21 @@ result<uint64_t> region_catalog::truncate_before(region_runtime *rt, uint64_t id
 	const uint64_t head = w.pos - data;
 	format::span_slot v = it->second.rec.value;
 	v.head = head;
-	if (v.sealed_tail < head || v.sealed_count < w.walked) {
+	// A wrapped region (docs/design.md 5.5): a cut inside the head lap keeps the laps (the
+	// checkpoint covers the head lap whole, so every dropped entry is inside it); a cut into
+	// the second lap drops the head lap and the region is linear again, in the second lap's
+	// epoch, which the checkpoint then describes as in any linear region.
+	const bool wrapped = rt->wrap.load(std::memory_order_relaxed) != 0;
+	const bool unwrap = wrapped && w.pos < rt->first.load(std::memory_order_relaxed);
+	if (unwrap) {
+		v.reserved[format::span_wrap] = 0;
+		v.reserved[format::span_head_epoch] = 0;
+	}
+	if (wrapped && !unwrap) {
+		v.sealed_count -= w.walked;
+		if (v.reserved[format::span_sealed_last] != 0)
+			v.reserved[format::span_sealed_shown] -= std::min(w.visible, v.reserved[format::span_sealed_shown]);
+	} else if (v.sealed_tail < head || v.sealed_count < w.walked) {
 		// The checkpoint covered only dropped entries (the second test cannot hold for a
 		// checkpoint recovery accepted; an empty one at head is valid whatever happened).
 		v.sealed_tail = head;
@@ -239,6 +266,13 @@ result<uint64_t> region_catalog::truncate_before(region_runtime *rt, uint64_t id
 	cut_announcement announce(cuts_, *rt, rt->epoch.load(std::memory_order_relaxed), 0);
 	it->second.rec = write_span(rt->offset, v, it->second.rec);
 
+	if (unwrap) {
+		// The head lap's bytes are appended over from now on: iterators there must see their
+		// lap gone before any of it changes (the bump first, as a clear does).
+		rt->rewrites.fetch_add(1, std::memory_order_release);
+		rt->head_epoch.store(0, std::memory_order_release);
+		rt->wrap.store(0, std::memory_order_release);
+	}
 	rt->first.store(w.pos, std::memory_order_release);
 	rt->count.store(rt->count.load(std::memory_order_relaxed) - w.visible, std::memory_order_relaxed);
 	rt->walked -= w.walked;
@@ -276,6 +310,8 @@ result<uint64_t> region_catalog::truncate_after(region_runtime *rt, uint64_t id,
 	state.raise_floor(tracker.persisted());
 
 	const uint64_t data = rt->offset + format::span_header_size;
+	if (rt->wrap.load(std::memory_order_relaxed) != 0 && pos >= rt->first.load(std::memory_order_relaxed))
+		return cut_head_lap(rt, it, pos, cut, walked, count, last_ts, dropped, state, tracker);
 	cut_announcement announce(cuts_, *rt, rt->epoch.load(std::memory_order_relaxed), cut);
 	if (it->second.rec.value.sealed_tail > cut - data) {
 		// The checkpoint must not claim dropped entries (rule R4): move it to the cut first, so
@@ -312,15 +348,148 @@ result<uint64_t> region_catalog::truncate_after(region_runtime *rt, uint64_t id,
 	// The cut: the header after the last entry kept reads as a clean end (rule E2). Dropped
 	// entries behind it are unreachable; one a later, shorter entry exposes is refused by
 	// rule E4 (its timestamp is at most the floor, below every new one).
-	const uint64_t room = rt->data_end.load(std::memory_order_relaxed) - cut;
-	if (room)
-		m_.set_nodrain(m_.base() + cut, 0, std::min<uint64_t>(sizeof(format::entry_header), room));
+	// (A wrapped region's second lap ends before `first`: the header there is the head lap's.)
+	const uint64_t lap_end = rt->wrap.load(std::memory_order_relaxed) != 0 ? rt->first.load(std::memory_order_relaxed)
+										 : rt->data_end.load(std::memory_order_relaxed);
+	const uint64_t room = lap_end - cut;
+	if (room >= sizeof(format::entry_header))
+		m_.set_nodrain(m_.base() + cut, 0, sizeof(format::entry_header));
 	m_.drain();
 	announce.done();
 	bump_layout();
 	if (!m_.healthy())
 		return error(errc::media_failed, "the medium failed while truncating a region");
 	return dropped;
+}
+
+result<uint64_t> region_catalog::cut_head_lap(region_runtime *rt, span_map::iterator it, uint64_t pos, uint64_t cut, uint64_t walked,
+					      uint64_t count, uint64_t last_ts, uint64_t dropped, state_record &state,
+					      commit_tracker &tracker)
+{
+	// A suffix cut inside a wrapped region's head lap (docs/design.md 5.5): the head lap now
+	// ends at the cut and the second lap starts again, empty, in a new epoch, so one header
+	// update drops both the head lap's entries after the cut and the whole second lap. (The
+	// region stays wrapped: going back to the head lap's epoch would drop the second lap's
+	// epoch from every header, and a later clear could be given it again and revive its
+	// entries. The head lap's space after the cut is reused once a prefix cut passes the wrap.)
+	if (next_counter_ >= format::max_generation)
+		return error(errc::out_of_space, "region epochs exhausted (2^62 allocations and clears)");
+	const uint64_t data = rt->offset + format::span_header_size;
+	if (cut == rt->wrap.load(std::memory_order_relaxed) && rt->tail.load(std::memory_order_relaxed) == data)
+		return uint64_t{0}; // the last entry of the head lap, and nothing after it
+	state.raise_floor(tracker.persisted());
+	format::span_slot v = it->second.rec.value;
+	v.epoch = next_counter_++;
+	cut_announcement announce(cuts_, *rt, v.epoch, 0);
+	v.reserved[format::span_wrap] = cut - data;
+	v.sealed_tail = 0; // the checkpoint: the head lap up to the cut
+	v.sealed_count = walked;
+	v.sealed_last_ts = last_ts;
+	v.reserved[format::span_sealed_shown] = count;
+	v.reserved[format::span_sealed_last] = pos - data + 1;
+	it->second.rec = write_span(rt->offset, v, it->second.rec);
+
+	rt->rewrites.fetch_add(1, std::memory_order_release); // before any field changes
+	rt->wrap.store(cut, std::memory_order_release);
+	rt->epoch.store(v.epoch, std::memory_order_release);
+	rt->survive_below.store(~uint64_t{0}, std::memory_order_release); // a new epoch: as after a clear
+	rt->tail.store(data, std::memory_order_release);
+	rt->count.store(count, std::memory_order_relaxed);
+	rt->walked = walked;
+	rt->last_ts = last_ts;
+	rt->last_entry = pos;
+	rt->window.reset();
+	rt->appended = 0;
+	rt->sealed_tail = v.sealed_tail;
+	rt->sealed_count = v.sealed_count;
+	rt->sealed_last_ts = v.sealed_last_ts;
+	std::memset(rt->line.bytes, 0, sizeof(rt->line.bytes)); // data is line-aligned: nothing before it
+	rt->line_valid = true;
+
+	// The second lap's first header: a clean end. A crash before this drain leaves an entry
+	// of the old epoch there, an unclean stop recovery zeroes.
+	m_.set_nodrain(m_.base() + data, 0, sizeof(format::entry_header));
+	m_.drain();
+	announce.done();
+	bump_layout();
+	if (!m_.healthy())
+		return error(errc::media_failed, "the medium failed while truncating a region");
+	return dropped;
+}
+
+result<bool> region_catalog::wrap(region_runtime *rt, uint64_t id, uint64_t need, state_record &state, commit_tracker &tracker)
+{
+	// Issue 14's ring (docs/design.md 5.5): an append of `need` bytes found no room after the
+	// tail. Whether it may fit now: true when this call (or another thread's) made room.
+	std::lock_guard al(alloc_mutex_);
+	std::unique_lock rl(rt->lock);
+	if (!ring_)
+		return false;
+	if (auto s = prepare_cut(rt, id, tracker, rl); !s)
+		return s.err();
+	const uint64_t data = rt->offset + format::span_header_size;
+	const uint64_t tail = rt->tail.load(std::memory_order_relaxed);
+	if (need <= rt->append_end() - tail)
+		return true; // another thread wrapped, or a cut made room, meanwhile
+	const uint64_t first = rt->first.load(std::memory_order_relaxed);
+	if (rt->wrap.load(std::memory_order_relaxed) != 0 || first == data)
+		return false; // the second lap is full, or nothing before head to reuse
+	if (first == tail) { // every entry was cut: the whole space is reused by a clear
+		auto c = clear_locked(rt, state, tracker);
+		if (!c)
+			return c.err();
+		return need <= rt->append_end() - rt->tail.load(std::memory_order_relaxed);
+	}
+	if (need > (first & ~(format::cache_line - 1)) - data)
+		return false; // does not fit before head either
+	if (next_counter_ >= format::max_generation)
+		return error(errc::out_of_space, "region epochs exhausted (2^62 allocations and clears)");
+	auto it = spans_.find(rt->offset);
+	assert(it != spans_.end() && it->second.state == format::span_region);
+	if (it->second.rec.value.reserved[format::span_tx_kind] != 0)
+		return false; // a transaction's allocation not yet resolved (it holds the region)
+
+	// The second lap's first header reads as a clean end before the lap exists: the bytes
+	// before head are dead (dropped entries), and the next open must not take one of them
+	// for a torn entry of the new lap. Drained before the header update, so a crash between
+	// the two leaves the region as it was (that header was already before head).
+	m_.set_nodrain(m_.base() + data, 0, sizeof(format::entry_header));
+	m_.drain();
+	// One update: the head lap keeps its epoch as head_epoch, the second lap gets a new one,
+	// the checkpoint covers the head lap whole (prepare_cut persisted it).
+	format::span_slot v = it->second.rec.value;
+	v.reserved[format::span_head_epoch] = v.epoch;
+	v.epoch = next_counter_++;
+	// Reader processes take the laps in from the span header (follower::relayout).
+	cut_announcement announce(cuts_, *rt, v.epoch, 0);
+	v.reserved[format::span_wrap] = tail - data;
+	v.sealed_tail = 0;
+	v.sealed_count = rt->walked;
+	v.sealed_last_ts = rt->last_ts;
+	v.reserved[format::span_sealed_shown] = rt->count.load(std::memory_order_relaxed);
+	v.reserved[format::span_sealed_last] = rt->last_entry - data + 1;
+	it->second.rec = write_span(rt->offset, v, it->second.rec);
+
+	// Readers: the head lap's entries stay where they are in the epoch they were read in;
+	// head_epoch and wrap before the new epoch, the tail last (release each).
+	rt->head_epoch.store(v.reserved[format::span_head_epoch], std::memory_order_release);
+	rt->wrap.store(tail, std::memory_order_release);
+	rt->epoch.store(v.epoch, std::memory_order_release);
+	rt->survive_below.store(~uint64_t{0}, std::memory_order_release);
+	rt->tail.store(data, std::memory_order_release);
+	rt->claim_end = data;
+	rt->window.reset();
+	rt->appended = 0;
+	rt->sealed_tail = v.sealed_tail;
+	rt->sealed_count = v.sealed_count;
+	rt->sealed_last_ts = v.sealed_last_ts;
+	std::memset(rt->line.bytes, 0, sizeof(rt->line.bytes));
+	rt->line_valid = true;
+	announce.done(); // write_span drained the record
+	bump_layout();
+	if (!m_.healthy())
+		return error(errc::media_failed, "the medium failed while wrapping a region");
+	return need <= rt->append_end() - data;
 }
 
 } // namespace pmemstream::detail

@@ -106,7 +106,7 @@ result<uint64_t> region_writer::take_claim(region_runtime &rt, lock_type &lk, ui
 		rt.claim_last_ts = rt.last_ts;
 	}
 	const uint64_t pos = rt.claim_end;
-	const uint64_t left = rt.data_end.load(std::memory_order_relaxed) - pos;
+	const uint64_t left = rt.append_end() - pos;
 	uint64_t take = bytes;
 	if (take > left && exact != 0 && exact <= left)
 		take = exact;

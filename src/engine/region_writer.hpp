@@ -88,6 +88,14 @@ public:
 		const uint64_t grown = rt.tail.load(std::memory_order_relaxed) - rt.data_begin.load(std::memory_order_relaxed) - rt.sealed_tail;
 		return grown >= checkpoint_bytes_;
 	}
+	// The ring (issue 14, docs/design.md 5.5): an append or reservation of `need` bytes (a
+	// footprint) that got region_full calls `hook` without any lock held; when it returns
+	// true (the region wrapped, or room was made otherwise) the append is tried again.
+	using wrap_fn = std::function<result<bool>(region_runtime &, uint64_t id, uint64_t need)>;
+	void set_wrap_hook(wrap_fn hook)
+	{
+		wrap_hook_ = std::move(hook);
+	}
 	// Runs the hook (transactions call it once their regions' locks are released).
 	void run_checkpoint_hook() const
 	{
@@ -179,6 +187,18 @@ private:
 	std::atomic<uint64_t> tickets_{0};
 	uint64_t checkpoint_bytes_ = 0;
 	std::function<void()> checkpoint_hook_;
+	wrap_fn wrap_hook_;
+	// Whether a region_full outcome of `need` bytes is worth another try (the wrap hook made
+	// room).
+	bool wrapped_for(region_runtime &rt, uint64_t id, uint64_t need) const
+	{
+		if (!wrap_hook_)
+			return false;
+		auto r = wrap_hook_(rt, id, need);
+		return r && *r;
+	}
+	result<appended> append_once(region_runtime &rt, uint64_t id, std::span<const std::byte> data, bool async);
+	result<reservation> reserve_once(region_runtime &rt, uint64_t id, uint64_t size);
 };
 
 } // namespace pmemstream::detail

@@ -215,6 +215,13 @@ status stream::impl::recover(const open_options &o)
 		catalog_.set_max_in_flight(windowed ? o.max_in_flight : 1);
 		if (o.checkpoint_bytes != 0)
 			writer_->set_checkpoint_hook(o.checkpoint_bytes, [this] { checkpoint_round(); });
+		// The ring (issue 14): a full region reuses the space its prefix cuts freed.
+		if (header_.incompat_features & format::incompat_ring) {
+			catalog_.set_ring(true);
+			writer_->set_wrap_hook([this](region_runtime &rt, uint64_t id, uint64_t need) {
+				return catalog_.wrap(&rt, id, need, *state_, *tracker_);
+			});
+		}
 		start_worker(o.commit);
 		if (sidecar_) {
 			catalog_.set_cut_table(&sidecar_->cuts()); // followers see truncations (5.4)
@@ -310,10 +317,11 @@ result<entry_header> stream::impl::committed_entry(const entry &e, const region_
 		(void)follower_->settle(rt, true);
 	if (rt) {
 		const uint64_t id = rt->id.load(std::memory_order_acquire);
-		const uint64_t begin = rt->first.load(std::memory_order_relaxed);
-		const uint64_t tail = rt->tail.load(std::memory_order_acquire);
-		if (id != 0 && (e.region_id == 0 || e.region_id == id) && e.offset >= begin && e.offset < tail &&
-		    (e.offset - begin) % format::entry_alignment == 0 && tail - e.offset >= sizeof(entry_header) &&
+		// The end of the entries that hold the offset: the tail, or a wrapped region's lap end.
+		const uint64_t tail = rt->entries_end(e.offset);
+		if (id != 0 && (e.region_id == 0 || e.region_id == id) && tail != 0 &&
+		    (e.offset - rt->data_begin.load(std::memory_order_relaxed)) % format::entry_alignment == 0 &&
+		    tail - e.offset >= sizeof(entry_header) &&
 		    (!rt->gaps || !rt->in_gap(e.offset))) { // damage a skip-corrupt open stepped over
 			entry_header h;
 			std::memcpy(&h, base_ + e.offset, sizeof(h));

@@ -136,7 +136,7 @@ result<uint64_t> commit_transaction(const tx_units &u, std::span<const tx_member
 		if (cur == 0 || cur != r.id)
 			return error(errc::invalid_handle, "no live region at offset " + hex(rt.offset) + " with id " + std::to_string(r.id));
 		r.pos = rt.tail.load(std::memory_order_relaxed);
-		const uint64_t left = rt.data_end.load(std::memory_order_relaxed) - r.pos;
+		const uint64_t left = rt.append_end() - r.pos; // (a wrapped region: before its head lap)
 		if (r.need > left)
 			return error(errc::region_full, "region " + hex(rt.offset) + " has " + std::to_string(left) +
 								" bytes left; the transaction's entries need " + std::to_string(r.need));

@@ -221,7 +221,22 @@ private:
 	uint64_t counter_ = 0;
 };
 
-enum class op_kind { clear, before_entry, before_ts, before_all, after_entry };
+// The ring (issue 14, docs/design.md 5.5) too: region a filled, its oldest entries cut, then
+// an append that wraps it (wrap), and cuts of a wrapped region: a prefix cut into the second
+// lap (which unwraps it), suffix cuts in the head lap and in the second lap, and a prefix cut
+// past everything (a clear).
+enum class op_kind {
+	clear,
+	before_entry,
+	before_ts,
+	before_all,
+	after_entry,
+	wrap,
+	wrap_before_second,
+	wrap_after_head,
+	wrap_after_second,
+	wrap_before_all
+};
 
 void run(op_kind op, bool checkpoint, sim_media::fence_model f, uint64_t seed)
 {
@@ -243,6 +258,33 @@ void run(op_kind op, bool checkpoint, sim_media::fence_model f, uint64_t seed)
 		ASSERT_TRUE(eb.has_value());
 		x.b_want.push_back({eb->timestamp, payload(100 + i, 5 + i)});
 	}
+	const bool ring = op >= op_kind::wrap;
+	std::vector<appended> second; // a wrapped region's second lap
+	contents second_now;
+	if (ring) {
+		// Fill a, then drop the seven entries above: the space before head holds what follows.
+		for (uint64_t i = 0;; ++i) {
+			auto e = x.s().append(x.a, payload(200 + i, 100));
+			if (!e) {
+				ASSERT_EQ(e.code(), errc::region_full) << e.err().message();
+				break;
+			}
+			ap.push_back(*e);
+			a_now.push_back({e->timestamp, payload(200 + i, 100)});
+		}
+		ASSERT_EQ(*x.s().region_truncate_before(x.a, entry{ap[7].offset, ap[7].region_id, 0}), 7u);
+		ap.erase(ap.begin(), ap.begin() + 7);
+		a_now.erase(a_now.begin(), a_now.begin() + 7);
+		if (op != op_kind::wrap) { // wrapped, with two entries in the second lap
+			for (uint64_t i = 0; i < 2; ++i) {
+				auto e = x.s().append(x.a, payload(300 + i, 60));
+				ASSERT_TRUE(e.has_value()) << e.err().message();
+				ASSERT_LT(e->offset, ap.front().offset) << "the append did not wrap";
+				second.push_back(*e);
+				second_now.push_back({e->timestamp, payload(300 + i, 60)});
+			}
+		}
+	}
 	if (checkpoint)
 		x.reopen(); // the checkpoint (sealed_*) now covers every entry of a
 	const uint64_t bound = x.s().committed_timestamp();
@@ -250,6 +292,8 @@ void run(op_kind op, bool checkpoint, sim_media::fence_model f, uint64_t seed)
 	contents after;
 	std::function<void()> cut;
 	const size_t k = 3;
+	contents whole = a_now;
+	whole.insert(whole.end(), second_now.begin(), second_now.end());
 	switch (op) {
 	case op_kind::clear:
 		cut = [&] { ASSERT_EQ(*x.s().region_clear(x.a), 7u); };
@@ -269,8 +313,37 @@ void run(op_kind op, bool checkpoint, sim_media::fence_model f, uint64_t seed)
 		after.assign(a_now.begin(), a_now.begin() + k + 1);
 		cut = [&] { ASSERT_EQ(*x.s().region_truncate_after(x.a, entry{ap[k].offset, ap[k].region_id, 0}), 7 - k - 1); };
 		break;
+	case op_kind::wrap: // the append that does not fit after the tail
+		after = a_now;
+		after.push_back({0, payload(400, 100)});
+		cut = [&] {
+			auto e = x.s().append(x.a, payload(400, 100));
+			ASSERT_TRUE(e.has_value()) << e.err().message();
+			ASSERT_LT(e->offset, ap.front().offset) << "the append did not wrap";
+			after.back().ts = e->timestamp;
+		};
+		break;
+	case op_kind::wrap_before_second:
+		after = second_now;
+		after.erase(after.begin());
+		cut = [&] { ASSERT_EQ(*x.s().region_truncate_before(x.a, entry{second[1].offset, second[1].region_id, 0}), ap.size() + 1); };
+		break;
+	case op_kind::wrap_after_head:
+		after.assign(a_now.begin(), a_now.begin() + k + 1);
+		cut = [&] {
+			ASSERT_EQ(*x.s().region_truncate_after(x.a, entry{ap[k].offset, ap[k].region_id, 0}), ap.size() - k - 1 + 2);
+		};
+		break;
+	case op_kind::wrap_after_second:
+		after = a_now;
+		after.push_back(second_now[0]);
+		cut = [&] { ASSERT_EQ(*x.s().region_truncate_after(x.a, entry{second[0].offset, second[0].region_id, 0}), 1u); };
+		break;
+	case op_kind::wrap_before_all:
+		cut = [&] { ASSERT_EQ(*x.s().region_truncate_before_timestamp(x.a, bound + 1), ap.size() + 2); };
+		break;
 	}
-	x.during({a_now, after}, bound, cut);
+	x.during({whole, after}, bound, cut);
 	if (::testing::Test::HasFatalFailure())
 		return;
 	x.now(after, bound);
@@ -319,7 +392,8 @@ TEST_P(crash_truncate, every_fence_shows_before_or_after)
 std::vector<param> params()
 {
 	std::vector<param> v;
-	for (auto op : {op_kind::clear, op_kind::before_entry, op_kind::before_ts, op_kind::before_all, op_kind::after_entry})
+	for (auto op : {op_kind::clear, op_kind::before_entry, op_kind::before_ts, op_kind::before_all, op_kind::after_entry, op_kind::wrap,
+			op_kind::wrap_before_second, op_kind::wrap_after_head, op_kind::wrap_after_second, op_kind::wrap_before_all})
 		for (bool cp : {false, true})
 			for (auto f : {sim_media::fence_model::per_thread, sim_media::fence_model::range_sync})
 				v.push_back({op, cp, f});
@@ -328,7 +402,8 @@ std::vector<param> params()
 
 std::string name_of(const ::testing::TestParamInfo<param> &i)
 {
-	static const char *ops[] = {"clear", "before_entry", "before_ts", "before_all", "after_entry"};
+	static const char *ops[] = {"clear",	  "before_entry",	"before_ts",	     "before_all",	  "after_entry",
+				    "wrap", "wrap_before_second", "wrap_after_head", "wrap_after_second", "wrap_before_all"};
 	return std::string(ops[static_cast<int>(i.param.op)]) + (i.param.checkpoint ? "_checkpoint" : "_fresh") +
 	       (i.param.fence == sim_media::fence_model::per_thread ? "_pmem" : "_msync");
 }

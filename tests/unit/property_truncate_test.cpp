@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// A rapidcheck state machine for truncation (issue 14): random sequences of appends, region
-// clears, prefix cuts (by entry and by timestamp), suffix cuts, clean reopens, crashes after
+// A rapidcheck state machine for truncation (issue 14): random sequences of appends (which
+// wrap full regions into the space prefix cuts freed: the ring), region clears, prefix cuts
+// (by entry and by timestamp), suffix cuts, clean reopens, crashes after
 // an acknowledged step and crashes at a random fence inside a truncation, on the simulated
 // medium, against a simple model. After every step everything a reader observes (regions in
 // order, space left, entries, bytes, timestamps, watermarks) must match the model; a crash
@@ -22,7 +23,7 @@ namespace {
 
 constexpr uint64_t block = 256;
 constexpr uint64_t stream_bytes = 64 * 1024;
-constexpr size_t region_count = 3;
+size_t region_count = 3; // regions of a run (the ring's test uses one)
 // Steps per sequence; fewer under the sanitizers, whose short pass in `make test` has little
 // time (44 s a run under ASan with 60).
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -35,18 +36,76 @@ constexpr uint64_t region_request = 3000;
 struct model_entry {
 	uint64_t ts;
 	std::vector<std::byte> data;
+	uint64_t off = 0; // data offset (the model's own layout, checked through what it implies)
 };
 
+// The layout of a region as the ring has it (docs/design.md 5.5): entries [head, tail) in a
+// linear region; in a wrapped one [head, wrap) and then [0, tail), the second lap ending
+// before the cache line of head. A full linear region wraps when the append fits before
+// head (or is cleared when every entry was cut).
 struct model_region {
 	uint64_t capacity = 0;
-	uint64_t dropped_bytes = 0; // space before the first entry (prefix cuts do not reuse it)
+	uint64_t head = 0, tail = 0, wrap = 0; // data offsets; wrap 0: linear
 	std::vector<model_entry> entries;
-	uint64_t used() const
+	uint64_t lap_end() const
 	{
-		uint64_t u = dropped_bytes;
-		for (auto &e : entries)
-			u += entry_footprint(e.data.size());
-		return u;
+		return wrap ? head & ~uint64_t{63} : capacity;
+	}
+	uint64_t usable() const
+	{
+		return lap_end() - tail + (wrap == 0 && head > 0 ? head & ~uint64_t{63} : 0);
+	}
+	// Where an append of fp bytes goes (false: region_full), changing the layout as a wrap or
+	// clear before it would.
+	bool place(uint64_t fp, uint64_t &off)
+	{
+		if (fp <= lap_end() - tail) {
+			off = tail;
+			return true;
+		}
+		if (wrap != 0 || head == 0)
+			return false;
+		if (entries.empty()) {
+			clear();
+			return place(fp, off);
+		}
+		if (fp > (head & ~uint64_t{63}))
+			return false;
+		wrap = tail;
+		tail = 0;
+		off = 0;
+		return true;
+	}
+	void clear()
+	{
+		entries.clear();
+		head = tail = wrap = 0;
+	}
+	bool in_head_lap(const model_entry &e) const
+	{
+		return wrap != 0 && e.off >= head;
+	}
+	// Drops entries [0, i), 0 < i < size.
+	void cut_before(size_t i)
+	{
+		if (in_head_lap(entries.front()) && !in_head_lap(entries[i]))
+			wrap = 0; // into the second lap: linear again
+		head = entries[i].off;
+		entries.erase(entries.begin(), entries.begin() + static_cast<long>(i));
+	}
+	// Keeps entries [0, i].
+	void cut_after(size_t i)
+	{
+		const uint64_t cut = entries[i].off + entry_footprint(entries[i].data.size());
+		if (in_head_lap(entries[i])) {
+			if (cut == wrap && tail == 0)
+				return; // the head lap's last, and nothing after it
+			wrap = cut; // the head lap ends here, the second lap starts again empty
+			tail = 0;
+		} else {
+			tail = cut;
+		}
+		entries.resize(i + 1);
 	}
 };
 
@@ -105,7 +164,7 @@ void check_equal(const model &m, const sut &u)
 	RC_ASSERT(order == u.handles);
 	for (size_t i = 0; i < m.regions.size(); ++i) {
 		const auto &mr = m.regions[i];
-		RC_ASSERT(*s.region_usable_size(u.handles[i]) == mr.capacity - mr.used());
+		RC_ASSERT(*s.region_usable_size(u.handles[i]) == mr.usable());
 		RC_ASSERT(*s.region_entry_count(u.handles[i]) == mr.entries.size());
 		RC_ASSERT(same(read_region(s, u.handles[i]), mr.entries));
 	}
@@ -124,19 +183,27 @@ void adopt_timestamps(model &m, const sut &u)
 	m.next_ts = c + 1;
 }
 
+// The largest append drawn (the ring's test draws small ones, so that regions fill and wrap).
+uint64_t max_append = 700;
+
 struct append_entry : command {
 	size_t pick = *rc::gen::inRange<size_t>(0, region_count);
-	uint64_t size = *rc::gen::oneOf(rc::gen::inRange<uint64_t>(0, 80), rc::gen::inRange<uint64_t>(0, 700));
+	uint64_t size = *rc::gen::oneOf(rc::gen::inRange<uint64_t>(0, 80), rc::gen::inRange<uint64_t>(0, max_append));
 	unsigned seed = *rc::gen::arbitrary<unsigned>();
 	bool fits(const model &m) const
 	{
-		const auto &r = m.regions[pick];
-		return entry_footprint(size) <= r.capacity - r.used();
+		model_region r = m.regions[pick];
+		uint64_t off;
+		return r.place(entry_footprint(size), off);
 	}
 	void apply(model &m) const override
 	{
-		if (fits(m))
-			m.regions[pick].entries.push_back({m.next_ts++, ::test::pattern(size, seed)});
+		auto &r = m.regions[pick];
+		uint64_t off;
+		if (r.place(entry_footprint(size), off)) {
+			r.entries.push_back({m.next_ts++, ::test::pattern(size, seed), off});
+			r.tail = off + entry_footprint(size);
+		}
 	}
 	void run(const model &m, sut &u) const override
 	{
@@ -169,16 +236,13 @@ struct cut_spec {
 		const size_t n = r.entries.size();
 		switch (kind) {
 		case cut_kind::clear:
-			r.entries.clear();
-			r.dropped_bytes = 0;
+			r.clear();
 			break;
 		case cut_kind::before: {
 			if (n == 0)
 				return;
-			const size_t i = k % n;
-			for (size_t j = 0; j < i; ++j)
-				r.dropped_bytes += entry_footprint(r.entries[j].data.size());
-			r.entries.erase(r.entries.begin(), r.entries.begin() + static_cast<long>(i));
+			if (const size_t i = k % n; i > 0)
+				r.cut_before(i);
 			break;
 		}
 		case cut_kind::before_ts: {
@@ -186,20 +250,19 @@ struct cut_spec {
 			size_t i = 0;
 			while (i < n && r.entries[i].ts < ts)
 				++i;
-			if (i == n) {
-				r.entries.clear();
-				r.dropped_bytes = 0;
+			if (i == n) { // past every entry: a clear, unless nothing is there to reuse
+				if (n != 0 || r.head != 0 || r.tail != 0)
+					r.clear();
 				return;
 			}
-			for (size_t j = 0; j < i; ++j)
-				r.dropped_bytes += entry_footprint(r.entries[j].data.size());
-			r.entries.erase(r.entries.begin(), r.entries.begin() + static_cast<long>(i));
+			if (i > 0)
+				r.cut_before(i);
 			break;
 		}
 		case cut_kind::after:
 			if (n == 0)
 				return;
-			r.entries.resize(k % n + 1);
+			r.cut_after(k % n);
 			break;
 		}
 	}
@@ -346,21 +409,33 @@ struct crash_reopen {
 // (one deterministic apply() per command) cannot express; this test draws and drives the
 // commands by hand so that the model follows the outcome the stream shows (the steps are
 // logged with a counterexample).
-TEST(property_truncate, truncations_appends_reopens_and_crashes_match_the_model)
+bool run_model(const char *name, uint64_t request, const std::vector<std::pair<int, int>> &weights)
 {
-	const bool ok = rc::check("truncation model", [] {
+	return rc::check(name, [request, weights] {
 		model m;
 		sut u;
 		u.open(std::make_unique<sim_media>(stream_bytes));
 		for (size_t i = 0; i < region_count; ++i) {
-			auto r = u.s->region_allocate(region_request);
+			auto r = u.s->region_allocate(request);
 			RC_ASSERT(r.has_value());
 			u.handles.push_back(*r);
-			m.regions.push_back({*u.s->region_size(*r), 0, {}});
+			model_region mr;
+			mr.capacity = *u.s->region_size(*r);
+			m.regions.push_back(mr);
 		}
 		const size_t steps = *rc::gen::inRange<size_t>(1, max_steps);
 		for (size_t i = 0; i < steps; ++i) {
-			const int pick = *rc::gen::weightedElement<int>({{6, 0}, {3, 1}, {1, 2}, {1, 3}, {2, 4}});
+			int total = 0;
+			for (auto [wt, c] : weights)
+				total += wt;
+			int draw = *rc::gen::inRange(0, total), pick = 0;
+			for (auto [wt, c] : weights) {
+				if (draw < wt) {
+					pick = c;
+					break;
+				}
+				draw -= wt;
+			}
 			switch (pick) {
 			case 0: {
 				append_entry c;
@@ -400,5 +475,20 @@ TEST(property_truncate, truncations_appends_reopens_and_crashes_match_the_model)
 			}
 		}
 	});
-	EXPECT_TRUE(ok);
+}
+
+TEST(property_truncate, truncations_appends_reopens_and_crashes_match_the_model)
+{
+	max_append = 700;
+	region_count = 3;
+	EXPECT_TRUE(run_model("truncation model", region_request, {{6, 0}, {3, 1}, {1, 2}, {1, 3}, {2, 4}}));
+}
+
+// The ring: small regions and small appends, so that regions fill up, are cut and wrap, and
+// are cut again while wrapped (docs/design.md 5.5).
+TEST(property_truncate, wrapping_regions_match_the_model)
+{
+	max_append = 60;
+	region_count = 1;
+	EXPECT_TRUE(run_model("ring model", 500, {{8, 0}, {3, 1}, {1, 2}, {1, 3}, {2, 4}}));
 }
