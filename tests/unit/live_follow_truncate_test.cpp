@@ -239,6 +239,80 @@ TEST(live_follow_truncate, prefix_cut_stops_positions_before_it)
 	EXPECT_EQ(shown(*rd, after), 8u);
 }
 
+TEST(live_follow_truncate, a_follower_walks_on_into_a_wrapped_regions_second_lap)
+{
+	// The ring (docs/design.md 5.5): the writer's region wraps; a follower's iterator on the
+	// head lap keeps its position and walks on into the second lap, one tailing at the old
+	// tail sees the entry the wrap took, the count covers both laps, and a follower opened
+	// after the wrap reads the same.
+	temp_file f("follow_ring");
+	auto w = test::create(f.path, 4 << 20);
+	auto r = *w->region_allocate(4096);
+	std::vector<appended> a;
+	for (uint64_t n = 1;; ++n) {
+		auto e = w->append(r, payload(n));
+		if (!e) {
+			ASSERT_EQ(e.code(), errc::region_full);
+			break;
+		}
+		a.push_back(*e);
+	}
+	ASSERT_GT(a.size(), 30u);
+	const uint64_t n_head = a.size();
+	ASSERT_EQ(*w->region_truncate_before(r, as_entry(a[20])), 20u); // 21 becomes the first
+	auto rd = follow(f.path);
+	ASSERT_TRUE(rd);
+	auto mid = *rd->entries(r), tailing = *rd->entries(r);
+	for (int k = 0; k < 3; ++k)
+		mid.next(); // on entry 24
+	while (tailing.is_valid())
+		tailing.next();
+	ASSERT_EQ(shown(*rd, mid), 24u);
+	std::vector<appended> second;
+	for (uint64_t n = 1001; n <= 1005; ++n) {
+		auto e = w->append(r, payload(n));
+		ASSERT_TRUE(e) << e.err().message();
+		ASSERT_LT(e->offset, a[20].offset) << "the append did not wrap";
+		second.push_back(*e);
+	}
+	ASSERT_TRUE(tailing.wait_for(1s));
+	EXPECT_EQ(shown(*rd, tailing), 1001u);
+	std::vector<uint64_t> from_mid;
+	for (; mid.is_valid(); mid.next())
+		from_mid.push_back(shown(*rd, mid));
+	std::vector<uint64_t> want;
+	for (uint64_t n = 24; n <= n_head; ++n)
+		want.push_back(n);
+	for (uint64_t n = 1001; n <= 1005; ++n)
+		want.push_back(n);
+	EXPECT_EQ(from_mid, want);
+	EXPECT_EQ(*rd->region_entry_count(r), n_head - 20 + 5);
+	auto late = follow(f.path);
+	ASSERT_TRUE(late);
+	std::vector<uint64_t> all;
+	for (auto e : *late->entries(r))
+		all.push_back(number_of(*late->entry_data(e)));
+	want.insert(want.begin(), {21, 22, 23});
+	EXPECT_EQ(all, want);
+	// A cut into the second lap unwraps the region: the head lap's positions are gone, the
+	// second lap's entries stay, and the head lap's space is appended to again.
+	auto on_head = *late->entries(r);
+	ASSERT_EQ(shown(*late, on_head), 21u);
+	ASSERT_EQ(*w->region_truncate_before(r, as_entry(second[2])), n_head - 20 + 2);
+	for (uint64_t n = 2001; n <= 2030; ++n)
+		ASSERT_TRUE(w->append(r, payload(n)));
+	EXPECT_FALSE(on_head.is_valid());
+	EXPECT_EQ(on_head.position_status().code(), errc::truncated);
+	all.clear();
+	for (auto e : *late->entries(r))
+		all.push_back(number_of(*late->entry_data(e)));
+	want = {1003, 1004, 1005};
+	for (uint64_t n = 2001; n <= 2030; ++n)
+		want.push_back(n);
+	EXPECT_EQ(all, want);
+	EXPECT_EQ(*late->region_entry_count(r), want.size());
+}
+
 TEST(live_follow_truncate, clear_stops_every_position)
 {
 	temp_file f("follow_trunc");
