@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Micro benchmarks (Google Benchmark) of single operations: append, reserve + publish, entry
+// Micro benchmarks (Google Benchmark) of single operations: append, append in a ring (a
+// retention loop that cuts and wraps one region), reserve + publish, entry
 // iteration, CRC-32C, region allocate + free (also with many regions in place), and appends
 // from two threads to separate regions. They run on one stream file in $PMEMSTREAM_BENCH_DIR
 // (default /dev/shm), the crowded allocation on a second one, mapped with cache-line
@@ -126,6 +127,42 @@ void bm_append(benchmark::State &state)
 	append_loop(state, reg, make_payload(static_cast<uint64_t>(state.range(0))));
 }
 BENCHMARK(bm_append)->Arg(8)->Arg(64)->Arg(256)->Arg(1024)->Arg(4096);
+
+// The ring (issue 14): a retention loop in one bounded region of 1 MiB: append, and now and
+// then cut everything but the newest quarter of it (a prefix cut by timestamp); the region
+// wraps into the space the cuts free about every lap. Everything is timed, the cuts and wraps
+// included: the figure to set beside bm_append's, whose region never wraps.
+void bm_append_ring(benchmark::State &state)
+{
+	bench_region reg(1 << 20);
+	if (!reg.ok()) {
+		state.SkipWithError("region_allocate failed");
+		return;
+	}
+	const auto payload = make_payload(static_cast<uint64_t>(state.range(0)));
+	// Keep about a quarter of the region; cut each time another sixteenth was appended.
+	const uint64_t keep = (uint64_t{1} << 20) / (4 * (16 + ((payload.size() + 7) & ~uint64_t{7})));
+	const uint64_t every = std::max<uint64_t>(keep / 4, 1);
+	uint64_t n = 0, last_ts = 0;
+	for (auto _ : state) {
+		auto e = the_stream->append(reg.get(), payload.data(), payload.size(), reg.runtime());
+		if (!e) [[unlikely]] {
+			state.SkipWithError(e.err().message().c_str());
+			return;
+		}
+		last_ts = e->timestamp;
+		if (++n % every == 0 && n > keep) {
+			auto c = the_stream->region_truncate_before_timestamp(reg.get(), last_ts - keep);
+			if (!c) [[unlikely]] {
+				state.SkipWithError(c.err().message().c_str());
+				return;
+			}
+		}
+	}
+	state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+	state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * payload.size()));
+}
+BENCHMARK(bm_append_ring)->Arg(64)->Arg(1024);
 
 void bm_reserve_publish(benchmark::State &state)
 {

@@ -929,14 +929,15 @@ void pmemstream_stream_reader_delete(struct pmemstream_stream_reader **reader);
  * Thread safety: like pmemstream_region_free(). An entry iterator of this process on a removed
  * entry stops being valid, and pmemstream_entry_iterator_is_valid() then fails with
  * PMEMSTREAM_E_TRUNCATED (seek it again); a stream reader continues by itself. An entry
- * handle of a removed entry is refused, but after a clear or a suffix cut a later append may
- * put a new entry at its offset, which the old handle then names (as after a free).
+ * handle of a removed entry is refused, but after a clear, a suffix cut or a wrap a later
+ * append may put a new entry at its offset, which the old handle then names (as after a free).
  */
 /* Removes every entry of the region in O(1) (no zeroing): new checksum epoch, same region
  * handle and place in region order, the whole space free for appends again. */
 int pmemstream_region_clear(struct pmemstream *stream, struct pmemstream_region region, uint64_t *dropped);
 /* Prefix truncation: removes every entry before `entry`, which becomes the first (one header
- * update; the space before it is reused once the whole region is removed). */
+ * update). The space before it is reused: an append that no longer fits after the region's
+ * last entry wraps the region to its start (streams created by this version). */
 int pmemstream_region_truncate_before(struct pmemstream *stream, struct pmemstream_region region,
 				      struct pmemstream_entry entry, uint64_t *dropped);
 /* Prefix truncation by timestamp: removes every entry with a timestamp below `timestamp`;

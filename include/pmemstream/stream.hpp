@@ -592,9 +592,10 @@ public:
 	[[nodiscard]] result<uint64_t> region_clear(region r);
 	// Prefix truncation: removes every entry of the region before `e` (a committed entry of
 	// the region) with one span-header update; `e` becomes the first. Returns the number of
-	// entries dropped. The space before `e` is reused only once the whole region is dropped
-	// (a cut at the end clears the region); see docs/design.md 5.5 and examples/07_segmented_retention.cpp. invalid_handle when `e`
-	// is not a committed entry of the region.
+	// entries dropped. The space before `e` is reused: once an append no longer fits after the
+	// region's last entry, the region wraps and goes on at its start, before `e` (streams
+	// created by this version; docs/design.md 5.5). invalid_handle when `e` is not a committed
+	// entry of the region.
 	[[nodiscard]] result<uint64_t> region_truncate_before(region r, const entry &e);
 	// Prefix truncation by timestamp: removes every entry with a timestamp below `ts`; when
 	// that is every entry, the region is cleared (its space reused). Walks the region's

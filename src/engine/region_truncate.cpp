@@ -112,6 +112,25 @@ private:
 	cut_slot *slot_;
 };
 
+// The books of a region that goes on appending at its data area's start in a new epoch (a
+// clear, a wrap, a suffix cut in a wrapped region's head lap), after its readers' fields were
+// stored: the tail last but for these writer-only fields, which nothing in flight reads (the
+// caller quiesced the region). `v` is the span header just written (its checkpoint).
+void restart_at_data_start(region_runtime &rt, const format::span_slot &v) noexcept
+{
+	const uint64_t data = rt.offset + format::span_header_size;
+	rt.survive_below.store(~uint64_t{0}, std::memory_order_release); // a new epoch: nothing cut yet
+	rt.tail.store(data, std::memory_order_release);
+	rt.claim_end = data;
+	rt.window.reset();
+	rt.appended = 0;
+	rt.sealed_tail = v.sealed_tail;
+	rt.sealed_count = v.sealed_count;
+	rt.sealed_last_ts = v.sealed_last_ts;
+	std::memset(rt.line.bytes, 0, sizeof(rt.line.bytes)); // data is line-aligned: nothing before it
+	rt.line_valid = true;
+}
+
 error not_an_entry(uint64_t pos, uint64_t region)
 {
 	return error(errc::invalid_handle, "no committed entry at offset " + hex(pos) + " in region " + hex(region));
@@ -164,20 +183,14 @@ result<uint64_t> region_catalog::clear_locked(region_runtime *rt, state_record &
 	rt->head_epoch.store(0, std::memory_order_release);
 	rt->wrap.store(0, std::memory_order_release);
 	rt->epoch.store(v.epoch, std::memory_order_release);
-	// Positions of the new epoch survive later suffix cuts above them; readers of the old one
-	// see the epoch change first (stored before this, loaded after it).
-	rt->survive_below.store(~uint64_t{0}, std::memory_order_release);
 	rt->first.store(data, std::memory_order_release);
-	rt->tail.store(data, std::memory_order_release);
-	rt->line_valid = true; // the tail starts a line: nothing before it to keep
+	// Positions of the new epoch survive later suffix cuts above them (survive_below reset);
+	// readers of the old one see the epoch change first (stored before it, loaded after it).
+	restart_at_data_start(*rt, v);
 	rt->count.store(0, std::memory_order_relaxed);
 	rt->walked = 0;
 	rt->last_ts = 0;
 	rt->last_entry = 0;
-	rt->window.reset();
-	rt->appended = 0;
-	rt->sealed_tail = rt->sealed_count = rt->sealed_last_ts = 0;
-	std::memset(rt->line.bytes, 0, sizeof(rt->line.bytes)); // data is line-aligned: nothing before it
 
 	// The old first entry would read as a torn one (another epoch); a clean end instead. A
 	// crash before this drain leaves that torn-looking entry, which recovery zeroes.
@@ -392,19 +405,11 @@ result<uint64_t> region_catalog::cut_head_lap(region_runtime *rt, span_map::iter
 	rt->rewrites.fetch_add(1, std::memory_order_release); // before any field changes
 	rt->wrap.store(cut, std::memory_order_release);
 	rt->epoch.store(v.epoch, std::memory_order_release);
-	rt->survive_below.store(~uint64_t{0}, std::memory_order_release); // a new epoch: as after a clear
-	rt->tail.store(data, std::memory_order_release);
+	restart_at_data_start(*rt, v);
 	rt->count.store(count, std::memory_order_relaxed);
 	rt->walked = walked;
 	rt->last_ts = last_ts;
 	rt->last_entry = pos;
-	rt->window.reset();
-	rt->appended = 0;
-	rt->sealed_tail = v.sealed_tail;
-	rt->sealed_count = v.sealed_count;
-	rt->sealed_last_ts = v.sealed_last_ts;
-	std::memset(rt->line.bytes, 0, sizeof(rt->line.bytes)); // data is line-aligned: nothing before it
-	rt->line_valid = true;
 
 	// The second lap's first header: a clean end. A crash before this drain leaves an entry
 	// of the old epoch there, an unclean stop recovery zeroes.
@@ -475,16 +480,7 @@ result<bool> region_catalog::wrap(region_runtime *rt, uint64_t id, uint64_t need
 	rt->head_epoch.store(v.reserved[format::span_head_epoch], std::memory_order_release);
 	rt->wrap.store(tail, std::memory_order_release);
 	rt->epoch.store(v.epoch, std::memory_order_release);
-	rt->survive_below.store(~uint64_t{0}, std::memory_order_release);
-	rt->tail.store(data, std::memory_order_release);
-	rt->claim_end = data;
-	rt->window.reset();
-	rt->appended = 0;
-	rt->sealed_tail = v.sealed_tail;
-	rt->sealed_count = v.sealed_count;
-	rt->sealed_last_ts = v.sealed_last_ts;
-	std::memset(rt->line.bytes, 0, sizeof(rt->line.bytes));
-	rt->line_valid = true;
+	restart_at_data_start(*rt, v);
 	announce.done(); // write_span drained the record
 	bump_layout();
 	if (!m_.healthy())

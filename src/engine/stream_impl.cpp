@@ -204,6 +204,8 @@ status stream::impl::recover(const open_options &o)
 	state_ = std::make_unique<detail::state_record>(*m_, scan.state);
 	if (repairing && writable)
 		detail::apply_point_in_time(*m_, scan, plan, repair, *state_);
+	else if (repairing)
+		detail::dry_run_layout(scan, plan); // the dry run shows what the repair would keep
 	else if (writable)
 		detail::apply_recovery(*m_, scan, plan, *state_);
 	catalog_.load(scan, plan);

@@ -181,6 +181,9 @@ struct region_outcome {
 	bool torn = false;     // the walk stopped at an unclean entry
 	bool zero_tail = false; // writable recovery must zero the header at tail
 	bool rewrite_checkpoint = false; // point-in-time repair: the checkpoint goes to the new tail
+	// Point-in-time repair of a wrapped region cut inside its head lap: where that lap now
+	// ends (absolute; 0: not such a cut). The tail is then the second lap's start.
+	uint64_t lap_end = 0;
 };
 
 // A transaction marker of a span header (format.hpp span_tx_*), resolved by the plan.
@@ -253,6 +256,9 @@ bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery
 // Writes it: the cut recorded in the state record first, the lease over every timestamp
 // found, the zeroed tails, the rewritten checkpoints, then the floor with the cut cleared.
 void apply_point_in_time(media &m, stream_scan &scan, const recovery_plan &plan, const repair_plan &rp, state_record &state);
+// A read-only dry run of it: the layout the repair would write, in the scan's copies of the
+// span headers only (a wrapped region cut inside its head lap: the lap's new end).
+void dry_run_layout(stream_scan &scan, const recovery_plan &plan);
 
 } // namespace pmemstream::detail
 

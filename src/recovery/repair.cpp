@@ -135,14 +135,13 @@ bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery
 				++o.count;
 			w.step(format::entry_footprint(c.header.size));
 		}
-		// A wrapped region's head lap is sealed: its end cannot move back (format.md 5.2).
-		if (w.head_lap) {
-			why = "cannot be repaired: region " + hex(sc.offset) + " would be cut before its wrap at " +
-			      hex(sc.data_begin + v.reserved[format::span_wrap]) + " (a wrapped region is cut in its second lap only)";
-			return false;
-		}
+		// A cut inside a wrapped region's head lap (format.md 5.2): the head lap ends at the cut
+		// and the second lap, every entry of which is newer, goes whole (a new epoch, written
+		// by apply_point_in_time, as a suffix cut in the head lap does).
+		const bool head_cut = w.head_lap;
 		const uint64_t pos = w.pos;
-		o.tail = pos;
+		o.tail = head_cut ? sc.data_begin : pos;
+		o.lap_end = head_cut ? pos : 0;
 		// What goes: the rest of the chain, and behind damage every chain found by looking at
 		// each 8-byte position (their timestamps are burnt: a later, shorter entry at the cut
 		// could expose one, and rule E4 then rejects it).
@@ -160,9 +159,15 @@ bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery
 				p = next_valid_position(base, count_chain(base, p, w.end, w.epoch, p_prev, d, out.burn), w.end, w.epoch, 0);
 			}
 		}
+		if (head_cut) { // and the second lap's entries go too
+			lap_walk second = w;
+			second.to_second_lap();
+			uint64_t second_prev = 0;
+			(void)count_chain(base, second.pos, second.end, second.epoch, second_prev, d, out.burn);
+		}
 		o.torn = unclean && !d.damaged;
-		o.zero_tail = at != pos || unclean;
-		o.rewrite_checkpoint = d.damaged || pos < sc.data_begin + v.sealed_tail;
+		o.zero_tail = head_cut || at != pos || unclean;
+		o.rewrite_checkpoint = head_cut || d.damaged || pos < sc.data_begin + v.sealed_tail;
 		if (o.torn)
 			++plan.torn_tails;
 		plan.entries += o.count;
@@ -174,6 +179,24 @@ bool plan_point_in_time(const std::byte *base, const stream_scan &scan, recovery
 	plan.max_seen = out.burn;
 	plan.last_issued = writable ? std::max({out.burn, state.ts_floor, state.ts_lease}) : plan.prefix;
 	return true;
+}
+
+void dry_run_layout(stream_scan &scan, const recovery_plan &plan)
+{
+	for (const auto &o : plan.regions) {
+		if (o.lap_end == 0)
+			continue;
+		auto &sp = scan.spans[scan.regions[o.scan_index].span_index];
+		format::span_slot &v = sp.rec.value;
+		const uint64_t data = sp.offset + format::span_header_size;
+		if (o.walked == 0) { // nothing kept: an empty region (its bytes are not read)
+			v.head = 0;
+			v.reserved[format::span_wrap] = 0;
+			v.reserved[format::span_head_epoch] = 0;
+		} else {
+			v.reserved[format::span_wrap] = o.lap_end - data;
+		}
+	}
 }
 
 void apply_point_in_time(media &m, stream_scan &scan, const recovery_plan &plan, const repair_plan &rp, state_record &state)
@@ -201,6 +224,19 @@ void apply_point_in_time(media &m, stream_scan &scan, const recovery_plan &plan,
 		auto &sp = scan.spans[scan.regions[o.scan_index].span_index];
 		format::span_slot v = sp.rec.value;
 		const uint64_t data = sp.offset + format::span_header_size;
+		if (o.lap_end != 0) {
+			// Cut in a wrapped region's head lap: the lap ends at the cut, the second lap starts
+			// again empty in a new epoch (one above every epoch and id found, which the catalog
+			// then counts from), or the region is empty when nothing of the head lap is kept.
+			v.epoch = ++scan.max_counter;
+			if (o.walked == 0) {
+				v.head = 0;
+				v.reserved[format::span_wrap] = 0;
+				v.reserved[format::span_head_epoch] = 0;
+			} else {
+				v.reserved[format::span_wrap] = o.lap_end - data;
+			}
+		}
 		v.sealed_tail = o.tail - data;
 		v.sealed_count = o.walked;
 		v.sealed_last_ts = o.walked ? o.last_ts : 0;

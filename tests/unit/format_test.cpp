@@ -3,6 +3,7 @@
 // stream's content exactly as it was or is refused with a specific error; named cases check
 // the error for each structure of docs/format.md.
 #include "test_util.hpp"
+#include "heap_media.hpp"
 
 #include "crc32c.hpp"
 #include "dual_slot.hpp"
@@ -21,27 +22,7 @@ using namespace pmemstream;
 
 namespace {
 
-// A medium over heap memory; durability is not the subject here.
-class heap_media : public detail::media {
-public:
-	heap_media(std::vector<std::byte> &buf, bool read_only) : media(buf.data(), buf.size(), read_only)
-	{
-	}
-	void flush(const void *, size_t) noexcept override
-	{
-	}
-	void drain() noexcept override
-	{
-	}
-	void copy_nodrain(void *dst, const void *src, size_t len) noexcept override
-	{
-		std::memcpy(dst, src, len);
-	}
-	void set_nodrain(void *dst, int c, size_t len) noexcept override
-	{
-		std::memset(dst, c, len);
-	}
-};
+using pmemstream::test::heap_media;
 
 result<std::unique_ptr<stream>> open_image(std::vector<std::byte> &img, bool read_only = true, uint64_t block = 0)
 {
@@ -61,7 +42,7 @@ content read_all(const stream &s)
 		auto it = s.entries(r);
 		EXPECT_TRUE(it.has_value());
 		for (auto e : *it)
-			c.back().second.emplace_back(*s.entry_timestamp(e), test::to_vec(*s.entry_data(e)));
+			c.back().second.emplace_back(*s.entry_timestamp(e), ::test::to_vec(*s.entry_data(e)));
 	}
 	return c;
 }
@@ -84,12 +65,12 @@ image make_image()
 		auto c = *s->region_allocate(300);
 		unsigned seed = 0;
 		for (size_t n : {0, 1, 7, 8, 9, 63, 64, 65, 200}) {
-			(void)*s->append(a, test::pattern(n, seed++));
-			(void)*s->append(b, test::pattern(n / 2, seed++));
+			(void)*s->append(a, ::test::pattern(n, seed++));
+			(void)*s->append(b, ::test::pattern(n / 2, seed++));
 		}
-		(void)*s->append(c, test::pattern(50, 99));
+		(void)*s->append(c, ::test::pattern(50, 99));
 		EXPECT_TRUE(s->region_free(c));
-		(void)*s->append(b, test::pattern(10, 100));
+		(void)*s->append(b, ::test::pattern(10, 100));
 		img.expected = read_all(*s);
 		for (auto r : s->regions())
 			for (auto e : *s->entries(r))
@@ -191,8 +172,8 @@ TEST(format, entry_with_unknown_flags_never_validates)
 	// that is not a transaction member).
 	auto img = make_image();
 	auto s = std::move(*open_image(img.bytes));
-	auto regs = test::regions_of(*s);
-	auto es = test::entries_of(*s, regs[1]);
+	auto regs = ::test::regions_of(*s);
+	auto es = ::test::entries_of(*s, regs[1]);
 	const entry last = es.back();
 	s.reset();
 	format::entry_header h;

@@ -2,8 +2,9 @@
 // Recovery of wrapped regions (issue 14's ring, docs/format.md 5.2), on images written by
 // hand rather than by the writer (ring_test and crash_truncate cover the writer's): its head lap is what a prefix cut left of the region, a second lap
 // starts at the data area's start with a new epoch and ends before head. The scan, the plan,
-// fast reopen and point-in-time repair must read such a region in lap order, and refuse what
-// the format does not allow.
+// fast reopen and point-in-time repair must read such a region in lap order (a repair of damage
+// in the head lap ends that lap at the damage), and refuse what the format does not allow.
+#include "heap_media.hpp"
 #include "sim_media.hpp"
 #include "stream_factory.hpp"
 
@@ -18,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <random>
 
 using namespace pmemstream;
 using namespace pmemstream::detail;
@@ -25,27 +27,7 @@ using namespace pmemstream::test;
 
 namespace {
 
-// A medium over an image, for write_dual; durability is not the subject here.
-class image_media : public media {
-public:
-	explicit image_media(std::vector<std::byte> &img) : media(img.data(), img.size(), false)
-	{
-	}
-	void flush(const void *, size_t) noexcept override
-	{
-	}
-	void drain() noexcept override
-	{
-	}
-	void copy_nodrain(void *dst, const void *src, size_t len) noexcept override
-	{
-		std::memcpy(dst, src, len);
-	}
-	void set_nodrain(void *dst, int c, size_t len) noexcept override
-	{
-		std::memset(dst, c, len);
-	}
-};
+using image_media = heap_media; // for write_dual on an image
 
 struct wrapped_image {
 	std::vector<std::byte> bytes;
@@ -308,13 +290,120 @@ TEST(ring_recovery, damage_in_the_head_lap_is_damage_inside_sealed_data)
 	ASSERT_FALSE(r.plan.problems.empty());
 	EXPECT_NE(problems(r).find("inside data sealed"), std::string::npos) << problems(r);
 
-	// Point-in-time repair would have to move the end of the sealed head lap: refused, with
-	// the reason (the second lap's entries are newer than the damage).
+	// Point-in-time repair ends the head lap at the damage and drops the second lap whole
+	// (every entry of it is newer): planned...
 	recovery_plan plan = r.plan;
 	repair_plan rp;
 	std::string why;
-	EXPECT_FALSE(plan_point_in_time(w.bytes.data(), r.scan, plan, rp, why));
-	EXPECT_NE(why.find("before its wrap"), std::string::npos) << why;
+	ASSERT_TRUE(plan_point_in_time(w.bytes.data(), r.scan, plan, rp, why)) << why;
+	EXPECT_EQ(plan.regions[0].lap_end, w.head_lap_offsets[3]);
+	EXPECT_EQ(plan.regions[0].tail, w.data);
+	EXPECT_EQ(plan.regions[0].count, 3u);
+	ASSERT_EQ(rp.dropped.size(), 1u);
+	EXPECT_EQ(rp.dropped[0].offset, w.head_lap_offsets[3]);
+	EXPECT_TRUE(rp.dropped[0].damaged);
+	// the head lap's entries behind the damaged one, and the second lap's
+	EXPECT_EQ(rp.dropped[0].entries, w.head_lap_entries - 4 + w.second_lap_entries);
+
+	// ...shown by a dry run, and written by a writable repair: the stream then opens strict,
+	// shows the three entries before the damage, and appends in the second lap again.
+	const region reg{w.region, w.span().id};
+	auto offsets = [&](stream &s) {
+		std::vector<uint64_t> v;
+		for (auto it = s.entries(reg); it->is_valid(); it->next())
+			v.push_back(it->get().offset);
+		return v;
+	};
+	const std::vector<uint64_t> kept(w.head_lap_offsets.begin(), w.head_lap_offsets.begin() + 3);
+	open_options dry;
+	dry.read_only = true;
+	dry.recovery = recovery_mode::point_in_time;
+	auto d = open_on_media(std::make_unique<sim_media>(w.bytes, true), 0, dry);
+	ASSERT_TRUE(d) << d.err().message();
+	EXPECT_EQ(offsets(**d), kept);
+	auto sink = std::make_shared<std::vector<std::byte>>();
+	{
+		open_options rep;
+		rep.recovery = recovery_mode::point_in_time;
+		auto sm = std::make_unique<sim_media>(w.bytes);
+		sm->keep_on_destroy(sink);
+		auto s = open_on_media(std::move(sm), 0, rep);
+		ASSERT_TRUE(s) << s.err().message();
+		EXPECT_EQ(offsets(**s), kept);
+		const std::byte x[8] = {};
+		auto e = (*s)->append(reg, x, sizeof(x));
+		ASSERT_TRUE(e) << e.err().message();
+		EXPECT_EQ(e->offset, w.data);
+		EXPECT_GT(e->timestamp, w.last_ts); // every timestamp found stays burnt
+	}
+	open_options strict;
+	strict.verify = verify_mode::full;
+	auto s = open_on_media(std::make_unique<sim_media>(*sink), 0, strict);
+	ASSERT_TRUE(s) << s.err().message();
+	std::vector<uint64_t> want = kept;
+	want.push_back(w.data);
+	EXPECT_EQ(offsets(**s), want);
+}
+
+TEST(ring_recovery, a_crash_at_any_fence_of_that_repair_is_finished_by_the_next_one)
+{
+	wrapped_image w = make_wrapped();
+	w.bytes[w.head_lap_offsets[3] + 20] ^= std::byte{0x5a};
+	const region reg{w.region, w.span().id};
+	std::mt19937_64 rng(7);
+	std::vector<std::vector<std::byte>> images;
+	{
+		auto sm = std::make_unique<sim_media>(w.bytes);
+		sm->set_hook([&](sim_media &m, sim_event) {
+			for (int i = 0; i < 8; ++i) {
+				std::vector<std::byte> img;
+				m.crash_image(rng, img);
+				images.push_back(std::move(img));
+			}
+		});
+		open_options rep;
+		rep.recovery = recovery_mode::point_in_time;
+		auto s = open_on_media(std::move(sm), 0, rep);
+		ASSERT_TRUE(s) << s.err().message();
+	}
+	ASSERT_GT(images.size(), 16u);
+	for (const auto &img : images) {
+		open_options rep;
+		rep.recovery = recovery_mode::point_in_time;
+		auto s = open_on_media(std::make_unique<sim_media>(img), 0, rep);
+		ASSERT_TRUE(s) << s.err().message();
+		std::vector<uint64_t> v;
+		for (auto it = (*s)->entries(reg); it->is_valid(); it->next())
+			v.push_back(it->get().offset);
+		EXPECT_EQ(v, std::vector<uint64_t>(w.head_lap_offsets.begin(), w.head_lap_offsets.begin() + 3));
+	}
+}
+
+TEST(ring_recovery, repair_of_damage_at_the_head_laps_first_entry_empties_the_region)
+{
+	wrapped_image w = make_wrapped();
+	w.bytes[w.head_lap_offsets[0] + 20] ^= std::byte{0x5a};
+	auto sink = std::make_shared<std::vector<std::byte>>();
+	const region reg{w.region, w.span().id};
+	{
+		open_options rep;
+		rep.recovery = recovery_mode::point_in_time;
+		auto sm = std::make_unique<sim_media>(w.bytes);
+		sm->keep_on_destroy(sink);
+		auto s = open_on_media(std::move(sm), 0, rep);
+		ASSERT_TRUE(s) << s.err().message();
+		EXPECT_FALSE((*s)->entries(reg)->is_valid());
+		EXPECT_EQ(*(*s)->region_entry_count(reg), 0u);
+		const std::byte x[8] = {};
+		auto e = (*s)->append(reg, x, sizeof(x));
+		ASSERT_TRUE(e) << e.err().message();
+		EXPECT_EQ(e->offset, w.data);
+	}
+	open_options strict;
+	strict.verify = verify_mode::full;
+	auto s = open_on_media(std::make_unique<sim_media>(*sink), 0, strict);
+	ASSERT_TRUE(s) << s.err().message();
+	EXPECT_EQ(*(*s)->region_entry_count(reg), 1u);
 }
 
 TEST(ring_recovery, a_torn_second_lap_tail_is_a_torn_tail_and_repair_cuts_there)

@@ -101,6 +101,17 @@ protected:
 	{
 		return entry{i.offset, r.id, 0};
 	}
+	// Fills the region with `size`-byte entries and cuts the first `k`: what is left, the
+	// head lap of the wrap to come.
+	std::vector<item> fill_and_cut(region r, uint64_t size, size_t k)
+	{
+		auto v = fill(r, size, 0);
+		EXPECT_GT(v.size(), k);
+		auto c = s().region_truncate_before(r, at(r, v[k]));
+		EXPECT_TRUE(c && *c == k);
+		v.erase(v.begin(), v.begin() + static_cast<long>(k));
+		return v;
+	}
 
 	std::unique_ptr<stream> s_;
 	std::shared_ptr<std::vector<std::byte>> sink_;
@@ -158,9 +169,7 @@ TEST_F(ring, the_second_lap_ends_before_the_head_laps_line_and_then_the_region_i
 {
 	open();
 	auto r = *s().region_allocate(4096);
-	auto head_lap = fill(r, 40, 0);
-	ASSERT_EQ(*s().region_truncate_before(r, at(r, head_lap[30])), 30u);
-	head_lap.erase(head_lap.begin(), head_lap.begin() + 30);
+	auto head_lap = fill_and_cut(r, 40, 30);
 	auto second = fill(r, 40, 500);
 	ASSERT_FALSE(second.empty());
 	const uint64_t head_line = head_lap.front().offset & ~uint64_t{63};
@@ -210,9 +219,7 @@ TEST_F(ring, iterators_walk_on_from_the_head_lap_into_the_second_lap)
 {
 	open();
 	auto r = *s().region_allocate(4096);
-	auto head_lap = fill(r, 64, 0);
-	ASSERT_EQ(*s().region_truncate_before(r, at(r, head_lap[40])), 40u);
-	head_lap.erase(head_lap.begin(), head_lap.begin() + 40);
+	auto head_lap = fill_and_cut(r, 64, 40);
 	// One iterator in the middle of the head lap, one tailing at its end.
 	auto mid = s().entries(r);
 	ASSERT_TRUE(mid);
@@ -249,9 +256,7 @@ TEST_F(ring, suffix_cuts_of_a_wrapped_region)
 {
 	open();
 	auto r = *s().region_allocate(4096);
-	auto head_lap = fill(r, 64, 0);
-	ASSERT_EQ(*s().region_truncate_before(r, at(r, head_lap[30])), 30u);
-	head_lap.erase(head_lap.begin(), head_lap.begin() + 30);
+	auto head_lap = fill_and_cut(r, 64, 30);
 	std::vector<item> second;
 	for (uint64_t i = 0; i < 6; ++i)
 		second.push_back(add(r, 100 + i, 64));
@@ -300,9 +305,7 @@ TEST_F(ring, reservations_wrap_and_transactions_stay_inside_the_lap)
 {
 	open();
 	auto r = *s().region_allocate(4096);
-	auto head_lap = fill(r, 64, 0);
-	ASSERT_EQ(*s().region_truncate_before(r, at(r, head_lap[20])), 20u);
-	head_lap.erase(head_lap.begin(), head_lap.begin() + 20);
+	auto head_lap = fill_and_cut(r, 64, 20);
 	// A reservation that does not fit after the tail wraps the region.
 	auto res = s().reserve(r, 64);
 	ASSERT_TRUE(res) << res.err().message();
