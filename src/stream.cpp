@@ -57,13 +57,17 @@ result<uint64_t> stream::region_usable_size(region r) const
 	auto rt = impl_->resolve(r, nullptr);
 	if (!rt)
 		return rt.err();
+	// Lock-free: the fields may be read across a wrap or a cut, so nothing may underflow.
 	const region_runtime &x = **rt;
-	const uint64_t left = x.append_end() - x.tail.load(std::memory_order_acquire);
+	const uint64_t tail = x.tail.load(std::memory_order_acquire);
+	const uint64_t end = x.append_end();
+	const uint64_t left = end > tail ? end - tail : 0;
 	// The ring (issue 14): the space before head, which a wrap reuses once the rest is used.
 	const uint64_t data = x.data_begin.load(std::memory_order_relaxed);
-	const uint64_t before_head = (x.first.load(std::memory_order_acquire) & ~(format::cache_line - 1)) - data;
-	if (impl_->catalog_.ring() && x.wrap.load(std::memory_order_acquire) == 0 && x.first.load(std::memory_order_relaxed) > data)
-		return left + before_head;
+	const uint64_t head_line = x.first.load(std::memory_order_acquire) & ~(format::cache_line - 1);
+	if ((impl_->header_.incompat_features & format::incompat_ring) && x.wrap.load(std::memory_order_acquire) == 0 &&
+	    head_line > data)
+		return left + (head_line - data);
 	return left;
 }
 

@@ -114,10 +114,6 @@ public:
 	{
 		ring_ = on;
 	}
-	bool ring() const noexcept
-	{
-		return ring_;
-	}
 
 	catalog_stats stats() const;
 
