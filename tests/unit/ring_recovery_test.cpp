@@ -162,6 +162,17 @@ scanned scan_and_plan(const wrapped_image &w, scan_depth depth = scan_depth::ful
 	return r;
 }
 
+// A writable point-in-time repair of `img`; the image it leaves goes to `sink`.
+result<std::unique_ptr<stream>> repair_open(const std::vector<std::byte> &img, std::shared_ptr<std::vector<std::byte>> sink)
+{
+	open_options rep;
+	rep.recovery = recovery_mode::point_in_time;
+	auto sm = std::make_unique<sim_media>(img);
+	if (sink)
+		sm->keep_on_destroy(std::move(sink));
+	return open_on_media(std::move(sm), 0, rep);
+}
+
 std::string problems(const scanned &r)
 {
 	std::string s;
@@ -323,11 +334,7 @@ TEST(ring_recovery, damage_in_the_head_lap_is_damage_inside_sealed_data)
 	EXPECT_EQ(offsets(**d), kept);
 	auto sink = std::make_shared<std::vector<std::byte>>();
 	{
-		open_options rep;
-		rep.recovery = recovery_mode::point_in_time;
-		auto sm = std::make_unique<sim_media>(w.bytes);
-		sm->keep_on_destroy(sink);
-		auto s = open_on_media(std::move(sm), 0, rep);
+		auto s = repair_open(w.bytes, sink);
 		ASSERT_TRUE(s) << s.err().message();
 		EXPECT_EQ(offsets(**s), kept);
 		const std::byte x[8] = {};
@@ -368,9 +375,7 @@ TEST(ring_recovery, a_crash_at_any_fence_of_that_repair_is_finished_by_the_next_
 	}
 	ASSERT_GT(images.size(), 16u);
 	for (const auto &img : images) {
-		open_options rep;
-		rep.recovery = recovery_mode::point_in_time;
-		auto s = open_on_media(std::make_unique<sim_media>(img), 0, rep);
+		auto s = repair_open(img, nullptr);
 		ASSERT_TRUE(s) << s.err().message();
 		std::vector<uint64_t> v;
 		for (auto it = (*s)->entries(reg); it->is_valid(); it->next())
@@ -386,11 +391,7 @@ TEST(ring_recovery, repair_of_damage_at_the_head_laps_first_entry_empties_the_re
 	auto sink = std::make_shared<std::vector<std::byte>>();
 	const region reg{w.region, w.span().id};
 	{
-		open_options rep;
-		rep.recovery = recovery_mode::point_in_time;
-		auto sm = std::make_unique<sim_media>(w.bytes);
-		sm->keep_on_destroy(sink);
-		auto s = open_on_media(std::move(sm), 0, rep);
+		auto s = repair_open(w.bytes, sink);
 		ASSERT_TRUE(s) << s.err().message();
 		EXPECT_FALSE((*s)->entries(reg)->is_valid());
 		EXPECT_EQ(*(*s)->region_entry_count(reg), 0u);

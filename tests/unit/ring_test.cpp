@@ -339,6 +339,27 @@ TEST_F(ring, reservations_wrap_and_transactions_stay_inside_the_lap)
 	EXPECT_EQ(read_region(s(), r).size(), want.size() + 1);
 }
 
+TEST_F(ring, a_region_with_a_reservation_outstanding_does_not_wrap)
+{
+	// The reservation may still be published after the tail: the wrap is refused, and the
+	// append that needed it gets region_full (not busy, not a wrap around the reservation).
+	open();
+	auto r = *s().region_allocate(4096);
+	auto head_lap = fill_and_cut(r, 64, 20);
+	const uint64_t left = *s().region_usable_size(r) - (head_lap.front().offset & ~uint64_t{63}) +
+			      (r.offset + format::span_header_size);
+	ASSERT_GE(left, 16u) << "the setup needs room for a reservation of 0 bytes after the tail";
+	ASSERT_LT(left, format::entry_footprint(64));
+	auto res = s().reserve(r, 0);
+	ASSERT_TRUE(res) << res.err().message();
+	std::thread other([&] { EXPECT_EQ(s().append(r, payload(1, 64)).code(), errc::region_full); });
+	other.join();
+	ASSERT_TRUE(s().publish(r, res->ent, 0));
+	// Published: the next append wraps.
+	const item x = add(r, 2, 64);
+	EXPECT_LT(x.offset, head_lap.front().offset);
+}
+
 TEST_F(ring, a_stream_without_the_ring_feature_does_not_wrap)
 {
 	// Streams created before rings: full stays full until a clear (their readers could not
