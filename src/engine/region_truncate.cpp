@@ -32,6 +32,10 @@ struct walk_result {
 	uint64_t visible = 0; // entries before pos, padding excluded
 	uint64_t last_ts = 0; // timestamp of the entry before pos (0: none)
 	bool at_target = false;
+	// It walked past every entry. Not the same as pos == tail: in a wrapped region whose
+	// second lap reaches the line of head, the head lap's first entry and the tail are at
+	// one offset.
+	bool at_end = false;
 	format::entry_header at{}; // the header at pos when it is an entry
 };
 
@@ -48,8 +52,10 @@ walk_result walk(const std::byte *base, const region_runtime &rt, uint64_t targe
 			w.pos = rt.data_begin.load(std::memory_order_relaxed);
 			end = tail;
 		}
-		if (w.pos >= end)
+		if (w.pos >= end) {
+			w.at_end = true;
 			break;
+		}
 		std::memcpy(&w.at, base + w.pos, sizeof(w.at));
 		const uint64_t ts = w.at.timestamp & format::timestamp_mask;
 		const bool padding = w.at.timestamp & format::flag_padding;
@@ -224,7 +230,7 @@ result<uint64_t> region_catalog::truncate_before(region_runtime *rt, uint64_t id
 	if (!by_ts && !w.at_target)
 		return not_an_entry(pos, rt->offset);
 	const uint64_t data = rt->offset + format::span_header_size;
-	if (by_ts && w.pos == rt->tail.load(std::memory_order_relaxed)) {
+	if (by_ts && w.at_end) {
 		if (w.walked == 0 && w.pos == data)
 			return uint64_t{0}; // empty, and no space hidden before head: nothing to do
 		return clear_locked(rt, state, tracker); // every entry goes: the whole space is reused

@@ -184,6 +184,44 @@ TEST_F(ring, the_second_lap_ends_before_the_head_laps_line_and_then_the_region_i
 	EXPECT_EQ(s().append(r, payload(9, 40)).code(), errc::region_full);
 }
 
+// Entries of one line each (48-byte payloads): the second lap fills up to head exactly, so
+// the head lap's first entry and the tail are at one offset. A prefix cut by a timestamp below
+// every entry once took that for "past every entry" and cleared the region (found by
+// property_truncate's ring model).
+TEST_F(ring, a_second_lap_that_reaches_head_keeps_its_entries_through_cuts_by_timestamp)
+{
+	open();
+	auto r = *s().region_allocate(4096);
+	const uint64_t line_payload = 64 - sizeof(format::entry_header);
+	auto head_lap = fill_and_cut(r, line_payload, 10);
+	auto second = fill(r, line_payload, 500);
+	ASSERT_EQ(second.size(), 10u);
+	ASSERT_EQ(second.back().offset + 64, head_lap.front().offset) << "the second lap does not reach head";
+	std::vector<item> want = head_lap;
+	want.insert(want.end(), second.begin(), second.end());
+
+	// Below every entry, and at the oldest: nothing goes.
+	EXPECT_EQ(*s().region_truncate_before_timestamp(r, 1), 0u);
+	EXPECT_EQ(read_region(s(), r), want);
+	EXPECT_EQ(*s().region_truncate_before_timestamp(r, head_lap.front().ts), 0u);
+	EXPECT_EQ(read_region(s(), r), want);
+	EXPECT_EQ(*s().region_usable_size(r), 0u);
+	reopen();
+	EXPECT_EQ(read_region(s(), r), want);
+
+	// Inside the head lap, then at the second lap's first entry (the region unwraps).
+	EXPECT_EQ(*s().region_truncate_before_timestamp(r, head_lap[3].ts), 3u);
+	want.erase(want.begin(), want.begin() + 3);
+	EXPECT_EQ(read_region(s(), r), want);
+	EXPECT_EQ(*s().region_truncate_before_timestamp(r, second.front().ts), head_lap.size() - 3);
+	EXPECT_EQ(read_region(s(), r), second);
+	reopen();
+	EXPECT_EQ(read_region(s(), r), second);
+	// Past the last: everything goes.
+	EXPECT_EQ(*s().region_truncate_before_timestamp(r, second.back().ts + 1), second.size());
+	EXPECT_TRUE(read_region(s(), r).empty());
+}
+
 TEST_F(ring, a_prefix_cut_into_the_second_lap_unwraps_and_the_old_laps_space_is_reused)
 {
 	open();
