@@ -32,6 +32,31 @@ result<appended> region_writer::append_once(region_runtime &rt, uint64_t id, std
 	req.size = static_cast<uint32_t>(data.size());
 	req.async = async;
 	req.id = id;
+	// A lone appender (nothing queued, the lock free, and the last batch served one) writes
+	// its own request without queueing it: two locked instructions fewer than the queue's
+	// push and take, which a single thread pays after every fence (docs/design.md 2.3).
+	if (rt.requests.load(std::memory_order_relaxed) == nullptr &&
+	    rt.combine_expect.load(std::memory_order_relaxed) <= 1 && !rt.lock.held() && rt.lock.try_lock()) {
+		bool due = false, written = false;
+		{
+			lock_type lk(rt.lock, std::adopt_lock);
+			if (rt.combine_expect.load(std::memory_order_relaxed) <= 1 && !rt.outstanding() && rt.draining == 0 &&
+			    rt.requests.load(std::memory_order_relaxed) == nullptr) {
+				request *one = &req;
+				write_batch(rt, &one, 1);
+				// Another thread queued meanwhile: the next combiner waits for this one's
+				// next append too, so that the two go on sharing batches (combine()).
+				if (rt.requests.load(std::memory_order_relaxed) != nullptr)
+					rt.combine_expect.store(2, std::memory_order_relaxed);
+				due = checkpoint_due(rt);
+				written = true;
+			}
+		}
+		if (due)
+			checkpoint_hook_();
+		if (written)
+			return served(req, async);
+	}
 	request *head = rt.requests.load(std::memory_order_relaxed);
 	do
 		req.next = head;
@@ -62,6 +87,11 @@ result<appended> region_writer::append_once(region_runtime &rt, uint64_t id, std
 	}
 	if (state == request::by_claim)
 		return append_claimed(rt, id, data, async);
+	return served(req, async);
+}
+
+result<appended> region_writer::served(request &req, bool async)
+{
 	if (req.code != errc::ok)
 		return error(req.code, std::move(req.why));
 	if (auto s = finish(req.timestamp, async); !s)
@@ -78,7 +108,8 @@ bool region_writer::combine(region_runtime &rt)
 	// Threads that append to the region together are served together: when the last batch
 	// saw others queue behind it, wait a moment (about what a served thread takes to come
 	// back with its next append) for as many requests as then, so that they share a fence.
-	if (rt.combine_expect > 1 && rt.requests.load(std::memory_order_relaxed) != nullptr) {
+	const uint32_t expect = rt.combine_expect.load(std::memory_order_relaxed);
+	if (expect > 1 && rt.requests.load(std::memory_order_relaxed) != nullptr) {
 		auto depth = [&rt] {
 			uint32_t d = 0;
 			for (request *q = rt.requests.load(std::memory_order_acquire); q; q = q->next)
@@ -86,7 +117,7 @@ bool region_writer::combine(region_runtime &rt)
 			return d;
 		};
 		const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(combine_wait_ns);
-		for (int i = 1; depth() < rt.combine_expect; ++i) {
+		for (int i = 1; depth() < expect; ++i) {
 			cpu_relax();
 			if (i % 16 == 0 && std::chrono::steady_clock::now() >= until)
 				break;
@@ -131,7 +162,7 @@ bool region_writer::combine(region_runtime &rt)
 	}
 	// Others queued meanwhile: the next batch expects them and whoever was served here.
 	const bool more = rt.requests.load(std::memory_order_relaxed) != nullptr;
-	rt.combine_expect = std::min<uint32_t>(more ? served + 1 : served, cap);
+	rt.combine_expect.store(std::min<uint32_t>(more ? served + 1 : served, cap), std::memory_order_relaxed);
 	return checkpoint_due(rt);
 }
 

@@ -219,8 +219,9 @@ public:
 	// Appends waiting for the holder of `lock` to write them (a stack, newest first).
 	std::atomic<detail::append_request *> requests{nullptr};
 	// Requests the next combiner waits for briefly (under `lock`): what the last batch served,
-	// plus one when others queued during it. 1: a single appender, no wait.
-	uint32_t combine_expect = 1;
+	// plus one when others queued during it. 1: a single appender, no wait. Written under
+	// `lock`; read without it (relaxed) by an append deciding whether to skip the queue.
+	std::atomic<uint32_t> combine_expect{1};
 
 	// ---- claims (issue 11: concurrent appends to one region, docs/design.md 2.3) ----
 	// Every append and reservation claims the region's space in order; claims are

@@ -108,6 +108,8 @@ private:
 	using request = append_request;
 	// The claim path of one append (what combine() hands back while claims are outstanding).
 	result<appended> append_claimed(region_runtime &rt, uint64_t id, std::span<const std::byte> data, bool async);
+	// A written request's outcome: its error, or the append once finish() has waited for it.
+	result<appended> served(request &req, bool async);
 	// With the lock: writes every queued request, or hands each back to its thread for the
 	// claim path. Returns whether a checkpoint is due (the caller runs the hook unlocked).
 	bool combine(region_runtime &rt);
