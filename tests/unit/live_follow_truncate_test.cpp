@@ -313,6 +313,70 @@ TEST(live_follow_truncate, a_follower_walks_on_into_a_wrapped_regions_second_lap
 	EXPECT_EQ(*late->region_entry_count(r), want.size());
 }
 
+TEST(live_follow_truncate, a_second_lap_that_reaches_head_is_walked_once)
+{
+	// Entries of one cache line each: the writer's second lap fills up to head exactly, so the
+	// follower's tail, at the end of the second lap, and the head lap's first entry are at one
+	// offset. The follower must not take that tail for a position in the head lap and walk the
+	// head lap again.
+	auto line_entry = [](uint64_t n) {
+		std::vector<std::byte> p(64 - 16, std::byte(n % 251));
+		std::memcpy(p.data(), &n, 8);
+		return p;
+	};
+	temp_file f("follow_ring_full");
+	auto w = test::create(f.path, 4 << 20);
+	auto r = *w->region_allocate(4096);
+	std::vector<appended> a;
+	for (uint64_t n = 1;; ++n) {
+		auto e = w->append(r, line_entry(n));
+		if (!e) {
+			ASSERT_EQ(e.code(), errc::region_full);
+			break;
+		}
+		a.push_back(*e);
+	}
+	const uint64_t n_head = a.size();
+	ASSERT_EQ(*w->region_truncate_before(r, as_entry(a[10])), 10u);
+	auto rd = follow(f.path);
+	ASSERT_TRUE(rd);
+	auto tailing = *rd->entries(r);
+	while (tailing.is_valid())
+		tailing.next();
+	std::vector<uint64_t> want;
+	for (uint64_t n = 11; n <= n_head; ++n)
+		want.push_back(n);
+	// The second lap, one entry at a time, the follower looking after each.
+	for (uint64_t n = 1001; n <= 1010; ++n) {
+		auto e = w->append(r, line_entry(n));
+		ASSERT_TRUE(e) << e.err().message();
+		ASSERT_LT(e->offset, a[10].offset) << "the append did not wrap";
+		want.push_back(n);
+		ASSERT_TRUE(tailing.wait_for(1s)) << "entry " << n;
+		EXPECT_EQ(shown(*rd, tailing), n);
+		tailing.next();
+		EXPECT_EQ(*rd->region_entry_count(r), want.size());
+	}
+	EXPECT_EQ(w->append(r, line_entry(2000)).code(), errc::region_full);
+	// More looks at a full ring change nothing.
+	for (int k = 0; k < 3; ++k) {
+		EXPECT_FALSE(tailing.wait_for(10ms));
+		EXPECT_EQ(*rd->region_entry_count(r), want.size());
+		std::vector<uint64_t> all;
+		for (auto e : *rd->entries(r))
+			all.push_back(number_of(*rd->entry_data(e)));
+		EXPECT_EQ(all, want);
+	}
+	// A follower opened now reads the same.
+	auto late = follow(f.path);
+	ASSERT_TRUE(late);
+	std::vector<uint64_t> all;
+	for (auto e : *late->entries(r))
+		all.push_back(number_of(*late->entry_data(e)));
+	EXPECT_EQ(all, want);
+	EXPECT_EQ(*late->region_entry_count(r), want.size());
+}
+
 TEST(live_follow_truncate, clear_stops_every_position)
 {
 	temp_file f("follow_trunc");
