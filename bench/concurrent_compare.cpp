@@ -416,6 +416,67 @@ private:
 	bool crc_;
 };
 
+// The ceiling with one order and the prefix rule: per thread, in its own file, each append
+// takes a ticket from one shared counter *before* its copy (as an append takes its timestamp
+// before writing), copies and fences as the ceiling does, marks its ticket done in a ring of
+// line-sized slots, raises a shared watermark over the contiguous run of done tickets, and
+// waits until the watermark covers its own ticket: what a synchronous append's promise (every
+// smaller timestamp persisted when it returns) costs two threads at the least, with nothing of
+// the stream's format or bookkeeping.
+class prefix_contender : public contender {
+public:
+	prefix_contender(std::string name, std::vector<ceiling_file *> files)
+	    : contender(std::move(name), static_cast<unsigned>(files.size())), files_(std::move(files))
+	{
+	}
+	void warm_up(const std::byte *, uint64_t) override
+	{
+		for (auto *f : files_)
+			f->touch();
+	}
+	run_result run(const std::byte *payload, uint64_t size, uint64_t ms) override
+	{
+		const uint64_t step = round_to_line(size);
+		const uint64_t quota = files_[0]->size() / step;
+		return run_threads(threads(), ms, [&](unsigned k, const std::atomic<bool> &stop, auto deadline, bool &capped) {
+			ceiling_file &f = *files_[k];
+			const pmem2_memcpy_fn mc = f.memcpy_fn();
+			const pmem2_drain_fn drain = f.drain_fn();
+			std::byte *p = f.base();
+			return timed_loop(quota, sync_chunk, stop, deadline, capped, [&] {
+				for (uint64_t i = 0; i < sync_chunk; ++i, p += step) {
+					const uint64_t t = next_.fetch_add(1, std::memory_order_relaxed);
+					mc(p, payload, step, PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_NODRAIN);
+					drain();
+					slots_[t % ring].done.store(t, std::memory_order_release);
+					for (uint64_t w = mark_.load(std::memory_order_acquire); w < t;) {
+						uint64_t x = w;
+						while (slots_[(x + 1) % ring].done.load(std::memory_order_acquire) == x + 1)
+							++x;
+						if (x == w) {
+							__builtin_ia32_pause();
+							w = mark_.load(std::memory_order_acquire);
+						} else if (mark_.compare_exchange_weak(w, x, std::memory_order_acq_rel)) {
+							w = x;
+						}
+					}
+				}
+			});
+		});
+	}
+
+private:
+	// Tickets in flight are at most one per thread, so a small ring never wraps onto one.
+	static constexpr uint64_t ring = 1024;
+	struct alignas(64) slot {
+		std::atomic<uint64_t> done{0};
+	};
+	std::vector<ceiling_file *> files_;
+	alignas(64) std::atomic<uint64_t> next_{1};
+	alignas(64) std::atomic<uint64_t> mark_{0};
+	std::unique_ptr<slot[]> slots_{new slot[ring]};
+};
+
 // Contender indexes (the order of make_contenders()).
 enum : size_t {
 	sync_1t,
@@ -433,6 +494,7 @@ enum : size_t {
 	ceiling_2t_counter,
 	ceiling_1t_crc,
 	ceiling_1t_counter_crc,
+	ceiling_2t_prefix,
 	n_contenders
 };
 
@@ -462,6 +524,9 @@ std::vector<ratio_def> ratio_defs()
 		     ceiling_1t, 0});
 	v.push_back({"ceiling 1T + atomic add + CRC / ceiling 1T (work after an atomic add does not)",
 		     ceiling_1t_counter_crc, ceiling_1t, 0});
+	v.push_back({"ceiling 2T + shared order + prefix wait / ceiling 1T (what 2 threads can give with the prefix rule)",
+		     ceiling_2t_prefix, ceiling_1t, 0});
+	v.push_back({"sync 2T own regions / ceiling 2T + shared order + prefix wait", sync_2t_own, ceiling_2t_prefix, 0});
 	v.push_back({"libpmemlog 2T / libpmemlog 1T", pmemlog_2t, pmemlog_1t, 0});
 	v.push_back({"sync 1T / libpmemlog 1T", sync_1t, pmemlog_1t, 0});
 	v.push_back({"sync 2T one region / libpmemlog 2T", sync_2t_one, pmemlog_2t, 0});
@@ -606,6 +671,7 @@ int main(int argc, char **argv)
 	cs.emplace_back(new ceiling_contender("ceiling 1T + CRC", {&cf0}, nullptr, true));
 	alignas(64) static std::atomic<uint64_t> private_counter{0};
 	cs.emplace_back(new ceiling_contender("ceiling 1T + atomic add + CRC", {&cf0}, &private_counter, true));
+	cs.emplace_back(new prefix_contender("ceiling 2T + shared order + prefix wait", {&cf0, &cf1}));
 	if (cs.size() != n_contenders)
 		die("contender table out of step");
 	const std::vector<ratio_def> rd = ratio_defs();
