@@ -18,9 +18,10 @@
 // holds the region's lock writes every queued append while nothing else is in flight there:
 // it takes their bytes and one block of timestamps together, writes them as whole lines from
 // the cached tail line, drains once for up to W of them and advances the tail, so two threads
-// feeding one region pay one lock transfer and one fence per batch instead of per entry. While
-// claims are outstanding (reservations) or a quiesce runs, queued appends take the claim path
-// below, each on its own thread.
+// feeding one region pay one lock transfer and one fence per batch instead of per entry. A lone
+// appender (nothing queued, the lock free, the last batch of one) skips the queue and writes
+// its own request as a batch of one. While claims are outstanding (reservations) or a quiesce
+// runs, queued appends take the claim path below, each on its own thread.
 // An append that finds nothing else in flight in its region writes whole cache lines from the
 // region's cached tail line with a zero fill (the fast path of a single writer); one with
 // others in flight stores only its own bytes in the lines it shares with them. Reservations
