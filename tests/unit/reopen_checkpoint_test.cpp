@@ -2,7 +2,8 @@
 // Fast reopen (docs/format.md 8.5): recovery that starts each region's walk at its checkpoint
 // must find exactly what the full walk finds, on images of random streams crashed at random
 // moments (random regions, sizes, synchronous and asynchronous appends, frees, clean
-// reopens, checkpoints while running at random intervals). PMEMSTREAM_REOPEN_IMAGES sets the
+// reopens, truncations, wrapping regions, transactions, checkpoints while running at random
+// intervals). PMEMSTREAM_REOPEN_IMAGES sets the
 // number of images (default 1000).
 #include "sim_media.hpp"
 #include "stream_factory.hpp"
@@ -61,7 +62,7 @@ constexpr uint64_t medium_size = 4096 + 48 * 1024;
 
 // A random history on a simulated medium; returns the image of a power failure at a random
 // drain (or at the end, when the history had fewer drains).
-std::vector<std::byte> random_crash_image(uint64_t seed, uint64_t &checkpoint_bytes)
+std::vector<std::byte> random_crash_image(uint64_t seed, uint64_t &checkpoint_bytes, uint64_t &wraps)
 {
 	std::mt19937_64 rng(seed);
 	const uint64_t cps[] = {0, 8, 64, 200, 1000, 4000};
@@ -123,6 +124,26 @@ std::vector<std::byte> random_crash_image(uint64_t seed, uint64_t &checkpoint_by
 				(void)s->region_truncate_before(r, es[rng() % es.size()]);
 			} else {
 				(void)s->region_truncate_after(r, es[rng() % es.size()]);
+			}
+		} else if (k >= 22 && k < 25) {
+			// The ring (issue 14): keep the newer half, then append until the region wraps
+			// into the space the cut freed and fills its second lap.
+			std::vector<entry> es;
+			if (auto it = s->entries(r))
+				for (auto e : *it)
+					es.push_back(e);
+			if (es.size() >= 2)
+				(void)s->region_truncate_before(r, es[es.size() / 2]);
+			uint64_t prev = 0;
+			for (int j = 0; j < 400 && !crashed; ++j) {
+				std::vector<std::byte> data(rng() % 150);
+				for (auto &b : data)
+					b = std::byte(rng());
+				auto a = j % 2 ? s->async_append(r, data) : s->append(r, data);
+				if (!a)
+					break; // full (or the medium crashed)
+				wraps += a->offset < prev;
+				prev = a->offset;
 			}
 		} else if (k < 22) { // a transaction of 1-3 members (issue 13) over the live regions
 			auto tx = s->begin_transaction();
@@ -210,10 +231,10 @@ TEST(reopen_checkpoint, fast_path_equals_full_walk_on_random_crash_images)
 	const uint64_t dflt = 1000;
 #endif
 	const uint64_t n = env_u64("PMEMSTREAM_REOPEN_IMAGES", dflt);
-	uint64_t fast_regions = 0, failures = 0;
+	uint64_t fast_regions = 0, failures = 0, wraps = 0;
 	for (uint64_t seed = 1; seed <= n && failures < 5; ++seed) {
 		uint64_t cp = 0;
-		auto img = random_crash_image(seed, cp);
+		auto img = random_crash_image(seed, cp, wraps);
 		for (bool ro : {true, false}) {
 			auto why = compare_opens(img, ro, fast_regions);
 			if (!why.empty()) {
@@ -225,9 +246,12 @@ TEST(reopen_checkpoint, fast_path_equals_full_walk_on_random_crash_images)
 	}
 	// The fast path must have been taken, and often: else this test compares the full walk
 	// with itself.
-	std::printf("reopen_checkpoint: %llu images, %llu region walks started at a checkpoint\n",
-		    static_cast<unsigned long long>(n), static_cast<unsigned long long>(fast_regions));
+	std::printf("reopen_checkpoint: %llu images, %llu region walks started at a checkpoint, %llu wraps\n",
+		    static_cast<unsigned long long>(n), static_cast<unsigned long long>(fast_regions),
+		    static_cast<unsigned long long>(wraps));
 	EXPECT_GT(fast_regions, n / 2);
+	// And wrapped regions must be among them: else the ring's checkpoints go untested here.
+	EXPECT_GT(wraps, n / 20);
 }
 
 // Rounds while appending: both regions of a stream appended in turn get checkpoints and the
