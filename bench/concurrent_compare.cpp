@@ -359,6 +359,44 @@ uint64_t round_to_line(uint64_t n)
 	return (n + line - 1) & ~(line - 1);
 }
 
+// One order with the prefix rule, for the ceiling's `prefix` variant: an append takes a
+// ticket before its copy (as an append takes its timestamp before writing) and, after its
+// fence, marks it done in a ring of line-sized slots, raises one shared watermark over the
+// contiguous run of done tickets and waits until it covers its own, which is what a
+// synchronous append promises (every smaller timestamp persisted when it returns).
+class prefix_order {
+public:
+	uint64_t take() noexcept
+	{
+		return next_.fetch_add(1, std::memory_order_relaxed);
+	}
+	void finish(uint64_t t) noexcept
+	{
+		slots_[t % ring].done.store(t, std::memory_order_release);
+		for (uint64_t w = mark_.load(std::memory_order_acquire); w < t;) {
+			uint64_t x = w;
+			while (slots_[(x + 1) % ring].done.load(std::memory_order_acquire) == x + 1)
+				++x;
+			if (x == w) {
+				__builtin_ia32_pause();
+				w = mark_.load(std::memory_order_acquire);
+			} else if (mark_.compare_exchange_weak(w, x, std::memory_order_acq_rel)) {
+				w = x;
+			}
+		}
+	}
+
+private:
+	// Tickets in flight are at most one per thread, so a small ring never wraps onto one.
+	static constexpr uint64_t ring = 1024;
+	struct alignas(64) slot {
+		std::atomic<uint64_t> done{0};
+	};
+	alignas(64) std::atomic<uint64_t> next_{1};
+	alignas(64) std::atomic<uint64_t> mark_{0};
+	std::unique_ptr<slot[]> slots_{new slot[ring]};
+};
+
 // The aligned one-fence ceiling: per thread, in its own file, the payload rounded up to whole
 // cache lines copied with non-temporal stores to the next line-aligned position, then one
 // drain (sfence). No header, no checksum, no shared state. Variants add one thing each:
@@ -369,12 +407,15 @@ uint64_t round_to_line(uint64_t n)
 //   append computes besides the copy), which overlaps the fence's write-back as nothing waits
 //   for it; with `counter` as well (the add first), the add waits for the write-back and the
 //   CRC runs after it. Any lock or timestamp an append takes puts it in that second case.
+// - `prefix`: each append takes its number from a prefix_order before the copy and waits
+//   after its fence until every smaller number is done: the least that the prefix rule costs
+//   threads that share one order.
 class ceiling_contender : public contender {
 public:
 	ceiling_contender(std::string name, std::vector<ceiling_file *> files, std::atomic<uint64_t> *counter = nullptr,
-			  bool crc = false)
+			  bool crc = false, prefix_order *prefix = nullptr)
 	    : contender(std::move(name), static_cast<unsigned>(files.size())), files_(std::move(files)), counter_(counter),
-	      crc_(crc)
+	      crc_(crc), prefix_(prefix)
 	{
 	}
 	void warm_up(const std::byte *, uint64_t) override
@@ -392,12 +433,16 @@ public:
 			const pmem2_drain_fn drain = f.drain_fn();
 			std::byte *p = f.base();
 			std::atomic<uint64_t> *const counter = counter_;
+			prefix_order *const prefix = prefix_;
 			const bool crc = crc_;
 			uint32_t sum = 0;
 			auto result = timed_loop(quota, sync_chunk, stop, deadline, capped, [&] {
 				for (uint64_t i = 0; i < sync_chunk; ++i, p += step) {
+					const uint64_t ticket = prefix ? prefix->take() : 0;
 					mc(p, payload, step, PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_NODRAIN);
 					drain();
+					if (prefix)
+						prefix->finish(ticket);
 					if (counter)
 						counter->fetch_add(1, std::memory_order_relaxed);
 					if (crc)
@@ -414,67 +459,7 @@ private:
 	std::vector<ceiling_file *> files_;
 	std::atomic<uint64_t> *counter_;
 	bool crc_;
-};
-
-// The ceiling with one order and the prefix rule: per thread, in its own file, each append
-// takes a ticket from one shared counter *before* its copy (as an append takes its timestamp
-// before writing), copies and fences as the ceiling does, marks its ticket done in a ring of
-// line-sized slots, raises a shared watermark over the contiguous run of done tickets, and
-// waits until the watermark covers its own ticket: what a synchronous append's promise (every
-// smaller timestamp persisted when it returns) costs two threads at the least, with nothing of
-// the stream's format or bookkeeping.
-class prefix_contender : public contender {
-public:
-	prefix_contender(std::string name, std::vector<ceiling_file *> files)
-	    : contender(std::move(name), static_cast<unsigned>(files.size())), files_(std::move(files))
-	{
-	}
-	void warm_up(const std::byte *, uint64_t) override
-	{
-		for (auto *f : files_)
-			f->touch();
-	}
-	run_result run(const std::byte *payload, uint64_t size, uint64_t ms) override
-	{
-		const uint64_t step = round_to_line(size);
-		const uint64_t quota = files_[0]->size() / step;
-		return run_threads(threads(), ms, [&](unsigned k, const std::atomic<bool> &stop, auto deadline, bool &capped) {
-			ceiling_file &f = *files_[k];
-			const pmem2_memcpy_fn mc = f.memcpy_fn();
-			const pmem2_drain_fn drain = f.drain_fn();
-			std::byte *p = f.base();
-			return timed_loop(quota, sync_chunk, stop, deadline, capped, [&] {
-				for (uint64_t i = 0; i < sync_chunk; ++i, p += step) {
-					const uint64_t t = next_.fetch_add(1, std::memory_order_relaxed);
-					mc(p, payload, step, PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_NODRAIN);
-					drain();
-					slots_[t % ring].done.store(t, std::memory_order_release);
-					for (uint64_t w = mark_.load(std::memory_order_acquire); w < t;) {
-						uint64_t x = w;
-						while (slots_[(x + 1) % ring].done.load(std::memory_order_acquire) == x + 1)
-							++x;
-						if (x == w) {
-							__builtin_ia32_pause();
-							w = mark_.load(std::memory_order_acquire);
-						} else if (mark_.compare_exchange_weak(w, x, std::memory_order_acq_rel)) {
-							w = x;
-						}
-					}
-				}
-			});
-		});
-	}
-
-private:
-	// Tickets in flight are at most one per thread, so a small ring never wraps onto one.
-	static constexpr uint64_t ring = 1024;
-	struct alignas(64) slot {
-		std::atomic<uint64_t> done{0};
-	};
-	std::vector<ceiling_file *> files_;
-	alignas(64) std::atomic<uint64_t> next_{1};
-	alignas(64) std::atomic<uint64_t> mark_{0};
-	std::unique_ptr<slot[]> slots_{new slot[ring]};
+	prefix_order *prefix_;
 };
 
 // Contender indexes (the order of make_contenders()).
@@ -671,7 +656,9 @@ int main(int argc, char **argv)
 	cs.emplace_back(new ceiling_contender("ceiling 1T + CRC", {&cf0}, nullptr, true));
 	alignas(64) static std::atomic<uint64_t> private_counter{0};
 	cs.emplace_back(new ceiling_contender("ceiling 1T + atomic add + CRC", {&cf0}, &private_counter, true));
-	cs.emplace_back(new prefix_contender("ceiling 2T + shared order + prefix wait", {&cf0, &cf1}));
+	static prefix_order shared_order;
+	cs.emplace_back(new ceiling_contender("ceiling 2T + shared order + prefix wait", {&cf0, &cf1}, nullptr, false,
+					      &shared_order));
 	if (cs.size() != n_contenders)
 		die("contender table out of step");
 	const std::vector<ratio_def> rd = ratio_defs();
