@@ -392,6 +392,13 @@ wait_cat "$A" "$RA" second-line && ok || bad "append --lines reopens the stream 
 # 50 MB of input in 1000-byte lines: the input is not held in memory.
 yes "$(printf '%0999d' 7)" | head -n 50000 >&9
 anon=$(awk '/^RssAnon:/ {print $2}' "/proc/$AP/status" 2>/dev/null)
+# Under ThreadSanitizer the shadow of the mapped stream file alone grows with every byte
+# appended (about 220 MiB here), so the bound says nothing there; the developer build and the
+# ASan pass check it.
+if ldd "$BIN" 2>/dev/null | grep -q libtsan; then
+	echo "note: append --lines memory bound not checked under ThreadSanitizer (shadow memory)"
+	anon=""
+fi
 if [ -n "$anon" ]; then
 	# Holding the input would take more than its 50 MB; the bound leaves room for a
 	# sanitizer's shadow memory (about 28 MiB under ASan).
