@@ -72,6 +72,30 @@ uint64_t shown(stream &rd, entry_iterator &it)
 	return d ? number_of(*d) : 0;
 }
 
+// The numbers of the region's entries as the stream `s` shows them, in order.
+std::vector<uint64_t> numbers_in(stream &s, region r)
+{
+	std::vector<uint64_t> v;
+	for (auto e : *s.entries(r))
+		v.push_back(number_of(*s.entry_data(e)));
+	return v;
+}
+
+// Appends make(1), make(2), ... to r until the region is full; what it appended.
+template <typename Make>
+std::vector<appended> fill_region(stream &w, region r, Make make)
+{
+	std::vector<appended> a;
+	for (uint64_t n = 1;; ++n) {
+		auto e = w.append(r, make(n));
+		if (!e) {
+			EXPECT_EQ(e.code(), errc::region_full) << e.err().message();
+			return a;
+		}
+		a.push_back(*e);
+	}
+}
+
 } // namespace
 
 TEST(live_follow_truncate, suffix_cut_stops_positions_above_it_and_keeps_those_below)
@@ -112,10 +136,7 @@ TEST(live_follow_truncate, suffix_cut_stops_positions_above_it_and_keeps_those_b
 	EXPECT_EQ(seen, (std::vector<uint64_t>{3, 4, 5, 101, 102, 103, 104, 105, 106, 107, 108}));
 	EXPECT_EQ(*rd->region_entry_count(r), 13u);
 	// An iterator made now and the stream reader see the region as the writer has it.
-	std::vector<uint64_t> all;
-	for (auto e : *rd->entries(r))
-		all.push_back(number_of(*rd->entry_data(e)));
-	EXPECT_EQ(all, (std::vector<uint64_t>{1, 2, 3, 4, 5, 101, 102, 103, 104, 105, 106, 107, 108}));
+	EXPECT_EQ(numbers_in(*rd, r), (std::vector<uint64_t>{1, 2, 3, 4, 5, 101, 102, 103, 104, 105, 106, 107, 108}));
 	// A position at the cut is where the next append went: it survives.
 	auto at_cut = *rd->entries(r);
 	for (int k = 0; k < 5; ++k)
@@ -226,10 +247,7 @@ TEST(live_follow_truncate, prefix_cut_stops_positions_before_it)
 	EXPECT_EQ(shown(*rd, after), 6u);
 	EXPECT_TRUE(after.position_status());
 	EXPECT_EQ(*rd->region_entry_count(r), 8u);
-	std::vector<uint64_t> all;
-	for (auto e : *rd->entries(r))
-		all.push_back(number_of(*rd->entry_data(e)));
-	EXPECT_EQ(all, (std::vector<uint64_t>{4, 5, 6, 7, 8, 9, 10, 11}));
+	EXPECT_EQ(numbers_in(*rd, r), (std::vector<uint64_t>{4, 5, 6, 7, 8, 9, 10, 11}));
 	EXPECT_FALSE(rd->entry_data(as_entry(a[1]))); // a dropped entry's handle is refused
 	// By timestamp, with the follower seeking again where it was told to.
 	ASSERT_EQ(*w->region_truncate_before_timestamp(r, a[7].timestamp), 4u); // 8 first
@@ -248,15 +266,7 @@ TEST(live_follow_truncate, a_follower_walks_on_into_a_wrapped_regions_second_lap
 	temp_file f("follow_ring");
 	auto w = test::create(f.path, 4 << 20);
 	auto r = *w->region_allocate(4096);
-	std::vector<appended> a;
-	for (uint64_t n = 1;; ++n) {
-		auto e = w->append(r, payload(n));
-		if (!e) {
-			ASSERT_EQ(e.code(), errc::region_full);
-			break;
-		}
-		a.push_back(*e);
-	}
+	const std::vector<appended> a = fill_region(*w, r, [](uint64_t n) { return payload(n); });
 	ASSERT_GT(a.size(), 30u);
 	const uint64_t n_head = a.size();
 	ASSERT_EQ(*w->region_truncate_before(r, as_entry(a[20])), 20u); // 21 becomes the first
@@ -289,11 +299,8 @@ TEST(live_follow_truncate, a_follower_walks_on_into_a_wrapped_regions_second_lap
 	EXPECT_EQ(*rd->region_entry_count(r), n_head - 20 + 5);
 	auto late = follow(f.path);
 	ASSERT_TRUE(late);
-	std::vector<uint64_t> all;
-	for (auto e : *late->entries(r))
-		all.push_back(number_of(*late->entry_data(e)));
 	want.insert(want.begin(), {21, 22, 23});
-	EXPECT_EQ(all, want);
+	EXPECT_EQ(numbers_in(*late, r), want);
 	// A cut into the second lap unwraps the region: the head lap's positions are gone, the
 	// second lap's entries stay, and the head lap's space is appended to again.
 	auto on_head = *late->entries(r);
@@ -303,13 +310,10 @@ TEST(live_follow_truncate, a_follower_walks_on_into_a_wrapped_regions_second_lap
 		ASSERT_TRUE(w->append(r, payload(n)));
 	EXPECT_FALSE(on_head.is_valid());
 	EXPECT_EQ(on_head.position_status().code(), errc::truncated);
-	all.clear();
-	for (auto e : *late->entries(r))
-		all.push_back(number_of(*late->entry_data(e)));
 	want = {1003, 1004, 1005};
 	for (uint64_t n = 2001; n <= 2030; ++n)
 		want.push_back(n);
-	EXPECT_EQ(all, want);
+	EXPECT_EQ(numbers_in(*late, r), want);
 	EXPECT_EQ(*late->region_entry_count(r), want.size());
 }
 
@@ -327,15 +331,7 @@ TEST(live_follow_truncate, a_second_lap_that_reaches_head_is_walked_once)
 	temp_file f("follow_ring_full");
 	auto w = test::create(f.path, 4 << 20);
 	auto r = *w->region_allocate(4096);
-	std::vector<appended> a;
-	for (uint64_t n = 1;; ++n) {
-		auto e = w->append(r, line_entry(n));
-		if (!e) {
-			ASSERT_EQ(e.code(), errc::region_full);
-			break;
-		}
-		a.push_back(*e);
-	}
+	const std::vector<appended> a = fill_region(*w, r, line_entry);
 	const uint64_t n_head = a.size();
 	ASSERT_EQ(*w->region_truncate_before(r, as_entry(a[10])), 10u);
 	auto rd = follow(f.path);
@@ -362,18 +358,12 @@ TEST(live_follow_truncate, a_second_lap_that_reaches_head_is_walked_once)
 	for (int k = 0; k < 3; ++k) {
 		EXPECT_FALSE(tailing.wait_for(10ms));
 		EXPECT_EQ(*rd->region_entry_count(r), want.size());
-		std::vector<uint64_t> all;
-		for (auto e : *rd->entries(r))
-			all.push_back(number_of(*rd->entry_data(e)));
-		EXPECT_EQ(all, want);
+		EXPECT_EQ(numbers_in(*rd, r), want);
 	}
 	// A follower opened now reads the same.
 	auto late = follow(f.path);
 	ASSERT_TRUE(late);
-	std::vector<uint64_t> all;
-	for (auto e : *late->entries(r))
-		all.push_back(number_of(*late->entry_data(e)));
-	EXPECT_EQ(all, want);
+	EXPECT_EQ(numbers_in(*late, r), want);
 	EXPECT_EQ(*late->region_entry_count(r), want.size());
 }
 
@@ -597,12 +587,10 @@ TEST(live_follow_truncate, follower_racing_cuts_never_shows_reused_bytes)
 	stop = true;
 	reader.join();
 	EXPECT_EQ(last_shown.load(), final_n) << "the follower fell behind the writer for good";
-	std::vector<uint64_t> want, got;
+	std::vector<uint64_t> want;
 	for (const auto &x : live)
 		want.push_back(log[x.timestamp].second);
-	for (auto e : *rd->entries(r))
-		got.push_back(number_of(*rd->entry_data(e)));
-	EXPECT_EQ(got, want) << "the follower's view of the region is the writer's";
+	EXPECT_EQ(numbers_in(*rd, r), want) << "the follower's view of the region is the writer's";
 	EXPECT_EQ(*rd->region_entry_count(r), live.size());
 	EXPECT_EQ(bad, 0u) << first_bad;
 	uint64_t mismatched = 0;
